@@ -1,0 +1,40 @@
+"""paraminspect: see how every tensor of a PyTorch model is registered, and lint it.
+
+The public API is importable without torch being imported first; torch is imported the
+first time one of these functions runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from paraminspect.checks.model import Finding
+    from paraminspect.inventory import Inventory
+    from paraminspect.loading import LoadedModel
+
+__all__ = ["__version__", "check", "inventory", "load"]
+
+
+def load(spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None) -> LoadedModel:
+    """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`)."""
+    from paraminspect.loading import load as _load
+
+    return _load(spec, kwargs=kwargs, device=device)
+
+
+def inventory(model: Any) -> Inventory:
+    """One record per tensor reachable from `model` (an nn.Module), registered or not."""
+    from paraminspect.inventory import build_inventory
+
+    return build_inventory(model)
+
+
+def check(model: Any, select: list[str] | None = None, ignore: list[str] | None = None) -> list[Finding]:
+    """Run the rule catalog on an nn.Module and return the findings (empty when clean)."""
+    from paraminspect.checks import run_checks
+    from paraminspect.inventory import build_inventory
+
+    return run_checks(build_inventory(model), model=model, select=select, ignore=ignore)

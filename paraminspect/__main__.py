@@ -1,0 +1,3 @@
+from paraminspect.cli import main
+
+main()

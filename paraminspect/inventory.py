@@ -1,0 +1,642 @@
+"""nn.Module -> one frozen record per tensor reachable from the module tree.
+
+Pure: no printing, no rich. Cost is O(number of tensors and attributes), never O(numel):
+no tensor data is read, so meta tensors and 70B-parameter models cost the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parameter import UninitializedTensorMixin
+
+PARAMETER = "parameter"
+BUFFER = "buffer"
+UNREGISTERED = "unregistered"
+KINDS = (PARAMETER, BUFFER, UNREGISTERED)
+
+# How far into nested containers / plain objects an attribute is followed, and how many
+# values one attribute may expand to: enough for real models, bounded for pathological ones.
+MAX_CONTAINER_DEPTH = 4
+MAX_NODES_PER_ATTRIBUTE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class TensorRecord:
+    """One tensor object (tied names are aliases of one record, counted once)."""
+
+    name: str
+    kind: str
+    persistent: bool | None
+    requires_grad: bool
+    shape: tuple[int, ...] | None
+    dtype: str
+    device: str
+    numel: int | None
+    nbytes: int | None
+    module: str
+    module_type: str
+    attribute: str
+    aliases: tuple[str, ...] = ()
+    is_parameter: bool = False
+    uninitialized: bool = False
+    tensor_type: str = "Tensor"
+    layout: str = "strided"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """One nn.Module object; `registered` is False for modules only reachable through
+    plain Python attributes or containers."""
+
+    path: str
+    type: str
+    qualified_type: str
+    registered: bool
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReference:
+    """A tensor or module reached through a module attribute that is not a registration:
+    a plain tensor attribute, or an entry of a list/tuple/dict/set/plain object."""
+
+    module: str
+    module_type: str
+    attribute: str
+    access: str
+    container: str | None
+    target: str  # "tensor" or "module"
+    name: str
+    requires_grad: bool = False
+    is_parameter: bool = False
+    registered_as: str | None = None
+    registered_kind: str | None = None
+
+    @property
+    def path(self) -> str:
+        return _join(self.module, self.attribute) + self.access
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    tensors: int = 0
+    numel: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    parameters: int
+    trainable: int
+    frozen: int
+    buffers: int
+    unregistered: int
+    bytes: int
+    tensors: int
+    uninitialized: int
+    by_dtype: Mapping[str, Breakdown]
+    by_device: Mapping[str, Breakdown]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    tensors: tuple[TensorRecord, ...]
+    modules: tuple[ModuleRecord, ...]
+    references: tuple[HeldReference, ...]
+    totals: Totals
+    root_type: str
+    # path -> class of every module, for source lookups (file:line of assignments).
+    module_classes: Mapping[str, type] = field(default_factory=dict, repr=False, compare=False)
+
+    def by_kind(self, kind: str) -> tuple[TensorRecord, ...]:
+        return tuple(r for r in self.tensors if r.kind == kind)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSummaryRow:
+    path: str
+    type: str
+    depth: int
+    parameters: int
+    trainable: int
+    fraction: float
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def qualified_name(cls: type) -> str:
+    module = getattr(cls, "__module__", "") or ""
+    return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
+
+
+@cache
+def _module_bookkeeping() -> frozenset[str]:
+    # What nn.Module.__init__ itself sets, computed rather than hard-coded so new torch
+    # releases that add hook dicts keep working.
+    return frozenset(vars(nn.Module()))
+
+
+def _is_torch_class(cls: type) -> bool:
+    return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
+
+
+_SELF_ASSIGN = re.compile(r"self\.(_\w+)\s*(?::[^=\n]+)?=|setattr\(\s*self\s*,\s*['\"](_\w+)['\"]")
+
+
+@cache
+def _torch_private_names(cls: type) -> frozenset[str]:
+    """Private attributes that torch.nn base classes of `cls` assign themselves
+    (nn.RNNBase's `_flat_weights`, ...): bookkeeping, not user bugs."""
+    import inspect
+
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if base is nn.Module or not _is_torch_class(base):
+            continue
+        try:
+            source = inspect.getsource(base)
+        except (OSError, TypeError):
+            continue
+        for match in _SELF_ASSIGN.finditer(source):
+            names.add(match.group(1) or match.group(2))
+    return frozenset(names)
+
+
+def _hook_managed_names(module: nn.Module) -> set[str]:
+    """Attributes recomputed by torch.nn.utils hooks before each forward (weight_norm,
+    spectral_norm, prune set `weight` as a plain tensor derived from registered ones)."""
+    names: set[str] = set()
+    for hook in getattr(module, "_forward_pre_hooks", {}).values():
+        if (type(hook).__module__ or "").startswith("torch.nn.utils"):
+            for attr in ("name", "_tensor_name"):
+                value = getattr(hook, attr, None)
+                if isinstance(value, str):
+                    names.add(value)
+    return names
+
+
+def _skipped_attributes(module: nn.Module) -> set[str]:
+    cls = type(module)
+    skipped = set(_module_bookkeeping()) | _hook_managed_names(module)
+    if _is_torch_class(cls):
+        skipped.update(k for k in vars(module) if k.startswith("_"))
+    else:
+        skipped |= _torch_private_names(cls)
+    return skipped
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
+    """Metadata only: never touches tensor data (works on meta, lazy, sparse, subclasses)."""
+    uninitialized = isinstance(t, UninitializedTensorMixin)
+    facts: dict[str, Any] = {
+        "requires_grad": bool(getattr(t, "requires_grad", False)),
+        "uninitialized": uninitialized,
+        "tensor_type": type(t).__name__,
+        "is_parameter": isinstance(t, nn.Parameter),
+    }
+    try:
+        facts["dtype"] = _dtype_name(t.dtype)
+    except Exception:  # exotic subclasses may refuse even metadata
+        facts["dtype"] = "unknown"
+    try:
+        facts["device"] = str(t.device)
+    except Exception:
+        facts["device"] = "unknown"
+    try:
+        facts["layout"] = str(t.layout).removeprefix("torch.")
+    except Exception:
+        facts["layout"] = "unknown"
+    shape = numel = nbytes = None
+    if not uninitialized:
+        try:
+            shape = tuple(int(s) for s in t.shape)
+            numel = int(t.numel())
+            if facts["layout"] == "strided":
+                nbytes = numel * t.element_size()
+            elif facts["layout"] == "sparse_coo":
+                values, indices = t._values(), t._indices()
+                nbytes = values.numel() * values.element_size() + indices.numel() * indices.element_size()
+        except Exception:
+            pass
+    facts.update(shape=shape, numel=numel, nbytes=nbytes)
+    return facts
+
+
+@dataclass
+class _Builder:
+    """Mutable state of one inventory walk."""
+
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(tensor) -> fields
+    order: list[int] = field(default_factory=list)
+    modules: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(module) -> fields
+    module_objects: dict[int, nn.Module] = field(default_factory=dict)
+    module_classes: dict[str, type] = field(default_factory=dict)
+    references: list[HeldReference] = field(default_factory=list)
+    tensor_objects: dict[int, torch.Tensor] = field(default_factory=dict)  # also keeps ids unique
+
+    def add_module(self, module: nn.Module, path: str, registered: bool) -> bool:
+        """Record `module` at `path`; True when this is its first sighting."""
+        key = id(module)
+        if key in self.modules:
+            if path not in self.modules[key]["aliases"] and path != self.modules[key]["path"]:
+                self.modules[key]["aliases"].append(path)
+            return False
+        cls = type(module)
+        self.modules[key] = {
+            "path": path,
+            "type": cls.__name__,
+            "qualified_type": qualified_name(cls),
+            "registered": registered,
+            "aliases": [],
+        }
+        self.module_objects[key] = module
+        self.module_classes[path] = cls
+        return True
+
+    def add_tensor(
+        self,
+        t: torch.Tensor,
+        name: str,
+        kind: str,
+        module: str,
+        module_type: str,
+        attribute: str,
+        persistent: bool | None = None,
+    ) -> bool:
+        """Record tensor `t` under `name`; True when this is its first sighting."""
+        key = id(t)
+        existing = self.records.get(key)
+        if existing is not None:
+            if name != existing["name"] and name not in existing["aliases"]:
+                existing["aliases"].append(name)
+            return False
+        self.records[key] = {
+            "name": name,
+            "kind": kind,
+            "persistent": persistent,
+            "module": module,
+            "module_type": module_type,
+            "attribute": attribute,
+            "aliases": [],
+            **_tensor_facts(t),
+        }
+        self.order.append(key)
+        self.tensor_objects[key] = t
+        return True
+
+
+def _children(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    for name, child in getattr(module, "_modules", {}).items():
+        if child is not None:
+            yield name, child
+
+
+def _walk_registered(builder: _Builder, root: nn.Module) -> None:
+    """Registered modules, parameters and buffers, in named_modules() order.
+
+    Iterative (200+ levels deep is fine) and cycle-safe: a module that is an ancestor of
+    itself is not entered again; a module shared under two names is entered again only to
+    record the aliases of its tensors.
+    """
+    stack: list[tuple[nn.Module, str, frozenset[int]]] = [(root, "", frozenset())]
+    visits = 0
+    budget = 200_000
+    while stack:
+        module, path, ancestors = stack.pop()
+        visits += 1
+        first = builder.add_module(module, path, registered=True)
+        if not first and visits > budget:
+            continue
+        cls_name = type(module).__name__
+        for name, p in getattr(module, "_parameters", {}).items():
+            if p is not None:
+                builder.add_tensor(p, _join(path, name), PARAMETER, path, cls_name, name)
+        non_persistent = getattr(module, "_non_persistent_buffers_set", set())
+        for name, b in getattr(module, "_buffers", {}).items():
+            if b is not None:
+                builder.add_tensor(
+                    b, _join(path, name), BUFFER, path, cls_name, name, persistent=name not in non_persistent
+                )
+        inner = ancestors | {id(module)}
+        # reversed so that the stack pops children in registration order
+        for name, child in reversed(list(_children(module))):
+            if id(child) not in inner:
+                stack.append((child, _join(path, name), inner))
+
+
+_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, torch.dtype, torch.device)
+_NOT_PLAIN_OBJECTS = (
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.GeneratorType,
+)
+
+
+def _plain_object_fields(value: Any) -> dict[str, Any] | None:
+    """Fields of a dataclass / simple class instance, or None when `value` is not one we
+    should look into (functions, classes, torch internals, objects without a __dict__)."""
+    if isinstance(value, _NOT_PLAIN_OBJECTS) or (callable(value) and not dataclasses.is_dataclass(value)):
+        return None
+    cls = type(value)
+    if _is_torch_class(cls) or cls.__module__ == "builtins":
+        return None
+    try:
+        return dict(vars(value))
+    except TypeError:
+        return None
+
+
+class _AttributeScan:
+    """Follows one module attribute through containers, recording what it holds."""
+
+    def __init__(self, scanner: _Scanner, owner: str, owner_type: str, attribute: str) -> None:
+        self.scanner = scanner
+        self.owner = owner
+        self.owner_type = owner_type
+        self.attribute = attribute
+        self.visited: set[int] = set()
+        self.nodes = 0
+
+    def visit(self, value: Any, access: str, container: str | None, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES_PER_ATTRIBUTE or isinstance(value, _ATOMS):
+            return
+        if isinstance(value, torch.Tensor):
+            self.scanner.held_tensor(self, value, access, container)
+            return
+        if isinstance(value, nn.Module):
+            self.scanner.held_module(self, value, access, container)
+            return
+        if depth >= MAX_CONTAINER_DEPTH or id(value) in self.visited:
+            return
+        self.visited.add(id(value))
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # namedtuple
+            for fname, item in zip(type(value)._fields, value, strict=False):
+                self.visit(item, f"{access}.{fname}", "object", depth + 1)
+        elif isinstance(value, (list, tuple)):
+            kind = "list" if isinstance(value, list) else "tuple"
+            for i, item in enumerate(value):
+                self.visit(item, f"{access}[{i}]", kind, depth + 1)
+        elif isinstance(value, Mapping):
+            try:
+                items = list(value.items())
+            except Exception:
+                return
+            for key, item in items:
+                self.visit(item, f"{access}[{key}]", "dict", depth + 1)
+        elif isinstance(value, (set, frozenset)):
+            for i, item in enumerate(value):
+                self.visit(item, f"{access}{{{i}}}", "set", depth + 1)
+        else:
+            fields = _plain_object_fields(value)
+            for fname, item in (fields or {}).items():
+                self.visit(item, f"{access}.{fname}", "object", depth + 1)
+
+
+class _Scanner:
+    """Second pass: plain attributes of every module (registered or found in containers)."""
+
+    def __init__(self, builder: _Builder, registered_tensors: dict[int, tuple[str, str]]) -> None:
+        self.builder = builder
+        self.registered_tensors = registered_tensors  # id -> (name, kind)
+        self.registered_modules = {k: v["path"] for k, v in builder.modules.items()}
+        self.pending: list[tuple[nn.Module, str]] = []
+        self.scanned: set[int] = set()
+
+    def scan_module(self, module: nn.Module, path: str) -> None:
+        if id(module) in self.scanned:
+            return
+        self.scanned.add(id(module))
+        try:
+            attributes = vars(module)
+        except TypeError:
+            return
+        skipped = _skipped_attributes(module)
+        owner_type = type(module).__name__
+        for attribute, value in list(attributes.items()):
+            if attribute in skipped:
+                continue
+            _AttributeScan(self, path, owner_type, attribute).visit(value, "", None, 0)
+
+    def held_tensor(self, scan: _AttributeScan, t: torch.Tensor, access: str, container: str | None) -> None:
+        path = _join(scan.owner, scan.attribute) + access
+        registered = self.registered_tensors.get(id(t))
+        if registered is None:
+            self.builder.add_tensor(t, path, UNREGISTERED, scan.owner, scan.owner_type, scan.attribute)
+        record = self.builder.records[id(t)]
+        self.builder.references.append(
+            HeldReference(
+                module=scan.owner,
+                module_type=scan.owner_type,
+                attribute=scan.attribute,
+                access=access,
+                container=container,
+                target="tensor",
+                name=record["name"],
+                requires_grad=record["requires_grad"],
+                is_parameter=record["is_parameter"],
+                registered_as=registered[0] if registered else None,
+                registered_kind=registered[1] if registered else None,
+            )
+        )
+
+    def held_module(self, scan: _AttributeScan, module: nn.Module, access: str, container: str | None) -> None:
+        path = _join(scan.owner, scan.attribute) + access
+        registered_path = self.registered_modules.get(id(module))
+        if registered_path is None:
+            self._walk_unregistered_module(module, path)
+        self.builder.references.append(
+            HeldReference(
+                module=scan.owner,
+                module_type=scan.owner_type,
+                attribute=scan.attribute,
+                access=access,
+                container=container,
+                target="module",
+                name=self.builder.modules[id(module)]["path"],
+                registered_as=registered_path,
+                registered_kind="module" if registered_path is not None else None,
+            )
+        )
+
+    def _walk_unregistered_module(self, module: nn.Module, path: str) -> None:
+        """A module only reachable through a plain attribute: its tensors are unregistered."""
+        sub = _Builder()
+        _walk_registered(sub, module)
+        for key, fields in sub.modules.items():
+            mod = sub.module_objects[key]
+            sub_path = _join(path, fields["path"]) if fields["path"] else path
+            if id(mod) in self.registered_modules:
+                continue
+            if self.builder.add_module(mod, sub_path, registered=False):
+                self.pending.append((mod, sub_path))
+            for alias in fields["aliases"]:
+                self.builder.add_module(mod, _join(path, alias), registered=False)
+        for key in sub.order:
+            t = sub.tensor_objects[key]
+            if key in self.registered_tensors:
+                continue
+            fields = sub.records[key]
+            module_path = _join(path, fields["module"]) if fields["module"] else path
+            name = _join(path, fields["name"])
+            self.builder.add_tensor(t, name, UNREGISTERED, module_path, fields["module_type"], fields["attribute"])
+            record = self.builder.records[id(t)]
+            for alias in fields["aliases"]:
+                full = _join(path, alias)
+                if full != record["name"] and full not in record["aliases"]:
+                    record["aliases"].append(full)
+
+    def run(self) -> None:
+        for key, fields in list(self.builder.modules.items()):
+            self.scan_module(self.builder.module_objects[key], fields["path"])
+        while self.pending:
+            module, path = self.pending.pop(0)
+            self.scan_module(module, path)
+
+
+def unwrap(model: Any) -> tuple[nn.Module, list[str]]:
+    """The module whose names users expect: torch.compile and DataParallel/DDP wrappers are
+    looked through (with a note), so names carry no `_orig_mod.` / `module.` prefix."""
+    notes: list[str] = []
+    seen: set[int] = set()
+    while id(model) not in seen:
+        seen.add(id(model))
+        inner = getattr(model, "_orig_mod", None)
+        if isinstance(inner, nn.Module) and type(model).__name__ == "OptimizedModule":
+            notes.append("compiled with torch.compile: showing the original module")
+            model = inner
+            continue
+        inner = model._modules.get("module") if isinstance(model, nn.Module) else None
+        if isinstance(inner, nn.Module) and type(model).__name__ in (
+            "DataParallel",
+            "DistributedDataParallel",
+            "FullyShardedDataParallel",
+        ):
+            notes.append(f"wrapped in {type(model).__name__}: showing the wrapped module")
+            model = inner
+            continue
+    return model, notes
+
+
+def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
+    out = []
+    for key in builder.order:
+        fields = dict(builder.records[key])
+        fields["aliases"] = tuple(fields["aliases"])
+        out.append(TensorRecord(**fields))
+    return tuple(out)
+
+
+def _totals(records: tuple[TensorRecord, ...]) -> Totals:
+    params = trainable = buffers = unregistered = total_bytes = uninitialized = 0
+    by_dtype: dict[str, list[int]] = {}
+    by_device: dict[str, list[int]] = {}
+    for r in records:
+        numel = r.numel or 0
+        nbytes = r.nbytes or 0
+        if r.uninitialized:
+            uninitialized += 1
+        if r.kind == PARAMETER:
+            params += numel
+            if r.requires_grad:
+                trainable += numel
+        elif r.kind == BUFFER:
+            buffers += numel
+        else:
+            unregistered += numel
+        total_bytes += nbytes
+        for table, key in ((by_dtype, r.dtype), (by_device, r.device)):
+            row = table.setdefault(key, [0, 0, 0])
+            row[0] += 1
+            row[1] += numel
+            row[2] += nbytes
+
+    def freeze(table: dict[str, list[int]]) -> dict[str, Breakdown]:
+        return {k: Breakdown(*v) for k, v in sorted(table.items(), key=lambda kv: -kv[1][2])}
+
+    return Totals(
+        parameters=params,
+        trainable=trainable,
+        frozen=params - trainable,
+        buffers=buffers,
+        unregistered=unregistered,
+        bytes=total_bytes,
+        tensors=len(records),
+        uninitialized=uninitialized,
+        by_dtype=freeze(by_dtype),
+        by_device=freeze(by_device),
+    )
+
+
+def build_inventory(model: nn.Module) -> Inventory:
+    """Every tensor the module tree holds, each with exactly one kind."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    builder = _Builder()
+    _walk_registered(builder, model)
+    registered = {key: (fields["name"], fields["kind"]) for key, fields in builder.records.items()}
+    _Scanner(builder, registered).run()
+    records = _freeze_records(builder)
+    modules = tuple(
+        ModuleRecord(
+            path=f["path"],
+            type=f["type"],
+            qualified_type=f["qualified_type"],
+            registered=f["registered"],
+            aliases=tuple(f["aliases"]),
+        )
+        for f in builder.modules.values()
+    )
+    return Inventory(
+        tensors=records,
+        modules=modules,
+        references=tuple(builder.references),
+        totals=_totals(records),
+        root_type=type(model).__name__,
+        module_classes=dict(builder.module_classes),
+    )
+
+
+def module_summary(inv: Inventory, max_depth: int) -> list[ModuleSummaryRow]:
+    """Per-module aggregate of registered parameters (tied counted once, at their first
+    name), for registered modules down to `max_depth` levels below the root."""
+    totals: dict[str, list[int]] = {}
+    for r in inv.tensors:
+        if r.kind != PARAMETER or r.numel is None:
+            continue
+        parts = r.module.split(".") if r.module else []
+        for level in range(0, min(len(parts), max_depth) + 1):
+            key = ".".join(parts[:level])
+            row = totals.setdefault(key, [0, 0])
+            row[0] += r.numel
+            if r.requires_grad:
+                row[1] += r.numel
+    grand = inv.totals.parameters or 1
+    rows = []
+    for m in inv.modules:
+        if not m.registered:
+            continue
+        depth = 0 if not m.path else m.path.count(".") + 1
+        if depth > max_depth:
+            continue
+        count, trainable = totals.get(m.path, (0, 0))
+        rows.append(ModuleSummaryRow(m.path, m.type, depth, count, trainable, count / grand))
+    return rows

@@ -1,0 +1,1 @@
+"""Records and findings in, text out. The only package that imports rich (table.py)."""

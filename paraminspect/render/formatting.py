@@ -1,0 +1,40 @@
+"""Plain-text formatting shared by every renderer (no rich here)."""
+
+from __future__ import annotations
+
+from paraminspect.inventory import BUFFER, UNREGISTERED, TensorRecord
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def shape_text(r: TensorRecord) -> str:
+    if r.uninitialized:
+        return "uninitialized"
+    if r.shape is None:
+        return "?"
+    return str(tuple(r.shape))
+
+
+def kind_text(r: TensorRecord) -> str:
+    if r.kind == BUFFER and r.persistent is False:
+        return "buffer (np)"
+    if r.kind == UNREGISTERED:
+        return "UNREGISTERED"
+    return r.kind
+
+
+def name_text(r: TensorRecord) -> str:
+    return r.name + "".join(f" = {a}" for a in r.aliases)

@@ -1,0 +1,78 @@
+"""Machine-readable output. The layout is a versioned contract documented in README.md."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from paraminspect.inventory import Inventory, ModuleSummaryRow, TensorRecord, Totals
+
+SHOW_SCHEMA_VERSION = 1
+
+
+def tensor_dict(r: TensorRecord) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "persistent": r.persistent,
+        "requires_grad": r.requires_grad,
+        "shape": list(r.shape) if r.shape is not None else None,
+        "dtype": r.dtype,
+        "device": r.device,
+        "numel": r.numel,
+        "bytes": r.nbytes,
+        "module": r.module,
+        "module_type": r.module_type,
+        "aliases": list(r.aliases),
+    }
+
+
+def totals_dict(t: Totals) -> dict[str, Any]:
+    return {
+        "parameters": t.parameters,
+        "trainable": t.trainable,
+        "frozen": t.frozen,
+        "buffers": t.buffers,
+        "unregistered": t.unregistered,
+        "bytes": t.bytes,
+        "tensors": t.tensors,
+        "uninitialized": t.uninitialized,
+        "by_dtype": {k: asdict(v) for k, v in t.by_dtype.items()},
+        "by_device": {k: asdict(v) for k, v in t.by_device.items()},
+    }
+
+
+def show_json(
+    *,
+    spec: str,
+    resolved: str,
+    build_device: str,
+    inventory: Inventory,
+    records: list[TensorRecord],
+    modules: list[ModuleSummaryRow] | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    doc: dict[str, Any] = {
+        "schema_version": SHOW_SCHEMA_VERSION,
+        "model": spec,
+        "resolved": resolved,
+        "build_device": build_device,
+        "model_type": inventory.root_type,
+        "notes": list(notes or []),
+        "tensors": [tensor_dict(r) for r in records],
+        "totals": totals_dict(inventory.totals),
+    }
+    if modules is not None:
+        doc["modules"] = [
+            {
+                "path": m.path,
+                "type": m.type,
+                "depth": m.depth,
+                "parameters": m.parameters,
+                "trainable": m.trainable,
+                "fraction": round(m.fraction, 6),
+            }
+            for m in modules
+        ]
+    return json.dumps(doc, indent=2) + "\n"
