@@ -1,0 +1,128 @@
+"""Best-effort file:line of the statement that created a module attribute.
+
+Reads the source of the owning class and its bases (MRO order) and looks for
+`self.attr = ...` (also annotated and augmented assignments, `setattr(self, "attr", ...)`
+and `self.register_buffer("attr", ...)`). Chains such as `self.linear1.weight = ...` are
+found too. Returns None when the source is unavailable (C extensions, classes built at run
+time) or the name was computed (`setattr(self, name, ...)`).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+
+NOQA_ALL: frozenset[str] = frozenset()
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_SETTERS = {"setattr": 1, "register_buffer": 0, "register_parameter": 0, "register_module": 0, "add_module": 0}
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    file: str
+    line: int
+
+
+def _attribute_chain(node: ast.expr) -> tuple[str, ...] | None:
+    """`self.a.b` -> ("a", "b"); None unless the chain starts at a plain name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or not parts:
+        return None
+    return tuple(reversed(parts))
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        flat: list[ast.expr] = []
+        for target in node.targets:
+            flat.extend(target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target])
+        return flat
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        return [node.target]
+    return []
+
+
+def _setter_chain(node: ast.AST) -> tuple[str, ...] | None:
+    """`setattr(self, "x", v)` / `self.register_buffer("x", v)` -> ("x",)."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "setattr" and len(node.args) >= 2:
+        owner, name = node.args[0], node.args[1]
+    elif isinstance(func, ast.Attribute) and func.attr in _SETTERS and func.attr != "setattr" and node.args:
+        owner, name = func.value, node.args[0]
+    else:
+        return None
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return None
+    prefix = () if isinstance(owner, ast.Name) else _attribute_chain(owner)
+    if prefix is None:
+        return None
+    return (*prefix, name.value)
+
+
+@lru_cache(maxsize=4096)
+def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
+    """Every attribute chain assigned in the class body's source -> its first line."""
+    try:
+        file = inspect.getsourcefile(cls)
+        lines, start = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return {}
+    if file is None:
+        return {}
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError:
+        return {}
+    found: dict[tuple[str, ...], SourceLocation] = {}
+    for node in ast.walk(tree):
+        chains = [_attribute_chain(t) for t in _targets(node)] + [_setter_chain(node)]
+        for chain in chains:
+            if chain is None:
+                continue
+            location = SourceLocation(file, start + node.lineno - 1 if start else node.lineno)
+            if chain not in found or location.line < found[chain].line:
+                found[chain] = location
+    return found
+
+
+def find_assignment(cls: type, chain: tuple[str, ...] | str) -> SourceLocation | None:
+    """Where `cls` (or a base class) assigns `self.<chain>`; None when not found."""
+    if isinstance(chain, str):
+        chain = (chain,)
+    for klass in getattr(cls, "__mro__", ()):
+        if klass is object or klass.__module__ == "torch.nn.modules.module":
+            continue
+        location = _class_assignments(klass).get(chain)
+        if location is not None:
+            return location
+    return None
+
+
+def noqa_codes(location: SourceLocation | None) -> frozenset[str] | None:
+    """Codes suppressed by a `# noqa` comment on that line: None when there is none,
+    NOQA_ALL (empty) for a bare `# noqa`, else the listed codes."""
+    if location is None:
+        return None
+    text = linecache.getline(location.file, location.line)
+    match = _NOQA.search(text)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return NOQA_ALL
+    return frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
+
+
+def is_suppressed(code: str, location: SourceLocation | None) -> bool:
+    codes = noqa_codes(location)
+    return codes is not None and (codes == NOQA_ALL or any(code.startswith(c) for c in codes))
