@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NoReturn, Optional
 
-import click
 import typer
 
 from paraminspect.errors import ParamInspectError, UsageError
@@ -63,9 +62,20 @@ def _output(path: Optional[Path]) -> Iterator[IO[str]]:
         yield fh
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from paraminspect import __version__
+
+        sys.stdout.write(f"paraminspect {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     _state["debug"] = debug
 
@@ -148,20 +158,17 @@ def show(
     return EXIT_OK
 
 
+def _is_usage_error(exc: BaseException) -> bool:
+    """click's UsageError family, whether typer vendors click (typer>=0.2x) or not."""
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__) and hasattr(exc, "format_message")
+
+
 def _run(argv: Optional[list[str]]) -> int:
     try:
         result = app(args=argv, prog_name="paraminspect", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # bare `paraminspect`: show the help
-        if exc.ctx is not None:
-            sys.stdout.write(exc.ctx.get_help() + "\n")
-        return EXIT_OK
-    except click.exceptions.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
-        return EXIT_ERROR
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
         return EXIT_INTERRUPTED
     except ParamInspectError as exc:
@@ -172,6 +179,14 @@ def _run(argv: Optional[list[str]]) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `paraminspect`: the help
+            sys.stdout.write(ctx.get_help() + "\n")
+            return EXIT_OK
+        if _is_usage_error(exc):
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]
+            return EXIT_ERROR
         if _state["debug"]:
             traceback.print_exc()
         first = (str(exc).strip().splitlines() or [""])[0]
