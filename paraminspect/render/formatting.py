@@ -37,4 +37,4 @@ def kind_text(r: TensorRecord) -> str:
 
 
 def name_text(r: TensorRecord) -> str:
-    return r.name + "".join(f" = {a}" for a in r.aliases)
+    return " = ".join((r.name, *r.aliases)) if r.aliases else r.name
