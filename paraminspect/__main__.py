@@ -1,3 +1,3 @@
-from paraminspect.cli import main
+from paraminspect.cli import entry
 
-main()
+entry()

@@ -7,6 +7,7 @@ module level, so `paraminspect --help` never imports torch or timm.
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -29,7 +30,8 @@ app = typer.Typer(
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 SHOW_FORMATS = ("table", "json", "csv", "markdown")
-KINDS = ("parameter", "buffer", "unregistered")
+KINDS = ("parameter", "buffer", "unregistered", "stored", "packed")
+TRUST_PICKLE_HELP = "Allow full unpickling of a .pt/.pth/.bin/.ckpt checkpoint (runs code from the file)."
 
 _state: dict[str, Any] = {"debug": False}
 
@@ -92,14 +94,15 @@ def show(
     ),
     name_filter: Optional[str] = typer.Option(None, "--filter", help="Only tensors whose name matches this glob."),
     kind: Optional[str] = typer.Option(
-        None, "--kind", help="Only tensors of this kind: parameter, buffer, unregistered."
+        None, "--kind", help="Only tensors of this kind: parameter, buffer, unregistered, stored, packed."
     ),
     output_format: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
 ) -> int:
-    """List every tensor the model holds: how it is registered, grad, shape, dtype, device, size."""
+    """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
     _choice(output_format, SHOW_FORMATS, "--format")
     if kind is not None:
         _choice(kind, KINDS, "--kind")
@@ -109,11 +112,16 @@ def show(
     from paraminspect.inventory import build_inventory, module_summary, unwrap
     from paraminspect.loading import load, parse_factory_args
 
-    loaded = load(model, parse_factory_args(arg), device)
-    module, wrap_notes = unwrap(loaded.module)
+    loaded = load(model, parse_factory_args(arg), device, trust_pickle=trust_pickle)
+    wrap_notes: list[str] = []
+    if loaded.inventory is not None:  # a checkpoint listed from its headers
+        inv = loaded.inventory
+    else:
+        module, wrap_notes = unwrap(loaded.module)
     for message in loaded.notes + wrap_notes:
         _note(message)
-    inv = build_inventory(module)
+    if loaded.inventory is None:
+        inv = build_inventory(module)
     records = [
         r
         for r in inv.tensors
@@ -148,13 +156,174 @@ def show(
             from paraminspect.render.table import make_console, print_show
 
             resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
-            title = f"{loaded.spec}{resolved} · {inv.root_type} · built on {loaded.build_device}"
+            built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
+            title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
             caption = (
                 "np = non-persistent buffer (not in state_dict)"
                 if any(r.persistent is False for r in records)
                 else None
             )
             print_show(make_console(out), title=title, inventory=inv, records=records, modules=modules, caption=caption)
+    return EXIT_OK
+
+
+CHECK_FORMATS = ("text", "json", "github", "sarif")
+FAIL_ON = ("error", "warning", "info")
+CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
+
+
+@app.command()
+def check(
+    models: Optional[list[str]] = typer.Argument(
+        None, help=f"{MODEL_HELP}. Default: the models of tool.paraminspect in pyproject.toml.", show_default=False
+    ),
+    arg: Optional[list[str]] = typer.Option(
+        None, "-a", "--arg", help="Factory keyword argument key=value (repeatable)."
+    ),
+    device: Optional[str] = typer.Option(None, "--device", help="Build on meta (default), cpu, cuda or cuda:N."),
+    select: Optional[list[str]] = typer.Option(None, "--select", help=f"Rules to run: {CODES_HELP}. Default: all."),
+    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help=f"Rules to skip: {CODES_HELP}."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="Exit 1 on findings at or above: error, warning (default) or info."
+    ),
+    output_format: str = typer.Option("text", "--format", "-f", help="text, json, github or sarif."),
+    output_file: Optional[Path] = typer.Option(
+        None, "-o", "--output-file", help="Write to this file instead of stdout."
+    ),
+    run: bool = typer.Option(
+        False, "--run", help="Also run one forward (and backward) pass on an example input: rules PI101-PI105."
+    ),
+    input_shape: Optional[str] = typer.Option(
+        None, "--input-shape", help="--run: a float input of this shape, e.g. 1,3,32,32."
+    ),
+    input_dtype: Optional[str] = typer.Option(
+        None, "--input-dtype", help="--run: dtype of --input-shape (default: the model's floating dtype)."
+    ),
+    input_ids: Optional[str] = typer.Option(
+        None, "--input-ids", help="--run: int64 token ids of this shape, e.g. 1,16."
+    ),
+    vocab: Optional[int] = typer.Option(
+        None, "--vocab", help="--run: token ids below this (default: the smallest nn.Embedding's size)."
+    ),
+    example: Optional[str] = typer.Option(
+        None, "--example", help="--run: path/file.py:func or pkg.mod:func returning the input."
+    ),
+    max_cpu_bytes: Optional[str] = typer.Option(
+        None,
+        "--max-cpu-bytes",
+        help="--run: largest model (parameters+buffers) run on CPU when it cannot run on meta "
+        "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
+    ),
+) -> int:
+    """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
+    _choice(output_format, CHECK_FORMATS, "--format")
+    from paraminspect.examples import run_options
+
+    run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+    if fail_on is not None:
+        _choice(fail_on, FAIL_ON, "--fail-on")
+    from paraminspect.checks.engine import parse_codes
+    from paraminspect.config import load_config, resolve_model_path
+
+    select_codes = parse_codes(select, "--select")
+    ignore_codes = parse_codes(ignore, "--ignore")
+    config = load_config()
+    specs = list(models or [])
+    from_config = not specs
+    if from_config:
+        if not config.models:
+            raise UsageError(
+                "no MODEL given and no `models = [...]` in [tool.paraminspect] of a pyproject.toml: "
+                "pass models, e.g. `paraminspect check mypkg.models:build`"
+            )
+        specs = list(config.models)
+    if select_codes is None:  # command-line flags override the file
+        select_codes = list(config.select) if config.select is not None else None
+    if ignore_codes is None:
+        ignore_codes = list(config.ignore or ())
+    threshold = fail_on or config.fail_on or "warning"
+
+    from paraminspect.checking import check_model
+    from paraminspect.loading import parse_factory_args
+
+    kwargs = parse_factory_args(arg)
+    results = []
+    for spec in specs:
+        result = check_model(
+            spec,
+            kwargs,
+            device,
+            select=select_codes,
+            ignore=[*ignore_codes, *config.ignores_for(spec)],
+            allow=config.allow,
+            load_spec=resolve_model_path(spec, config.root) if from_config else None,
+            run=run_opts,
+        )
+        for message in result.notes:
+            _note(message if len(specs) == 1 else f"{spec}: {message}")
+        results.append(result)
+    return _report_check(results, output_format, output_file, threshold)
+
+
+def _report_check(results: list[Any], output_format: str, output_file: Optional[Path], fail_on: str) -> int:
+    """Render ModelResults, print load errors on stderr, and pick the exit code."""
+    for result in results:
+        if result.error is not None:
+            named = len(results) == 1 or result.spec in result.error
+            message = result.error if named else f"{result.spec}: {result.error}"
+            sys.stderr.write(f"error: {message}\n")
+    with _output(output_file) as out:
+        if output_format == "json":
+            from paraminspect.render.json import check_json
+
+            out.write(check_json(results))
+        elif output_format == "github":
+            from paraminspect.render.github import check_github
+
+            out.write(check_github(results))
+        elif output_format == "sarif":
+            from paraminspect import __version__
+            from paraminspect.checks import all_rules
+            from paraminspect.render.sarif import check_sarif
+
+            out.write(check_sarif(results, list(all_rules().values()), __version__))
+        else:
+            from paraminspect.render.findings import make_console, print_findings
+
+            print_findings(make_console(out), results, fail_on)
+    if any(r.error is not None for r in results):
+        return EXIT_ERROR
+    from paraminspect.checks.model import at_least
+
+    failing = any(at_least(f.severity, fail_on) for r in results for f in r.findings)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+@app.command()
+def rules() -> int:
+    """List every rule: code, name, default severity and summary."""
+    from paraminspect.checks import all_rules
+    from paraminspect.render.findings import make_console, print_rules
+
+    print_rules(make_console(sys.stdout), list(all_rules().values()))
+    return EXIT_OK
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", show_default=False)) -> int:
+    """Why a rule's finding is a problem, an example, and the fix."""
+    import difflib
+
+    from paraminspect.checks import all_rules
+    from paraminspect.render.findings import make_console, print_explanation
+
+    catalog = all_rules()
+    rule = catalog.get(code.strip().upper())
+    if rule is None:
+        close = difflib.get_close_matches(code.strip().upper(), list(catalog), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown rule code {code!r}{hint}: run `paraminspect rules` for the list")
+    print_explanation(make_console(sys.stdout), rule)
     return EXIT_OK
 
 
@@ -195,13 +364,47 @@ def _run(argv: Optional[list[str]]) -> int:
             "(a paraminspect bug; rerun with --debug for the traceback)\n"
         )
         return EXIT_ERROR
+    if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a silent return of 130
+        sys.stderr.write("interrupted\n")
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
-def main(argv: Optional[list[str]] = None) -> NoReturn:
-    code = _run(argv)
+def _finish_output(code: int) -> int:
+    """Flush stdout and stderr (-o files are closed by the command). A reader that went away
+    is not an error; a write that failed (disk full) is."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
+        try:  # nothing may write to the closed pipe again, not even the interpreter's last flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
+        code = max(code, EXIT_ERROR)
+    try:
+        sys.stderr.flush()
+    except OSError:
         pass
+    return code
+
+
+def main(argv: Optional[list[str]] = None) -> NoReturn:
+    """Run the CLI and leave through SystemExit (what in-process callers and tests expect)."""
+    sys.exit(_finish_output(_run(argv)))
+
+
+def _fast_exit_allowed() -> bool:
+    return not os.environ.get("PARAMINSPECT_NO_FAST_EXIT") and "coverage" not in sys.modules
+
+
+def entry() -> NoReturn:
+    """The process entry point (console script, `python -m paraminspect`). Once every output
+    is written, flushed and closed, it ends the process with os._exit: tearing down an
+    interpreter that imported torch (and timm) costs ~0.5-0.9 s and >100 MiB of peak memory
+    for nothing a read-only CLI needs. PARAMINSPECT_NO_FAST_EXIT=1 (or coverage being loaded)
+    keeps the normal exit, for tools that rely on atexit."""
+    code = _finish_output(_run(None))
+    if _fast_exit_allowed():
+        os._exit(code)
     sys.exit(code)

@@ -21,12 +21,19 @@ from torch.nn.parameter import UninitializedTensorMixin
 PARAMETER = "parameter"
 BUFFER = "buffer"
 UNREGISTERED = "unregistered"
-KINDS = (PARAMETER, BUFFER, UNREGISTERED)
+# A tensor read from a checkpoint file: a state_dict does not record parameter vs buffer.
+STORED = "stored"
+# A quantized module's weight kept in a packed (non-tensor) object, shown unpacked the way
+# state_dict() saves it; not in parameters() or buffers().
+PACKED = "packed"
+KINDS = (PARAMETER, BUFFER, UNREGISTERED, STORED, PACKED)
 
 # How far into nested containers / plain objects an attribute is followed, and how many
 # values one attribute may expand to: enough for real models, bounded for pathological ones.
 MAX_CONTAINER_DEPTH = 4
 MAX_NODES_PER_ATTRIBUTE = 20_000
+# Quantized RNNs nest packed objects inside packed objects.
+MAX_PACKED_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,8 @@ class Totals:
     uninitialized: int
     by_dtype: Mapping[str, Breakdown]
     by_device: Mapping[str, Breakdown]
+    stored: int = 0
+    packed: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,28 @@ def _skipped_attributes(module: nn.Module) -> set[str]:
     return skipped
 
 
+_COMPRESSED_PARTS = {
+    "sparse_csr": ("values", "crow_indices", "col_indices"),
+    "sparse_bsr": ("values", "crow_indices", "col_indices"),
+    "sparse_csc": ("values", "ccol_indices", "row_indices"),
+    "sparse_bsc": ("values", "ccol_indices", "row_indices"),
+}
+
+
+def _plain_bytes(t: torch.Tensor) -> int:
+    return int(t.numel()) * t.element_size()
+
+
+def type_name(module: Any) -> str:
+    """The class name users wrote: a torch.jit.script module reports its original class."""
+    if isinstance(module, torch.jit.ScriptModule):
+        try:
+            return str(module.original_name)
+        except Exception:
+            pass
+    return type(module).__name__
+
+
 def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
@@ -229,8 +260,9 @@ def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
             if facts["layout"] == "strided":
                 nbytes = numel * t.element_size()
             elif facts["layout"] == "sparse_coo":
-                values, indices = t._values(), t._indices()
-                nbytes = values.numel() * values.element_size() + indices.numel() * indices.element_size()
+                nbytes = sum(_plain_bytes(part) for part in (t._values(), t._indices()))
+            elif facts["layout"] in _COMPRESSED_PARTS:
+                nbytes = sum(_plain_bytes(getattr(t, part)()) for part in _COMPRESSED_PARTS[facts["layout"]])
         except Exception:
             pass
     facts.update(shape=shape, numel=numel, nbytes=nbytes)
@@ -259,7 +291,7 @@ class _Builder:
         cls = type(module)
         self.modules[key] = {
             "path": path,
-            "type": cls.__name__,
+            "type": type_name(module),
             "qualified_type": qualified_name(cls),
             "registered": registered,
             "aliases": [],
@@ -322,7 +354,7 @@ def _walk_registered(builder: _Builder, root: nn.Module) -> None:
         first = builder.add_module(module, path, registered=True)
         if not first and visits > budget:
             continue
-        cls_name = type(module).__name__
+        cls_name = type_name(module)
         for name, p in getattr(module, "_parameters", {}).items():
             if p is not None:
                 builder.add_tensor(p, _join(path, name), PARAMETER, path, cls_name, name)
@@ -430,7 +462,7 @@ class _Scanner:
         except TypeError:
             return
         skipped = _skipped_attributes(module)
-        owner_type = type(module).__name__
+        owner_type = type_name(module)
         for attribute, value in list(attributes.items()):
             if attribute in skipped:
                 continue
@@ -512,6 +544,54 @@ class _Scanner:
             self.scan_module(module, path)
 
 
+def _packed_tensors(value: Any, access: str, depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors inside a quantized module's saved state: tensors, tuples of them, or a packed
+    ScriptObject whose __getstate__ holds them."""
+    if isinstance(value, torch.Tensor):
+        yield access, value
+    elif depth < MAX_PACKED_DEPTH and isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            yield from _packed_tensors(item, f"{access}[{i}]", depth + 1)
+    elif depth < MAX_PACKED_DEPTH and isinstance(value, torch.ScriptObject):
+        try:
+            state = value.__getstate__()
+        except Exception:
+            return
+        yield from _packed_tensors(state, access, depth + 1)
+
+
+def _add_packed(builder: _Builder) -> None:
+    """Quantized modules keep weights in packed ScriptObjects that are neither parameters
+    nor buffers; record what their state_dict() would save, so they are not invisible."""
+    for key, fields in list(builder.modules.items()):
+        module = builder.module_objects[key]
+        if isinstance(module, torch.jit.ScriptModule):
+            continue  # its `_c` is a ScriptObject too, but its tensors are registered ones
+        attributes = vars(module)
+        if not any(isinstance(v, torch.ScriptObject) for v in attributes.values()):
+            continue
+        saved: dict[str, Any] = {}
+        try:
+            module._save_to_state_dict(saved, "", keep_vars=True)
+        except Exception:
+            continue  # shown without its packed state rather than failing the whole inventory
+        registered = set(attributes.get("_parameters", {}).keys()) | set(attributes.get("_buffers", {}).keys())
+        for name, value in saved.items():
+            if name in registered:
+                continue
+            path = fields["path"]
+            for access, t in _packed_tensors(value, ""):
+                builder.add_tensor(t, _join(path, name) + access, PACKED, path, fields["type"], name)
+
+
+def _registered_child(model: nn.Module, name: str) -> Any:
+    """A registered child read from `_modules` directly: never runs properties or __getattr__."""
+    try:
+        return vars(model)["_modules"][name]
+    except Exception:
+        return None
+
+
 def unwrap(model: Any) -> tuple[nn.Module, list[str]]:
     """The module whose names users expect: torch.compile and DataParallel/DDP wrappers are
     looked through (with a note), so names carry no `_orig_mod.` / `module.` prefix."""
@@ -519,12 +599,12 @@ def unwrap(model: Any) -> tuple[nn.Module, list[str]]:
     seen: set[int] = set()
     while id(model) not in seen:
         seen.add(id(model))
-        inner = getattr(model, "_orig_mod", None)
+        inner = _registered_child(model, "_orig_mod")
         if isinstance(inner, nn.Module) and type(model).__name__ == "OptimizedModule":
             notes.append("compiled with torch.compile: showing the original module")
             model = inner
             continue
-        inner = model._modules.get("module") if isinstance(model, nn.Module) else None
+        inner = _registered_child(model, "module")
         if isinstance(inner, nn.Module) and type(model).__name__ in (
             "DataParallel",
             "DistributedDataParallel",
@@ -546,7 +626,7 @@ def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
 
 
 def _totals(records: tuple[TensorRecord, ...]) -> Totals:
-    params = trainable = buffers = unregistered = total_bytes = uninitialized = 0
+    params = trainable = buffers = unregistered = stored = packed = total_bytes = uninitialized = 0
     by_dtype: dict[str, list[int]] = {}
     by_device: dict[str, list[int]] = {}
     for r in records:
@@ -560,6 +640,10 @@ def _totals(records: tuple[TensorRecord, ...]) -> Totals:
                 trainable += numel
         elif r.kind == BUFFER:
             buffers += numel
+        elif r.kind == STORED:
+            stored += numel
+        elif r.kind == PACKED:
+            packed += numel
         else:
             unregistered += numel
         total_bytes += nbytes
@@ -583,6 +667,8 @@ def _totals(records: tuple[TensorRecord, ...]) -> Totals:
         uninitialized=uninitialized,
         by_dtype=freeze(by_dtype),
         by_device=freeze(by_device),
+        stored=stored,
+        packed=packed,
     )
 
 
@@ -592,6 +678,7 @@ def build_inventory(model: nn.Module) -> Inventory:
         raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
     builder = _Builder()
     _walk_registered(builder, model)
+    _add_packed(builder)
     registered = {key: (fields["name"], fields["kind"]) for key, fields in builder.records.items()}
     _Scanner(builder, registered).run()
     records = _freeze_records(builder)
@@ -610,17 +697,37 @@ def build_inventory(model: nn.Module) -> Inventory:
         modules=modules,
         references=tuple(builder.references),
         totals=_totals(records),
-        root_type=type(model).__name__,
+        root_type=type_name(model),
         module_classes=dict(builder.module_classes),
     )
 
 
+def inventory_from_records(records: list[TensorRecord], root_type: str) -> Inventory:
+    """An inventory of tensors that no module holds (a checkpoint file): every dotted prefix
+    of a name becomes a module path, of unknown type, so --depth views work."""
+    paths: dict[str, None] = {"": None}
+    for r in records:
+        parts = r.module.split(".") if r.module else []
+        for level in range(1, len(parts) + 1):
+            paths.setdefault(".".join(parts[:level]), None)
+    modules = tuple(ModuleRecord(path=p, type="", qualified_type="", registered=True) for p in paths)
+    frozen = tuple(records)
+    return Inventory(tensors=frozen, modules=modules, references=(), totals=_totals(frozen), root_type=root_type)
+
+
+def tensor_facts(t: torch.Tensor) -> dict[str, Any]:
+    """requires_grad, dtype, device, layout, shape, numel, nbytes... of a tensor, from its
+    metadata only (see TensorRecord)."""
+    return _tensor_facts(t)
+
+
 def module_summary(inv: Inventory, max_depth: int) -> list[ModuleSummaryRow]:
     """Per-module aggregate of registered parameters (tied counted once, at their first
-    name), for registered modules down to `max_depth` levels below the root."""
+    name), for registered modules down to `max_depth` levels below the root. A checkpoint's
+    stored tensors count as its parameters: the file does not say which are buffers."""
     totals: dict[str, list[int]] = {}
     for r in inv.tensors:
-        if r.kind != PARAMETER or r.numel is None:
+        if r.kind not in (PARAMETER, STORED) or r.numel is None:
             continue
         parts = r.module.split(".") if r.module else []
         for level in range(0, min(len(parts), max_depth) + 1):
@@ -629,7 +736,7 @@ def module_summary(inv: Inventory, max_depth: int) -> list[ModuleSummaryRow]:
             row[0] += r.numel
             if r.requires_grad:
                 row[1] += r.numel
-    grand = inv.totals.parameters or 1
+    grand = (inv.totals.parameters + inv.totals.stored) or 1
     rows = []
     for m in inv.modules:
         if not m.registered:

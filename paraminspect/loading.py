@@ -50,8 +50,10 @@ class LoadedModel:
     resolved: str
     module: Any  # nn.Module; Any so that importing this file stays cheap for type checkers
     build_device: str
-    source: str  # "timm" or "factory"
+    source: str  # "timm", "factory" or "checkpoint"
     notes: list[str] = field(default_factory=list)
+    # A checkpoint file listed from its headers: the inventory is prebuilt and module is None.
+    inventory: Any = None
 
 
 # --- network guard ---------------------------------------------------------------------
@@ -202,9 +204,12 @@ def _import_file(path_text: str) -> Any:
     except SyntaxError as exc:
         sys.modules.pop(name, None)
         raise LoadError(f"cannot import {path_text}: SyntaxError: {exc.msg} (line {exc.lineno})") from exc
-    except Exception as exc:
+    except KeyboardInterrupt:
         sys.modules.pop(name, None)
-        raise LoadError(f"cannot import {path_text}: {type(exc).__name__}: {exc}") from exc
+        raise
+    except BaseException as exc:  # SystemExit too: a file that calls sys.exit() is an error, not an exit
+        sys.modules.pop(name, None)
+        raise LoadError(f"cannot import {path_text}: {_one_line(exc)}") from exc
     return module
 
 
@@ -222,8 +227,10 @@ def _import_module(dotted: str) -> Any:
         raise LoadError(
             f"cannot import module {dotted!r}: SyntaxError: {exc.msg} ({exc.filename}:{exc.lineno})"
         ) from exc
-    except Exception as exc:
-        raise LoadError(f"cannot import module {dotted!r}: {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too
+        raise LoadError(f"cannot import module {dotted!r}: {_one_line(exc)}") from exc
 
 
 def _resolve_attr(module: Any, attr: str, where: str) -> Any:
@@ -235,7 +242,9 @@ def _resolve_attr(module: Any, attr: str, where: str) -> Any:
             close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("_")], n=3, cutoff=0.6)
             hint = f"; did you mean: {', '.join(close)}?" if close else ""
             raise LoadError(f"{owner} has no attribute {part!r}{hint}") from None
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             raise LoadError(f"reading {owner}.{part} raised {_one_line(exc)}") from exc
         owner = f"{owner}.{part}" if owner != where else f"{where}:{part}"
     return obj
@@ -304,7 +313,11 @@ def _network_message(what: str) -> str:
 def _call_on(device: str, build: Callable[[], Any]) -> Any:
     import torch
 
-    with no_network(), torch.device(device):
+    from paraminspect.fastmeta import skip_meta_init
+
+    # On meta, initialisers are no-ops (values are meaningless there, and some import torch._dynamo).
+    skip_init = skip_meta_init() if torch.device(device).type == "meta" else contextlib.nullcontext()
+    with no_network(), torch.device(device), skip_init:
         return build()
 
 
@@ -313,13 +326,13 @@ def _build(what: str, build: Callable[[], Any], device: str | None, notes: list[
     if device is not None:
         try:
             return _call_on(device, build), device
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
         except BaseException as exc:
             raise _build_error(what, exc) from exc
     try:
         return _call_on("meta", build), "meta"
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
     except BaseException as meta_exc:
         if _network_attempt():
@@ -327,7 +340,7 @@ def _build(what: str, build: Callable[[], Any], device: str | None, notes: list[
         reason = _one_line(meta_exc)
     try:
         module = _call_on("cpu", build)
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
     except BaseException as exc:
         raise _build_error(what, exc) from exc
@@ -336,8 +349,20 @@ def _build(what: str, build: Callable[[], Any], device: str | None, notes: list[
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    if isinstance(exc, SystemExit):
+        return f"SystemExit (it called sys.exit({exc.code!r}))"
+    text = first_sentence(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def first_sentence(text: str) -> str:
+    """The first line of an error message, cut after its first sentence when long (torch's
+    dispatcher errors run on for a screenful)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if len(line) > 160 and ". " in line:
+        line = line.split(". ", 1)[0]
+    return line
 
 
 def _build_error(what: str, exc: BaseException) -> LoadError:
@@ -366,10 +391,17 @@ def _as_module(what: str, obj: Any) -> Any:
 
     if isinstance(obj, nn.Module):
         return obj
+    if obj is None:
+        raise LoadError(f"{what} returned None, not an nn.Module (a missing `return`?)")
     hint = ""
-    if isinstance(obj, (tuple, list)) and any(isinstance(x, nn.Module) for x in obj):
+    values = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (tuple, list)) else ()
+    if any(isinstance(x, nn.Module) for x in values):
         hint = " (it holds one: point MODEL at a factory that returns just the module)"
-    raise LoadError(f"{what} returned a {type(obj).__name__}, not an nn.Module{hint}")
+    raise LoadError(f"{what} returned {_a(type(obj).__name__)}, not an nn.Module{hint}")
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
 def _load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
@@ -389,7 +421,7 @@ def _load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], devic
             built_on = device
         return LoadedModel(spec, spec, target, built_on, "factory", notes)
     if not callable(target):
-        raise LoadError(f"{spec} is a {type(target).__name__}, not an nn.Module, a class or a factory")
+        raise LoadError(f"{spec} is {_a(type(target).__name__)}, not an nn.Module, a class or a factory")
     what = f"{'class' if isinstance(target, type) else 'factory'} {_describe(target)}"
     missing = _missing_arguments(target, kwargs)
     if missing:
@@ -412,14 +444,24 @@ def _device_of(module: Any) -> str:
     return "cpu"
 
 
-def load(spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None) -> LoadedModel:
-    """Build the model named by `spec`. Raises LoadError/UsageError with a one-line message."""
+def load(
+    spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None, *, trust_pickle: bool = False
+) -> LoadedModel:
+    """Build the model named by `spec`, or list a checkpoint file (`.safetensors`,
+    `*.index.json`, `.pt/.pth/.bin/.ckpt`; full unpickling only with `trust_pickle`).
+    Raises LoadError/UsageError with a one-line message."""
     spec = spec.strip()
     if not spec:
         raise UsageError("empty MODEL: give a timm name, pkg.module:attr or path/file.py:attr")
     kwargs = dict(kwargs or {})
     if device is not None:
         device = _check_device(device)
+    from paraminspect.checkpoints import is_checkpoint_spec, load_checkpoint
+
+    if is_checkpoint_spec(spec) and ":" not in Path(spec).name:
+        if kwargs:
+            raise UsageError(f"{spec} is a checkpoint file: it takes no -a arguments")
+        return load_checkpoint(spec, trust_pickle=trust_pickle, device=device)
     target = _split_target(spec)
     if target is None:
         if spec.endswith(".py") or (("/" in spec or os.sep in spec) and not spec.startswith(TIMM_PREFIX)):

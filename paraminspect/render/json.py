@@ -35,6 +35,8 @@ def totals_dict(t: Totals) -> dict[str, Any]:
         "frozen": t.frozen,
         "buffers": t.buffers,
         "unregistered": t.unregistered,
+        "stored": t.stored,
+        "packed": t.packed,
         "bytes": t.bytes,
         "tensors": t.tensors,
         "uninitialized": t.uninitialized,
@@ -75,4 +77,41 @@ def show_json(
             }
             for m in modules
         ]
+    return json.dumps(doc, indent=2) + "\n"
+
+
+CHECK_SCHEMA_VERSION = 1
+
+
+def check_json(results: list[Any]) -> str:
+    """`check --format json`: every finding of every model (ModelResult) and a summary."""
+    from paraminspect.render.github import display_path
+
+    findings = [
+        {
+            "code": f.code,
+            "severity": f.severity,
+            "model": f.model or r.spec,
+            "module": f.module,
+            "attribute": f.attribute,
+            "names": list(f.names),
+            "message": f.message,
+            "file": display_path(f.file),
+            "line": f.line,
+        }
+        for r in results
+        for f in r.findings
+    ]
+    severities = [f["severity"] for f in findings]
+    doc = {
+        "schema_version": CHECK_SCHEMA_VERSION,
+        "findings": findings,
+        "summary": {
+            "models": len(results),
+            "failed": sum(1 for r in results if r.error is not None),
+            "errors": severities.count("error"),
+            "warnings": severities.count("warning"),
+            "infos": severities.count("info"),
+        },
+    }
     return json.dumps(doc, indent=2) + "\n"

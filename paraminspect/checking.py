@@ -1,0 +1,75 @@
+"""Check one model: load, unwrap, inventory, run the static rules. Plain data in and out (no
+printing, picklable results), so that a caller may run it in worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paraminspect.checks.model import Finding
+from paraminspect.errors import ParamInspectError
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """The outcome of checking one MODEL spec: findings, or the one-line error that stopped it."""
+
+    spec: str
+    resolved: str | None = None
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    build_device: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def check_model(
+    spec: str,
+    kwargs: dict[str, Any] | None = None,
+    device: str | None = None,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    allow: Sequence[str] | None = None,
+    load_spec: str | None = None,
+    run: Any = None,
+) -> ModelResult:
+    """Load `spec` (or `load_spec`, e.g. a config path made absolute, while reporting
+    `spec`) and check it. A load or usage error becomes `error`, not an exception, so that a
+    caller checking many models can go on; bugs in paraminspect itself still raise."""
+    from paraminspect.checks.engine import StaticContext, run_static_checks
+    from paraminspect.inventory import build_inventory, unwrap
+    from paraminspect.loading import load
+
+    try:
+        loaded = load(load_spec or spec, kwargs, device)
+    except ParamInspectError as exc:
+        return ModelResult(spec=spec, error=str(exc))
+    module, wrap_notes = unwrap(loaded.module)
+    ctx = StaticContext(build_inventory(module), model=module, spec=spec, build_device=loaded.build_device)
+    findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow)
+    run_notes: list[str] = []
+    if run is not None:  # `check --run`: paraminspect.examples.RunOptions -> PI1xx findings
+        from paraminspect.runtime import check_run
+
+        def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
+            return unwrap(load(load_spec or spec, kwargs, "cpu").module)[0]
+
+        try:
+            found, run_notes = check_run(
+                module, run, spec=spec, rebuild=rebuild, select=select, ignore=ignore, allow=allow
+            )
+        except ParamInspectError as exc:
+            notes = tuple(loaded.notes) + tuple(wrap_notes)
+            return ModelResult(spec=spec, resolved=loaded.resolved, error=str(exc), notes=notes)
+        findings = [*findings, *found]
+    return ModelResult(
+        spec=spec,
+        resolved=loaded.resolved,
+        findings=tuple(findings),
+        notes=tuple(loaded.notes) + tuple(wrap_notes) + tuple(run_notes),
+        build_device=loaded.build_device,
+    )

@@ -1,0 +1,155 @@
+"""Runs the static rules over an inventory: rule selection, `allow` globs, file:line of
+each finding, `# noqa` suppression and a stable order. No printing, no torch import."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paraminspect.checks import CheckContext, Finding, Rule, all_rules
+from paraminspect.errors import UsageError
+from paraminspect.sources import SourceLocation, find_assignment, is_suppressed
+
+ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class StaticContext(CheckContext):
+    """CheckContext plus how paraminspect built the model (None through the Python API)."""
+
+    build_device: str | None = None
+
+
+def parse_codes(values: Iterable[str] | None, where: str) -> list[str] | None:
+    """Rule codes or prefixes (`PI004`, `PI00`, `ALL`), comma-separated or repeated ->
+    upper-cased list; None when nothing was given. Unknown ones raise UsageError."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    codes = list(all_rules())
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: expected rule codes (strings), got {value!r}")
+        for part in value.split(","):
+            code = part.strip().upper()
+            if not code:
+                continue
+            if code != ALL and not any(c.startswith(code) for c in codes):
+                close = difflib.get_close_matches(code, codes, n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise UsageError(
+                    f"unknown rule code {part.strip()!r} in {where}{hint}: run `paraminspect rules` for the list"
+                )
+            out.append(code)
+    return out
+
+
+def _specificity(code: str, patterns: Sequence[str]) -> int:
+    """Length of the longest pattern matching `code` (ALL counts as 0), -1 when none does."""
+    best = -1
+    for p in patterns:
+        if p == ALL:
+            best = max(best, 0)
+        elif code.startswith(p):
+            best = max(best, len(p))
+    return best
+
+
+def enabled_rules(select: Sequence[str] | None = None, ignore: Sequence[str] | None = None) -> list[Rule]:
+    """Rules switched on by `select` (default: all) and not switched off by `ignore`. As in
+    ruff, the more specific code wins (`--select PI003 --ignore PI00` keeps PI003); on a tie
+    ignore wins."""
+    select = [ALL] if select is None else list(select)
+    ignore = list(ignore or [])
+    out = []
+    for code, rule in all_rules().items():
+        chosen = _specificity(code, select)
+        if chosen >= 0 and chosen > _specificity(code, ignore):
+            out.append(rule)
+    return out
+
+
+def _allowed(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _without_allowed(inventory: Any, allow: Sequence[str]) -> Any:
+    """The inventory minus tensors and references whose name matches an `allow` glob."""
+    if not allow:
+        return inventory
+    tensors = tuple(r for r in inventory.tensors if not any(_allowed(n, allow) for n in (r.name, *r.aliases)))
+    references = tuple(
+        ref for ref in inventory.references if not (_allowed(ref.name, allow) or _allowed(ref.path, allow))
+    )
+    return dataclasses.replace(inventory, tensors=tensors, references=references)
+
+
+def locate(inventory: Any, module: str, attribute: str, parents_first: bool = False) -> SourceLocation | None:
+    """file:line of the assignment that created `module.attribute`: in the owning module's
+    class, or as a chain in an ancestor's class (`self.head.scale = ...` in the parent).
+    `parents_first` prefers the ancestors (ties like `self.lm_head.weight = ...`, where the
+    owner's own class assigns the attribute too)."""
+    if not attribute:
+        return None
+    classes = inventory.module_classes
+    parts = module.split(".") if module else []
+    candidates: list[tuple[str, tuple[str, ...]]] = []
+    for i in range(len(parts) - 1, -1, -1):
+        tail = parts[i:]
+        if any("[" in p for p in tail):  # no attribute chain through a container index
+            break
+        candidates.append((".".join(parts[:i]), (*tail, attribute)))
+    own = (module, (attribute,))
+    candidates = [*candidates, own] if parents_first else [own, *candidates]
+    for path, chain in candidates:
+        cls = classes.get(path)
+        if cls is not None:
+            location = find_assignment(cls, chain)
+            if location is not None:
+                return location
+    return None
+
+
+def run_static_checks(
+    ctx: CheckContext,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    allow: Sequence[str] | None = None,
+) -> list[Finding]:
+    """Findings of every enabled rule that has a check function, each with the model spec
+    and file:line where known, minus `# noqa`-suppressed ones, sorted by code, then module
+    (in model order), then attribute."""
+    select = parse_codes(select, "select")
+    ignore = parse_codes(ignore, "ignore")
+    inventory = _without_allowed(ctx.inventory, list(allow or []))
+    if inventory is not ctx.inventory:
+        ctx = dataclasses.replace(ctx, inventory=inventory)
+    order = {m.path: i for i, m in enumerate(inventory.modules)}
+    findings: list[Finding] = []
+    for rule in enabled_rules(select, ignore):
+        if rule.check is None:
+            continue
+        for finding in rule.check(ctx):
+            location = None
+            if finding.file is not None and finding.line is not None:
+                location = SourceLocation(finding.file, finding.line)
+            else:
+                location = locate(inventory, finding.module, finding.attribute)
+            if is_suppressed(finding.code, location):
+                continue
+            findings.append(
+                dataclasses.replace(
+                    finding,
+                    model=ctx.spec,
+                    file=location.file if location else None,
+                    line=location.line if location else None,
+                )
+            )
+    findings.sort(key=lambda f: (f.code, order.get(f.module, len(order)), f.module, f.attribute))
+    return findings

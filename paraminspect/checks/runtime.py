@@ -1,0 +1,222 @@
+"""Runtime rules PI101-PI105: what only a forward (and backward) pass shows (`check --run`).
+
+The rules have no check function: paraminspect.runtime observes one run and
+`runtime_findings` turns its observations into findings with the same select/ignore/allow
+and `# noqa` handling as the static rules. No torch import here (`rules`, `explain`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from paraminspect.checks.model import ERROR, WARNING, Finding, Rule
+
+PI101 = Rule(
+    "PI101",
+    "parameter-without-gradient",
+    WARNING,
+    "Parameter that requires grad gets no gradient from forward (unused or detached).",
+    """\
+A parameter with requires_grad=True that the forward pass never uses (a head that is never
+called, a branch that is never taken) or only uses detached (`self.w.detach()`, under
+torch.no_grad()) gets no gradient. The optimizer silently skips it (weight decay still
+shrinks it with some optimizers), and DistributedDataParallel fails at the first backward with
+"Expected to have finished reduction in the prior iteration before starting a new one ...
+parameters that were not used in producing loss".
+
+Found by running forward on the example input, backward of the sum of the floating outputs,
+and listing trainable parameters whose .grad is still None. It runs the model as built (train
+mode), so parameters used only in eval mode are reported too.
+
+Example (bad):
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(8, 8)
+            self.aux_head = nn.Linear(8, 2)   # never called in forward
+
+        def forward(self, x):
+            return self.body(x)
+
+Fix: use the parameter, delete it, freeze it (`self.aux_head.requires_grad_(False)`), or, if
+it is used only on some steps, pass find_unused_parameters=True to DDP.
+""",
+)
+
+PI102 = Rule(
+    "PI102",
+    "tensor-attribute-set-in-forward",
+    ERROR,
+    "Tensor attribute set on a module during forward: an unregistered tensor made at run time.",
+    """\
+`self.mask = ...` inside forward creates (or replaces a None with) a plain tensor attribute
+at run time. It is not a buffer: .to() does not move it, state_dict() does not save it, it
+keeps the autograd graph or the activations of the last call alive, and a cache computed on
+one device or for one input shape is reused for the next input. Building the model shows
+nothing; only running it does.
+
+Found by comparing vars() of every module before and after one forward pass.
+
+Example (bad):
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None
+
+    def forward(self, x):
+        if self.mask is None:
+            self.mask = torch.ones(x.shape[1], x.shape[1], device=x.device).tril()
+        return x @ self.mask
+
+Fix: register the slot as a buffer in __init__ so that assignments in forward store a
+buffer (it then moves with .to()):
+
+    self.register_buffer("mask", None, persistent=False)
+
+or keep the tensor a local variable.
+""",
+)
+
+PI103 = Rule(
+    "PI103",
+    "factory-without-device",
+    WARNING,
+    "Tensor created in forward without the inputs' device, then combined with the inputs.",
+    """\
+torch.zeros / torch.arange / torch.tensor / torch.ones ... create their tensor on the default
+device (the CPU) unless `device=` is given. Inside forward, combined with the inputs, that
+works in every CPU test and fails on the GPU with "Expected all tensors to be on the same
+device" (or copies every step). The same holds for a hard-coded device that differs from the
+inputs'.
+
+Found by watching factory calls during forward (TorchFunctionMode) and reporting those with
+no device argument (or another device) whose result is later used in one operation with a
+tensor computed from the inputs, parameters or buffers. 0-dim results (`torch.tensor(0.5)`)
+and CPU index tensors (`x[torch.arange(n)]`) work on every device and are not reported.
+
+Example (bad):
+
+    def forward(self, x):
+        positions = torch.arange(x.shape[1])
+        return self.embed(x) + self.pos(positions)
+
+Fix: create it on the inputs' device:
+
+        positions = torch.arange(x.shape[1], device=x.device)
+
+or compute it once in __init__ as a buffer (register_buffer(..., persistent=False)).
+""",
+)
+
+PI104 = Rule(
+    "PI104",
+    "parameter-created-in-forward",
+    ERROR,
+    "nn.Parameter constructed during forward: never seen by the optimizer.",
+    """\
+An nn.Parameter constructed inside forward is a new tensor on every call. The optimizer was
+built from model.parameters() before training, so it never updates it; if it is a local
+variable it is not in state_dict() either, and if it is stored on self on the first call it
+appears in parameters() only after the optimizer was created and is missing from checkpoints
+saved before.
+
+Example (bad):
+
+    def forward(self, x):
+        bias = nn.Parameter(torch.zeros(x.shape[-1], device=x.device))
+        return self.proj(x) + bias
+
+Fix: create it once in __init__ (`self.bias = nn.Parameter(torch.zeros(dim))`); for a size
+known only from the first input, use a lazy module (nn.LazyLinear) or
+nn.UninitializedParameter, which the optimizer-building code is expected to materialise
+first (run one dummy forward before creating the optimizer).
+""",
+)
+
+PI105 = Rule(
+    "PI105",
+    "foreign-tensor-in-forward",
+    WARNING,
+    "Tensor read in forward that is not a parameter, buffer or input (a global, closure or plain attribute).",
+    """\
+Forward reads a tensor that the module does not own through registration and that does not
+come from the inputs: a module-level global, a variable captured by a closure, a class
+attribute or a plain tensor attribute. Such a tensor is not moved by .to() (device mismatch
+on the GPU), not saved by state_dict(), not converted by .half(), and not copied to each
+device by DataParallel.
+
+Found by tracking which tensors each operation receives during one forward pass: parameters,
+buffers, inputs and everything computed from them are known, as are tensors created in
+forward; any other tensor is reported once, named after the attribute, global or closure
+variable it was read from when one can be found.
+
+Example (bad):
+
+    WINDOW = torch.hann_window(400)
+
+    class Spectrogram(nn.Module):
+        def forward(self, x):
+            return torch.stft(x, 400, window=WINDOW, return_complex=True)
+
+Fix: register it as a buffer in __init__
+
+        self.register_buffer("window", torch.hann_window(400), persistent=False)
+
+and read self.window in forward (or pass the tensor as an input).
+""",
+)
+
+RULES: list[Rule] = [PI101, PI102, PI103, PI104, PI105]
+_BY_CODE = {rule.code: rule for rule in RULES}
+
+
+def runtime_enabled(select: Sequence[str] | None, ignore: Sequence[str] | None) -> bool:
+    """Whether any PI1xx rule survives select/ignore (else the run can be skipped)."""
+    from paraminspect.checks.engine import enabled_rules, parse_codes
+
+    enabled = enabled_rules(parse_codes(select, "select"), parse_codes(ignore, "ignore"))
+    return any(rule.code in _BY_CODE for rule in enabled)
+
+
+def runtime_findings(
+    observations: Iterable[Any],
+    spec: str = "",
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    allow: Sequence[str] | None = None,
+) -> list[Finding]:
+    """paraminspect.runtime Observations -> Findings: severity from the catalog, minus rules
+    switched off, names matched by an `allow` glob and `# noqa`-suppressed lines."""
+    from paraminspect.checks.engine import enabled_rules, parse_codes
+    from paraminspect.sources import SourceLocation, is_suppressed
+
+    enabled = {r.code for r in enabled_rules(parse_codes(select, "select"), parse_codes(ignore, "ignore"))}
+    allow = list(allow or [])
+    findings = []
+    for obs in observations:
+        rule = _BY_CODE.get(obs.code)
+        if rule is None or rule.code not in enabled:
+            continue
+        if allow and any(fnmatch.fnmatchcase(n, p) for n in obs.names for p in allow):
+            continue
+        location = SourceLocation(obs.file, obs.line) if obs.file and obs.line else None
+        if is_suppressed(rule.code, location):
+            continue
+        findings.append(
+            Finding(
+                rule.code,
+                rule.severity,
+                obs.module,
+                obs.attribute,
+                tuple(obs.names),
+                obs.message,
+                obs.file,
+                obs.line,
+                spec,
+            )
+        )
+    findings.sort(key=lambda f: f.code)  # stable: within a rule, the order the run saw them
+    return findings

@@ -1,0 +1,134 @@
+"""`[tool.paraminspect]` in pyproject.toml.
+
+The nearest pyproject.toml that has a `[tool.paraminspect]` table, walking up from the
+working directory (as ruff does with `[tool.ruff]`), is used. Validation is strict: an
+unknown key, a wrong type or an unknown rule code is a UsageError naming the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paraminspect.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FAIL_ON = ("error", "warning", "info")
+KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None  # None when no pyproject.toml has the table
+    models: tuple[str, ...] = ()
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    fail_on: str | None = None
+    per_model_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    allow: tuple[str, ...] = ()
+
+    @property
+    def root(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+    def ignores_for(self, spec: str) -> list[str]:
+        """Codes from `per-model-ignores` whose key is `spec` (keys may be globs)."""
+        import fnmatch
+
+        return [c for key, codes in self.per_model_ignores.items() if fnmatch.fnmatchcase(spec, key) for c in codes]
+
+
+def find_pyproject(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest pyproject.toml at or above `start` with a [tool.paraminspect] table, and
+    that table."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            with open(candidate, "rb") as fh:
+                doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{candidate}: invalid TOML: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"{candidate}: cannot read: {exc.strerror}") from None
+        tool = doc.get("tool")
+        if isinstance(tool, dict) and "paraminspect" in tool:
+            return candidate, tool["paraminspect"]
+    return None
+
+
+def _strings(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{path}: [tool.paraminspect] {key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _codes(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    from paraminspect.checks.engine import parse_codes
+
+    values = _strings(path, key, value)
+    try:
+        return tuple(parse_codes(values, f"[tool.paraminspect] {key}") or ())
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def parse_table(path: Path, table: Any) -> Config:
+    """Validate a [tool.paraminspect] table."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.paraminspect] must be a table, got {type(table).__name__}")
+    for key in table:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"{path}: unknown key {key!r} in [tool.paraminspect]{hint}; known keys: {', '.join(KEYS)}")
+    fail_on = table.get("fail-on")
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise UsageError(f"{path}: [tool.paraminspect] fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
+    per_model: dict[str, tuple[str, ...]] = {}
+    raw = table.get("per-model-ignores", {})
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: [tool.paraminspect] per-model-ignores must be a table of model -> codes")
+    for model, codes in raw.items():
+        per_model[model] = _codes(path, f"per-model-ignores.{model!r}", codes)
+    models = _strings(path, "models", table.get("models", []))
+    if any(not m.strip() for m in models):
+        raise UsageError(f"{path}: [tool.paraminspect] models has an empty entry")
+    return Config(
+        path=path,
+        models=models,
+        select=_codes(path, "select", table["select"]) if "select" in table else None,
+        ignore=_codes(path, "ignore", table["ignore"]) if "ignore" in table else None,
+        fail_on=fail_on,
+        per_model_ignores=per_model,
+        allow=_strings(path, "allow", table.get("allow", [])),
+    )
+
+
+def load_config(start: Path | None = None) -> Config:
+    """The configuration that applies in `start` (default: the working directory)."""
+    found = find_pyproject(start)
+    if found is None:
+        return Config()
+    return parse_table(*found)
+
+
+def resolve_model_path(spec: str, root: Path | None) -> str:
+    """A `path/file.py:attr` spec from the config is relative to the pyproject.toml's
+    folder, so that `paraminspect check` works from any subfolder."""
+    from paraminspect.loading import _split_target, is_file_spec
+
+    target = _split_target(spec)
+    if root is None or target is None or not is_file_spec(target[0]) or os.path.isabs(target[0]):
+        return spec
+    return f"{root / target[0]}:{target[1]}"

@@ -1,0 +1,213 @@
+"""Skip weight initialisation while a model is built on the meta device.
+
+A meta tensor has a shape, a dtype and no values, so initialising it is pointless, yet it is
+not free: torch computes many meta results with Python reference kernels (a meta `normal_`
+takes about 0.4 ms), and the first `normal_`, `erfinv_`, `clamp_`, `exponential_`, `randn`,
+`randint` or `randn_like` on meta imports torch._dynamo or sympy (about 1 s and ~900
+modules; one `nn.Embedding` is enough).
+
+`skip_meta_init()` uses torch's own interception points, no patching. A TorchDispatchMode,
+below autograd, makes the value-only operations in the tables below return the tensor itself
+(in-place) or an empty meta tensor of the same shape, dtype, layout and strides (random
+factories) when they write or create a meta tensor. Autograd and version counters still see
+the in-place ops (a leaf that requires grad still refuses one outside no_grad, as it would);
+every other operation, every tensor on another device, and every case whose plain meta kernel
+would raise (an integer tensor given `normal_`, a non-scalar operand) goes to torch untouched.
+A dispatch mode costs ~7 µs on every aten op, so a TorchFunctionMode enables it only around
+the Python-level calls that may initialise (`Tensor.normal_`, `torch.randn`, ...): a model of
+50,000 tiny tensors builds no slower than without it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+__all__ = ["skip_meta_init"]
+
+_aten = torch.ops.aten
+
+# In-place ops that only change the values of `self` (the result is `self`, same metadata):
+# the random fills and the building blocks of trunc_normal_-style initialisers. `copy_`,
+# `fill_` and `zero_` have C++ meta kernels that are already cheap and check broadcasting
+# and casting, so they stay with torch.
+_VALUE_ONLY_INPLACE = frozenset(
+    {
+        _aten.normal_.default,
+        _aten.uniform_.default,
+        _aten.exponential_.default,
+        _aten.cauchy_.default,
+        _aten.log_normal_.default,
+        _aten.geometric_.default,
+        _aten.bernoulli_.float,
+        _aten.random_.default,
+        _aten.random_.to,
+        getattr(_aten.random_, "from"),  # `from` is a Python keyword
+        _aten.erfinv_.default,
+        _aten.clamp_.default,
+        _aten.clamp_min_.default,
+        _aten.clamp_max_.default,
+        _aten.mul_.Scalar,
+        _aten.mul_.Tensor,
+        _aten.add_.Scalar,
+        _aten.add_.Tensor,
+        _aten.sub_.Scalar,
+        _aten.sub_.Tensor,
+        _aten.div_.Scalar,
+        _aten.div_.Tensor,
+    }
+)
+
+# Random factories whose result shape is given by a `size` argument (or by `self` for the
+# *_like ones): an empty tensor with the same metadata replaces the sample.
+_SIZED_FACTORIES = frozenset(
+    {
+        _aten.randn.default,
+        _aten.randn.generator,
+        _aten.rand.default,
+        _aten.rand.generator,
+        _aten.randint.default,
+        _aten.randint.generator,
+        _aten.randint.low,
+        _aten.randint.low_generator,
+        _aten.normal.float_float,
+    }
+)
+_LIKE_FACTORIES = frozenset(
+    {
+        _aten.randn_like.default,
+        _aten.randn_like.generator,
+        _aten.rand_like.default,
+        _aten.rand_like.generator,
+        _aten.randint_like.default,
+        _aten.randint_like.generator,
+        _aten.randint_like.low_dtype,
+        _aten.randint_like.low_generator_dtype,
+    }
+)
+_INTEGER_RESULT = frozenset({_aten.randint.default.overloadpacket, _aten.randint_like.default.overloadpacket})
+
+
+def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Arguments by schema name (dispatch passes positional ones positionally, kwarg-only ones by name)."""
+    bound = {}
+    for i, argument in enumerate(func._schema.arguments):
+        if i < len(args) and not argument.kwarg_only:
+            bound[argument.name] = args[i]
+        elif argument.name in kwargs:
+            bound[argument.name] = kwargs[argument.name]
+    return bound
+
+
+def _scalar_like(value: Any) -> bool:
+    """A real number, or a 0-dim real tensor: operands that never change `self`'s metadata."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 0 and not value.is_complex()
+    return value is None or isinstance(value, (bool, int, float, str, torch.Generator))
+
+
+def _is_meta(device: Any) -> bool:
+    return device is not None and torch.device(device).type == "meta"
+
+
+def _result_dtype_ok(func: Any, dtype: torch.dtype) -> bool:
+    if func.overloadpacket in _INTEGER_RESULT:
+        return not dtype.is_complex and dtype is not torch.bool
+    return dtype.is_floating_point
+
+
+class _SkipMetaInit(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # TorchDispatchMode wraps subclasses' __torch_dispatch__ in torch._disable_dynamo,
+        # whose first call imports torch._dynamo: the very cost this mode exists to avoid.
+        # Nothing here is ever compiled. (On a torch without this hook the wrap stays: slower,
+        # still correct.)
+        return False
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _VALUE_ONLY_INPLACE:
+            target = args[0]
+            if (
+                target.is_meta
+                and target.is_floating_point()
+                and all(_scalar_like(a) for a in args[1:])
+                and all(_scalar_like(v) for v in kwargs.values())
+            ):
+                return target
+        elif func in _SIZED_FACTORIES:
+            bound = _bind(func, args, kwargs)
+            if _is_meta(bound.get("device")):
+                dtype = bound.get("dtype")
+                if dtype is None:
+                    dtype = torch.int64 if func.overloadpacket in _INTEGER_RESULT else torch.get_default_dtype()
+                if _result_dtype_ok(func, dtype):
+                    return _aten.empty.memory_format(
+                        bound["size"],
+                        dtype=dtype,
+                        layout=bound.get("layout"),
+                        device=bound["device"],
+                        pin_memory=bound.get("pin_memory"),
+                    )
+        elif func in _LIKE_FACTORIES:
+            bound = _bind(func, args, kwargs)
+            like = bound["self"]
+            device = bound.get("device") or like.device
+            dtype = bound.get("dtype") or like.dtype
+            # empty_like's meta kernel is a Python reference too: for the common case (a
+            # contiguous `self`, strides preserved) a plain empty gives the same metadata.
+            if (
+                _is_meta(device)
+                and _result_dtype_ok(func, dtype)
+                and bound.get("memory_format") in (None, torch.preserve_format)
+                and like.is_contiguous()
+                and like.layout == torch.strided
+            ):
+                return _aten.empty.memory_format(
+                    like.shape,
+                    dtype=dtype,
+                    layout=bound.get("layout"),
+                    device=device,
+                    pin_memory=bound.get("pin_memory"),
+                )
+        return func(*args, **kwargs)
+
+
+def _python_calls() -> frozenset[Any]:
+    """The Python-level entry points that reach the ops above: Tensor methods and in-place
+    operators, torch.* functions, and torch.nn.init's functions (calls nested inside a
+    function that the mode handles do not come back to the mode, so the initialisers are
+    gated as a whole). One missing here only costs speed: the op then runs as usual."""
+    tensor_methods = [
+        *("normal_", "uniform_", "exponential_", "cauchy_", "log_normal_", "geometric_", "bernoulli_", "random_"),
+        *("erfinv_", "clamp_", "clamp_min_", "clamp_max_", "clip_", "mul_", "multiply_", "add_", "sub_"),
+        *("subtract_", "div_", "divide_", "true_divide_", "__imul__", "__iadd__", "__isub__", "__itruediv__"),
+    ]
+    functions = ["randn", "rand", "randint", "normal", "randn_like", "rand_like", "randint_like", "clamp_", "clip_"]
+    calls = [getattr(torch.Tensor, name, None) for name in tensor_methods]
+    calls += [getattr(torch, name, None) for name in functions]
+    calls += [getattr(torch.nn.init, name) for name in dir(torch.nn.init) if name.endswith("_") and name[0] != "_"]
+    return frozenset(c for c in calls if callable(c))
+
+
+_INIT_CALLS = _python_calls()
+
+
+class _InitCallsOnly(TorchFunctionMode):
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        if func in _INIT_CALLS:
+            with _SkipMetaInit():  # a fresh instance each time: dispatch modes are not reentrant
+                return func(*args, **(kwargs or {}))
+        return func(*args, **(kwargs or {}))
+
+
+def skip_meta_init() -> AbstractContextManager[Any]:
+    """A context manager: while it is active, initialising meta tensors costs nothing.
+
+    Use it inside `torch.device("meta")` around a model's constructor; one instance per use."""
+    return _InitCallsOnly()

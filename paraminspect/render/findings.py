@@ -1,0 +1,101 @@
+"""Human output of `check`, `rules` and `explain` (rich). Imports neither torch nor the
+inventory, so that `rules` and `explain` stay instant."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import IO, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
+from paraminspect.render.github import display_path
+
+# Wide enough for any real name; piped output is never wrapped or cut.
+UNLIMITED_WIDTH = 100_000
+SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
+
+
+def make_console(file: IO[str]) -> Console:
+    if file.isatty():
+        return Console(file=file, highlight=False)
+    return Console(file=file, width=UNLIMITED_WIDTH, no_color=True, highlight=False, soft_wrap=True)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def severity_counts(results: Sequence[Any]) -> Counter[str]:
+    return Counter(f.severity for r in results for f in r.findings)
+
+
+def summary_line(results: Sequence[Any], fail_on: str) -> str:
+    counts = severity_counts(results)
+    total = sum(counts.values())
+    failed = sum(1 for r in results if r.error is not None)
+    failing = sum(n for sev, n in counts.items() if at_least(sev, fail_on))
+    models = _plural(len(results), "model")
+    if total:
+        by = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s])
+        text = f"Found {_plural(total, 'finding')} ({by}) in {models}; {failing} at or above --fail-on {fail_on}"
+    else:
+        text = f"No findings in {models}"
+    if failed:
+        text += f"; {failed} {'model' if failed == 1 else 'models'} could not be loaded"
+    return text + "."
+
+
+def _target(f: Any) -> str:
+    if f.module and f.attribute:
+        return f"{f.module}.{f.attribute}"
+    return f.attribute or f.module or "(model)"
+
+
+def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> None:
+    """Findings grouped by model, then a one-line summary."""
+    for result in results:
+        header = Text(result.spec, style="bold")
+        if result.resolved and result.resolved != result.spec:
+            header.append(f" -> {result.resolved}", style="dim")
+        console.print(header)
+        if result.error is not None:
+            console.print(Text("  not checked: it could not be loaded (see the error on stderr)", style="red"))
+            continue
+        if not result.findings:
+            console.print(Text("  no findings", style="green"))
+        for f in result.findings:
+            line = Text("  ")
+            line.append(f.code, style="bold")
+            line.append(" ")
+            line.append(f"{f.severity:<7}", style=SEVERITY_STYLE[f.severity])
+            line.append(" ")
+            line.append(_target(f), style="bold")
+            path = display_path(f.file)
+            if path is not None:
+                line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
+            console.print(line)
+            console.print(Text(f"      {f.message}"))
+    console.print()
+    counts = severity_counts(results)
+    style = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
+    console.print(Text(summary_line(results, fail_on), style=style))
+
+
+def print_rules(console: Console, rules: Sequence[Any]) -> None:
+    """One aligned line per rule: code, name, severity, summary."""
+    name_width = max((len(r.name) for r in rules), default=0)
+    for rule in rules:
+        line = Text(f"{rule.code}  {rule.name:<{name_width}}  ")
+        line.append(f"{rule.severity:<7}", style=SEVERITY_STYLE[rule.severity])
+        line.append(f"  {rule.summary}")
+        console.print(line)
+
+
+def print_explanation(console: Console, rule: Any) -> None:
+    console.print(Text(f"{rule.code} {rule.name} ({rule.severity})", style="bold"))
+    console.print(Text(rule.summary))
+    console.print()
+    console.print(Text(rule.explanation.rstrip()))

@@ -1,0 +1,27 @@
+"""The nn.Parameter tutorial's NN_Network, as written there: both weights replaced by
+`zeros(in_dim, hid)` and both biases by `ones(hid)` (PI011).
+
+nn.Linear(in_features, out_features) owns a weight of shape (out_features, in_features): the
+model builds, and fails at the first forward. linear2's bias is wrong too (hid, not out_dim).
+"""
+
+import torch
+from torch import nn
+
+
+class NN_Network(nn.Module):
+    def __init__(self, in_dim: int = 5, hid: int = 2, out_dim: int = 3) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(in_dim, hid)
+        self.linear2 = nn.Linear(hid, out_dim)
+        self.linear1.weight = nn.Parameter(torch.zeros(in_dim, hid))
+        self.linear1.bias = nn.Parameter(torch.ones(hid))
+        self.linear2.weight = nn.Parameter(torch.zeros(in_dim, hid))
+        self.linear2.bias = nn.Parameter(torch.ones(hid))
+
+    def forward(self, x):
+        return self.linear2(torch.relu(self.linear1(x)))
+
+
+def build(in_dim: int = 5, hid: int = 2, out_dim: int = 3) -> NN_Network:
+    return NN_Network(in_dim, hid, out_dim)
