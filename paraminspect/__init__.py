@@ -18,11 +18,14 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "check", "inventory", "load"]
 
 
-def load(spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None) -> LoadedModel:
-    """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`)."""
+def load(
+    spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None, *, trust_pickle: bool = False
+) -> LoadedModel:
+    """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`),
+    or list a checkpoint file; `trust_pickle` allows full unpickling of a checkpoint."""
     from paraminspect.loading import load as _load
 
-    return _load(spec, kwargs=kwargs, device=device)
+    return _load(spec, kwargs=kwargs, device=device, trust_pickle=trust_pickle)
 
 
 def inventory(model: Any) -> Inventory:

@@ -36,6 +36,7 @@ def check_model(
     allow: Sequence[str] | None = None,
     load_spec: str | None = None,
     run: Any = None,
+    trust_pickle: bool = False,
 ) -> ModelResult:
     """Load `spec` (or `load_spec`, e.g. a config path made absolute, while reporting
     `spec`) and check it. A load or usage error becomes `error`, not an exception, so that a
@@ -45,9 +46,14 @@ def check_model(
     from paraminspect.loading import load
 
     try:
-        loaded = load(load_spec or spec, kwargs, device)
+        loaded = load(load_spec or spec, kwargs, device, trust_pickle=trust_pickle)
     except ParamInspectError as exc:
         return ModelResult(spec=spec, error=str(exc))
+    if loaded.module is None:  # a checkpoint's tensors carry no registration to lint
+        return ModelResult(
+            spec=spec,
+            error=f"{spec} is a checkpoint: it stores tensors, not modules; list them with `paraminspect show {spec}`",
+        )
     module, wrap_notes = unwrap(loaded.module)
     ctx = StaticContext(build_inventory(module), model=module, spec=spec, build_device=loaded.build_device)
     findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow)
@@ -56,7 +62,7 @@ def check_model(
         from paraminspect.runtime import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
-            return unwrap(load(load_spec or spec, kwargs, "cpu").module)[0]
+            return unwrap(load(load_spec or spec, kwargs, "cpu", trust_pickle=trust_pickle).module)[0]
 
         try:
             found, run_notes = check_run(

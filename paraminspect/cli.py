@@ -214,6 +214,7 @@ def check(
         help="--run: largest model (parameters+buffers) run on CPU when it cannot run on meta "
         "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
     ),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
     _choice(output_format, CHECK_FORMATS, "--format")
@@ -258,6 +259,7 @@ def check(
             allow=config.allow,
             load_spec=resolve_model_path(spec, config.root) if from_config else None,
             run=run_opts,
+            trust_pickle=trust_pickle,
         )
         for message in result.notes:
             _note(message if len(specs) == 1 else f"{spec}: {message}")

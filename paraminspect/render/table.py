@@ -156,6 +156,10 @@ def totals_lines(inv: Inventory) -> list[str]:
         f"Buffers: {count(t.buffers)}   unregistered: {count(t.unregistered)}   "
         f"tensors: {count(t.tensors)}   total size: {human_bytes(t.bytes)}",
     ]
+    if t.stored:
+        lines.append(f"Stored (checkpoint tensors, parameter or buffer not recorded): {count(t.stored)}")
+    if t.packed:
+        lines.append(f"Packed (quantized weights, unpacked as state_dict saves them): {count(t.packed)}")
     if t.uninitialized:
         lines.append(f"Uninitialized (lazy) parameters/buffers: {t.uninitialized} (no shape until the first forward)")
     if t.by_dtype:
