@@ -195,14 +195,18 @@ def _hook_managed_names(module: nn.Module) -> set[str]:
     return names
 
 
-def _skipped_attributes(module: nn.Module) -> set[str]:
-    cls = type(module)
-    skipped = set(_module_bookkeeping()) | _hook_managed_names(module)
+@cache
+def _class_skips(cls: type) -> tuple[frozenset[str], bool]:
+    """(attribute names never reported for this class, whether all private names are skipped)."""
     if _is_torch_class(cls):
-        skipped.update(k for k in vars(module) if k.startswith("_"))
-    else:
-        skipped |= _torch_private_names(cls)
-    return skipped
+        return _module_bookkeeping(), True
+    return _module_bookkeeping() | _torch_private_names(cls), False
+
+
+def _skipped(module: nn.Module, attribute: str, class_skips: frozenset[str], skip_private: bool) -> bool:
+    if attribute in class_skips or (skip_private and attribute.startswith("_")):
+        return True
+    return bool(getattr(module, "_forward_pre_hooks", None)) and attribute in _hook_managed_names(module)
 
 
 _COMPRESSED_PARTS = {
@@ -231,8 +235,39 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+_DTYPE_NAMES: dict[Any, str] = {}
+_DEVICE_NAMES: dict[Any, str] = {}
+
+
+def _fast_tensor_facts(t: torch.Tensor) -> dict[str, Any] | None:
+    """The common case (a dense nn.Parameter or Tensor) without the defensive slow path:
+    50,000 tensors must inventory in well under a second."""
+    cls = type(t)
+    if (cls is not nn.Parameter and cls is not torch.Tensor) or t.layout is not torch.strided:
+        return None
+    dtype, device = t.dtype, t.device
+    dtype_name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, _dtype_name(dtype))
+    device_name = _DEVICE_NAMES.get(device) or _DEVICE_NAMES.setdefault(device, str(device))
+    numel = t.numel()
+    return {
+        "requires_grad": t.requires_grad,
+        "uninitialized": False,
+        "tensor_type": cls.__name__,
+        "is_parameter": cls is nn.Parameter,
+        "dtype": dtype_name,
+        "device": device_name,
+        "layout": "strided",
+        "shape": tuple(t.shape),
+        "numel": numel,
+        "nbytes": numel * t.element_size(),
+    }
+
+
 def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
     """Metadata only: never touches tensor data (works on meta, lazy, sparse, subclasses)."""
+    fast = _fast_tensor_facts(t)
+    if fast is not None:
+        return fast
     uninitialized = isinstance(t, UninitializedTensorMixin)
     facts: dict[str, Any] = {
         "requires_grad": bool(getattr(t, "requires_grad", False)),
@@ -461,10 +496,10 @@ class _Scanner:
             attributes = vars(module)
         except TypeError:
             return
-        skipped = _skipped_attributes(module)
+        class_skips, skip_private = _class_skips(type(module))
         owner_type = type_name(module)
         for attribute, value in list(attributes.items()):
-            if attribute in skipped:
+            if _skipped(module, attribute, class_skips, skip_private):
                 continue
             _AttributeScan(self, path, owner_type, attribute).visit(value, "", None, 0)
 
@@ -567,6 +602,8 @@ def _add_packed(builder: _Builder) -> None:
         module = builder.module_objects[key]
         if isinstance(module, torch.jit.ScriptModule):
             continue  # its `_c` is a ScriptObject too, but its tensors are registered ones
+        if "quantized" not in (type(module).__module__ or ""):
+            continue  # packed ScriptObjects belong to torch.ao's quantized modules
         attributes = vars(module)
         if not any(isinstance(v, torch.ScriptObject) for v in attributes.values()):
             continue
