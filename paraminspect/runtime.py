@@ -340,7 +340,6 @@ class _Observer(TorchFunctionMode):
         self.observations: list[Observation] = []
         self.reported: set[object] = set()
         self.parameter_reports: dict[int, Observation] = {}
-        self.repaired = 0
         for p in index.param_objects.values():
             self._label(p, _BOUND)
         for b in index.buffer_objects:
@@ -425,7 +424,6 @@ class _Observer(TorchFunctionMode):
             # a CPU tensor met a meta/cuda one: already reported (PI103/PI105); move it and go on
             if self.device.type == "cpu" or not _is_device_mismatch(exc):
                 raise
-        self.repaired += 1
         return func(*_move_all(args, self.device), **_move_all(kwargs, self.device))
 
     def _created(self, func: Any, name: str, kwargs: dict[str, Any], out: Any) -> _Created:
@@ -434,10 +432,10 @@ class _Observer(TorchFunctionMode):
         if device is None:
             if func not in _LIKE:
                 reason = "no device argument"
-        elif torch.device(device) != self.device and not (
-            self.device.type == "cuda" and torch.device(device).type == "cuda"
-        ):
-            reason = f"device={str(device)!r} while the inputs are on {self.device}"
+        else:
+            made_on = out.device if isinstance(out, torch.Tensor) else self.device
+            if made_on.type != self.device.type:
+                reason = f"device={str(device)!r} while the inputs are on {self.device}"
         if reason is not None and isinstance(out, torch.Tensor) and out.dim() == 0:
             reason = None  # a 0-dim CPU tensor mixes with tensors on any device
         return _Created(f"torch.{name}", self._site(), reason)

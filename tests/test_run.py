@@ -437,3 +437,12 @@ def test_rules_and_explain(cli):
         assert code in result.out
     result = cli("explain", "PI103")
     assert result.code == 0 and "device=x.device" in result.out
+
+
+def test_runs_on_the_build_device_and_skips_when_no_runtime_rule_is_selected(cli):
+    _, findings, err = runtime_findings(cli, sample("run_bugs", "no_device_factory"), *SHAPE, "--device", "cpu")
+    assert [(f["code"], f["line"]) for f in findings] == [("PI103", line_of("positions = torch.arange(DIM)"))]
+    assert "meta" not in err
+    # no PI1xx rule selected: no run, so no example input is needed
+    assert cli("check", sample("mlp"), "--run", "--select", "PI00").code == 0
+    assert cli("check", sample("mlp"), "--run", "--ignore", "PI1").code == 0
