@@ -44,14 +44,14 @@ def summary_line(results: Sequence[Any], fail_on: str) -> str:
     else:
         text = f"No findings in {models}"
     if failed:
-        text += f"; {failed} {'model' if failed == 1 else 'models'} could not be loaded"
+        text += f"; {failed} {'model' if failed == 1 else 'models'} failed to load or run"
     return text + "."
 
 
 def _target(f: Any) -> str:
     if f.module and f.attribute:
         return f"{f.module}.{f.attribute}"
-    return f.attribute or f.module or "(model)"
+    return f.attribute or f.module or (f.names[0] if f.names else "(model)")
 
 
 def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> None:
@@ -62,7 +62,7 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> No
             header.append(f" -> {result.resolved}", style="dim")
         console.print(header)
         if result.error is not None:
-            console.print(Text("  not checked: it could not be loaded (see the error on stderr)", style="red"))
+            console.print(Text("  not checked: it failed (see the error on stderr)", style="red"))
             continue
         if not result.findings:
             console.print(Text("  no findings", style="green"))
