@@ -35,9 +35,18 @@ def inventory(model: Any) -> Inventory:
     return build_inventory(model)
 
 
-def check(model: Any, select: list[str] | None = None, ignore: list[str] | None = None) -> list[Finding]:
-    """Run the rule catalog on an nn.Module and return the findings (empty when clean)."""
-    from paraminspect.checks import run_checks
-    from paraminspect.inventory import build_inventory
+def check(
+    model: Any,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    allow: list[str] | None = None,
+) -> list[Finding]:
+    """Run the static rules on an nn.Module and return the findings (empty when clean), so a
+    test can assert `paraminspect.check(build()) == []`. torch.compile / DataParallel / DDP
+    wrappers are looked through, as on the command line."""
+    from paraminspect.checks import CheckContext
+    from paraminspect.checks.engine import run_static_checks
+    from paraminspect.inventory import build_inventory, unwrap
 
-    return run_checks(build_inventory(model), model=model, select=select, ignore=ignore)
+    module, _ = unwrap(model)
+    return run_static_checks(CheckContext(build_inventory(module), module), select=select, ignore=ignore, allow=allow)

@@ -347,3 +347,17 @@ def test_registration_rules_have_complete_catalog_entries():
         rule = all_rules()[code]
         assert rule.check is not None and rule.name and rule.summary
         assert "Example" in rule.explanation and "Fix" in rule.explanation
+
+
+def test_python_api_check_unwraps_and_allows():
+    import torch
+
+    import paraminspect
+    from sample_models.unregistered_tensor import build
+
+    model = build()
+    direct = paraminspect.check(model)
+    assert [(f.code, f.attribute) for f in direct] == [("PI002", "scale")]
+    assert paraminspect.check(torch.compile(model)) == direct
+    assert paraminspect.check(model, allow=["scale"]) == []
+    assert paraminspect.check(model, ignore=["PI002"]) == []

@@ -23,7 +23,6 @@ __all__ = [
     "Rule",
     "all_rules",
     "at_least",
-    "run_checks",
 ]
 
 FAMILIES = (
@@ -55,16 +54,3 @@ def all_rules() -> dict[str, Rule]:
         for rule in module.RULES:
             rules[rule.code] = rule
     return dict(sorted(rules.items()))
-
-
-def run_checks(
-    inventory: Any,
-    model: Any = None,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
-    spec: str = "",
-) -> list[Finding]:
-    """Run the static rules over an inventory; see paraminspect.checks.engine."""
-    from paraminspect.checks.engine import run_static_checks
-
-    return run_static_checks(CheckContext(inventory, model, spec), select=select, ignore=ignore)
