@@ -100,7 +100,9 @@ def find_assignment(cls: type, chain: tuple[str, ...] | str) -> SourceLocation |
     if isinstance(chain, str):
         chain = (chain,)
     for klass in getattr(cls, "__mro__", ()):
-        if klass is object or klass.__module__ == "torch.nn.modules.module":
+        # torch's own classes are never where a user's bug is: a line inside torch/ would
+        # only mislead annotations and SARIF
+        if klass is object or (klass.__module__ or "").split(".")[0] == "torch":
             continue
         location = _class_assignments(klass).get(chain)
         if location is not None:

@@ -51,3 +51,8 @@ def test_noqa_comments():
     assert is_suppressed("PI003", find_assignment(Base, "offset"))  # bare noqa suppresses all
     assert noqa_codes(find_assignment(Base, "table")) is None
     assert noqa_codes(None) is None
+
+
+def test_never_points_into_torch():
+    assert find_assignment(nn.Linear, "weight") is None
+    assert find_assignment(nn.LSTM, "_flat_weights") is None
