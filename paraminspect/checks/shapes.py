@@ -486,7 +486,7 @@ RULES = [
         code=CODE,
         name="shape-contradicts-module",
         severity=ERROR,
-        summary="a built-in layer's parameter or buffer has a shape its configuration contradicts",
+        summary="A built-in layer's parameter or buffer has a shape its configuration contradicts.",
         explanation=_EXPLANATION,
         check=check_shapes,
     )
