@@ -509,20 +509,16 @@ class _Scanner:
         if registered is None:
             self.builder.add_tensor(t, path, UNREGISTERED, scan.owner, scan.owner_type, scan.attribute)
         record = self.builder.records[id(t)]
-        self.builder.references.append(
-            HeldReference(
-                module=scan.owner,
-                module_type=scan.owner_type,
-                attribute=scan.attribute,
-                access=access,
-                container=container,
-                target="tensor",
-                name=record["name"],
-                requires_grad=record["requires_grad"],
-                is_parameter=record["is_parameter"],
-                registered_as=registered[0] if registered else None,
-                registered_kind=registered[1] if registered else None,
-            )
+        self._reference(
+            scan,
+            access,
+            container,
+            target="tensor",
+            name=record["name"],
+            requires_grad=record["requires_grad"],
+            is_parameter=record["is_parameter"],
+            registered_as=registered[0] if registered else None,
+            registered_kind=registered[1] if registered else None,
         )
 
     def held_module(self, scan: _AttributeScan, module: nn.Module, access: str, container: str | None) -> None:
@@ -530,6 +526,17 @@ class _Scanner:
         registered_path = self.registered_modules.get(id(module))
         if registered_path is None:
             self._walk_unregistered_module(module, path)
+        self._reference(
+            scan,
+            access,
+            container,
+            target="module",
+            name=self.builder.modules[id(module)]["path"],
+            registered_as=registered_path,
+            registered_kind="module" if registered_path is not None else None,
+        )
+
+    def _reference(self, scan: _AttributeScan, access: str, container: str | None, **target: Any) -> None:
         self.builder.references.append(
             HeldReference(
                 module=scan.owner,
@@ -537,10 +544,7 @@ class _Scanner:
                 attribute=scan.attribute,
                 access=access,
                 container=container,
-                target="module",
-                name=self.builder.modules[id(module)]["path"],
-                registered_as=registered_path,
-                registered_kind="module" if registered_path is not None else None,
+                **target,
             )
         )
 

@@ -38,3 +38,17 @@ def kind_text(r: TensorRecord) -> str:
 
 def name_text(r: TensorRecord) -> str:
     return " = ".join((r.name, *r.aliases)) if r.aliases else r.name
+
+
+def tensor_cells(r: TensorRecord) -> list[str]:
+    """Name, Kind, Grad, Shape, Dtype, Device, Numel, Size: one row of the human tables."""
+    return [
+        name_text(r),
+        kind_text(r),
+        "yes" if r.requires_grad else "no",
+        shape_text(r),
+        r.dtype,
+        r.device,
+        count(r.numel),
+        human_bytes(r.nbytes),
+    ]

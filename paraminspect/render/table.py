@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.style import Style
 
 from paraminspect.inventory import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
-from paraminspect.render.formatting import count, human_bytes, kind_text, name_text, shape_text
+from paraminspect.render.formatting import count, human_bytes, tensor_cells
 
 # Wide enough for any real name when rich renders to a pipe or a file.
 UNLIMITED_WIDTH = 100_000
@@ -110,19 +110,7 @@ _TENSOR_HEADERS = [
 
 
 def print_tensor_table(console: Console, records: list[TensorRecord], title: str, caption: str | None = None) -> None:
-    rows = [
-        [
-            name_text(r),
-            kind_text(r),
-            "yes" if r.requires_grad else "no",
-            shape_text(r),
-            r.dtype,
-            r.device,
-            count(r.numel),
-            human_bytes(r.nbytes),
-        ]
-        for r in records
-    ]
+    rows = [tensor_cells(r) for r in records]
     styles: list[dict[int, str] | None] | None = None
     if console.is_terminal:
         styles = [

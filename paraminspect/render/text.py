@@ -6,7 +6,7 @@ import csv
 import io
 
 from paraminspect.inventory import ModuleSummaryRow, TensorRecord
-from paraminspect.render.formatting import count, human_bytes, kind_text, name_text, shape_text
+from paraminspect.render.formatting import count, tensor_cells
 from paraminspect.render.json import tensor_dict
 
 CSV_FIELDS = [
@@ -54,20 +54,9 @@ def tensors_markdown(records: list[TensorRecord]) -> str:
     head = ["Name", "Kind", "Grad", "Shape", "Dtype", "Device", "Numel", "Size"]
     lines = [_md_row(head), "|" + "|".join(["---"] * 3 + ["---"] * 3 + ["---:"] * 2) + "|"]
     for r in records:
-        lines.append(
-            _md_row(
-                [
-                    f"`{name_text(r)}`",
-                    kind_text(r),
-                    "yes" if r.requires_grad else "no",
-                    shape_text(r),
-                    r.dtype,
-                    r.device,
-                    count(r.numel),
-                    human_bytes(r.nbytes),
-                ]
-            )
-        )
+        cells = tensor_cells(r)
+        cells[0] = f"`{cells[0]}`"
+        lines.append(_md_row(cells))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,68 @@
+"""Human report of a registry run (`check 'timm:*'`): only the models with findings, then the
+models that could not be checked (failures, apart from findings), then the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from paraminspect.checks.model import at_least
+from paraminspect.render.findings import SEVERITY_STYLE, severity_counts, summary_line
+from paraminspect.render.github import display_path
+
+
+def failure_text(result: Any) -> str:
+    """`spec: error`, without repeating the spec when the error already names it."""
+    error = result.error or ""
+    return error if result.spec in error else f"{result.spec}: {error}"
+
+
+def _finding_lines(f: Any) -> tuple[Text, Text]:
+    target = f"{f.module}.{f.attribute}" if f.module and f.attribute else f.attribute or f.module or "(model)"
+    line = Text("  ")
+    line.append(f.code, style="bold")
+    line.append(f" {f.severity:<7} ", style=SEVERITY_STYLE[f.severity])
+    line.append(target, style="bold")
+    path = display_path(f.file)
+    if path is not None:
+        line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
+    return line, Text(f"      {f.message}")
+
+
+def print_registry_report(console: Console, results: Sequence[Any], fail_on: str) -> None:
+    """Models with findings at or above `fail_on` (lower ones are only counted: a registry
+    has thousands), then the failures, then the summary."""
+    with_findings = [r for r in results if r.error is None and r.findings]
+    failed = [r for r in results if r.error is not None]
+    clean = len(results) - len(with_findings) - len(failed)
+    unlisted = 0
+    for result in with_findings:
+        listed = [f for f in result.findings if at_least(f.severity, fail_on)]
+        unlisted += len(result.findings) - len(listed)
+        if not listed:
+            continue
+        header = Text(result.spec, style="bold")
+        if result.resolved and result.resolved != result.spec:
+            header.append(f" -> {result.resolved}", style="dim")
+        console.print(header)
+        for f in listed:
+            for line in _finding_lines(f):
+                console.print(line)
+    if unlisted:
+        console.print(Text(f"({unlisted} findings below --fail-on {fail_on} not listed; --fail-on info lists them)"))
+    if with_findings:
+        console.print()
+    if failed:
+        console.print(Text(f"Failures: {len(failed)} of {len(results)} models could not be checked", style="bold red"))
+        for result in failed:
+            console.print(Text(f"  {failure_text(result)}"))
+        console.print()
+    console.print(
+        Text(f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed.")
+    )
+    counts = severity_counts(results)
+    style = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
+    console.print(Text(summary_line(results, fail_on), style=style))
