@@ -1,3 +1,4 @@
 from paraminspect.cli import entry
 
-entry()
+if __name__ == "__main__":  # not when a spawned worker process imports the main module
+    entry()

@@ -7,14 +7,16 @@ takes about 0.4 ms), and the first `normal_`, `erfinv_`, `clamp_`, `exponential_
 modules; one `nn.Embedding` is enough).
 
 `skip_meta_init()` uses torch's own interception points, no patching. A TorchDispatchMode,
-below autograd, makes the value-only operations in the tables below return the tensor itself
-(in-place) or an empty meta tensor of the same shape, dtype, layout and strides (random
-factories) when they write or create a meta tensor. Autograd and version counters still see
-the in-place ops (a leaf that requires grad still refuses one outside no_grad, as it would);
-every other operation, every tensor on another device, and every case whose plain meta kernel
-would raise (an integer tensor given `normal_`, a non-scalar operand) goes to torch untouched.
-A dispatch mode costs ~7 µs on every aten op, so a TorchFunctionMode enables it only around
-the Python-level calls that may initialise (`Tensor.normal_`, `torch.randn`, ...): a model of
+below autograd, answers the value-only operations in the tables below without computing
+anything when they write or create a meta tensor: in-place initialisers return the tensor
+itself; random factories, `arange`/`linspace`, and arithmetic with a scalar
+(`torch.randn(...) * 0.02`) return an empty meta tensor with exactly the shape, dtype, layout
+and strides torch would give. Autograd and version counters still see the in-place ops (a leaf
+that requires grad still refuses one outside no_grad, as it would); every other operation,
+every tensor on another device, and every case whose plain meta kernel would raise (an
+integer tensor given `normal_`, a non-scalar operand) goes to torch untouched. A dispatch mode
+costs ~7 µs on every aten op, so a TorchFunctionMode enables it only around the Python-level
+calls that may reach those ops (`Tensor.normal_`, `torch.randn`, `nn.init.*`, ...): a model of
 50,000 tiny tensors builds no slower than without it.
 """
 
@@ -89,6 +91,27 @@ _LIKE_FACTORIES = frozenset(
         _aten.randint_like.low_generator_dtype,
     }
 )
+# `torch.randn(...) * 0.02`: out-of-place arithmetic of a meta tensor with a scalar (its meta
+# kernel is a Python reference that imports torch._dynamo); the result has the tensor's shape.
+_SCALAR_ARITHMETIC = frozenset(
+    {
+        _aten.mul.Tensor,
+        _aten.mul.Scalar,
+        _aten.add.Tensor,
+        _aten.add.Scalar,
+        _aten.sub.Tensor,
+        _aten.sub.Scalar,
+        _aten.div.Tensor,
+        _aten.div.Scalar,
+    }
+)
+# Deterministic ranges (position indices, frequency tables): their length follows from the
+# arguments, computed here only for the plain cases (integer `arange` bounds, `linspace` and
+# `logspace` steps); anything else goes to torch.
+_RANGES = frozenset(
+    {_aten.arange.default, _aten.arange.start, _aten.arange.start_step, _aten.linspace.default, _aten.logspace.default}
+)
+_EXACT_LIMIT = 2**24  # every integer below it is exact in float32 too, whatever dtype arange counts in
 _INTEGER_RESULT = frozenset({_aten.randint.default.overloadpacket, _aten.randint_like.default.overloadpacket})
 
 
@@ -120,6 +143,25 @@ def _result_dtype_ok(func: Any, dtype: torch.dtype) -> bool:
     return dtype.is_floating_point
 
 
+def _range_result(func: Any, bound: dict[str, Any]) -> tuple[int, torch.dtype] | None:
+    """(length, dtype) of a plain arange/linspace/logspace, or None when torch should decide."""
+    dtype = bound.get("dtype")
+    if func.overloadpacket is _aten.arange:
+        start, end, step = bound.get("start", 0), bound["end"], bound.get("step", 1)
+        if not all(type(v) is int and abs(v) < _EXACT_LIMIT for v in (start, end, step)):
+            return None
+        if step == 0 or (end - start) * step < 0:  # torch raises for these
+            return None
+        if dtype not in (None, torch.int64, torch.int32, torch.float32, torch.float64):
+            return None
+        return -((start - end) // step), dtype or torch.int64  # ceil((end - start) / step)
+    start, end, steps = bound["start"], bound["end"], bound["steps"]
+    if not all(type(v) in (int, float) for v in (start, end)) or type(steps) is not int or steps < 0:
+        return None
+    dtype = dtype or torch.get_default_dtype()
+    return (steps, dtype) if dtype.is_floating_point else None
+
+
 class _SkipMetaInit(TorchDispatchMode):
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -140,6 +182,19 @@ class _SkipMetaInit(TorchDispatchMode):
                 and all(_scalar_like(v) for v in kwargs.values())
             ):
                 return target
+        elif func in _SCALAR_ARITHMETIC:
+            source = args[0]
+            if (
+                source.is_meta
+                and source.is_floating_point()
+                and source.layout == torch.strided
+                and source.is_contiguous()
+                and all(_scalar_like(a) for a in args[1:])
+                and all(_scalar_like(v) for v in kwargs.values())
+            ):
+                dtype = torch.result_type(source, args[1])  # torch's own promotion rules
+                if dtype.is_floating_point:
+                    return _aten.empty.memory_format(source.shape, dtype=dtype, device=source.device)
         elif func in _SIZED_FACTORIES:
             bound = _bind(func, args, kwargs)
             if _is_meta(bound.get("device")):
@@ -154,6 +209,17 @@ class _SkipMetaInit(TorchDispatchMode):
                         device=bound["device"],
                         pin_memory=bound.get("pin_memory"),
                     )
+        elif func in _RANGES:
+            bound = _bind(func, args, kwargs)
+            result = _range_result(func, bound) if _is_meta(bound.get("device")) else None
+            if result is not None:
+                return _aten.empty.memory_format(
+                    [result[0]],
+                    dtype=result[1],
+                    layout=bound.get("layout"),
+                    device=bound["device"],
+                    pin_memory=bound.get("pin_memory"),
+                )
         elif func in _LIKE_FACTORIES:
             bound = _bind(func, args, kwargs)
             like = bound["self"]
@@ -187,8 +253,12 @@ def _python_calls() -> frozenset[Any]:
         *("normal_", "uniform_", "exponential_", "cauchy_", "log_normal_", "geometric_", "bernoulli_", "random_"),
         *("erfinv_", "clamp_", "clamp_min_", "clamp_max_", "clip_", "mul_", "multiply_", "add_", "sub_"),
         *("subtract_", "div_", "divide_", "true_divide_", "__imul__", "__iadd__", "__isub__", "__itruediv__"),
+        *("mul", "multiply", "add", "sub", "subtract", "div", "divide", "true_divide"),
+        *("__mul__", "__rmul__", "__add__", "__radd__", "__sub__", "__truediv__"),
     ]
     functions = ["randn", "rand", "randint", "normal", "randn_like", "rand_like", "randint_like", "clamp_", "clip_"]
+    functions += ["mul", "multiply", "add", "sub", "subtract", "div", "divide", "true_divide"]
+    functions += ["arange", "linspace", "logspace"]
     calls = [getattr(torch.Tensor, name, None) for name in tensor_methods]
     calls += [getattr(torch, name, None) for name in functions]
     calls += [getattr(torch.nn.init, name) for name in dir(torch.nn.init) if name.endswith("_") and name[0] != "_"]
