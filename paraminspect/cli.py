@@ -215,6 +215,16 @@ def check(
         "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
     ),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+    jobs: Optional[int] = typer.Option(
+        None,
+        "-j",
+        "--jobs",
+        help="Check the models in N isolated worker processes (default for timm globs such as 'timm:vit_*': "
+        "the number of cores).",
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", help="In worker processes, a model that takes longer than this many seconds fails (120)."
+    ),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
     _choice(output_format, CHECK_FORMATS, "--format")
@@ -246,31 +256,51 @@ def check(
 
     from paraminspect.checking import check_model
     from paraminspect.loading import parse_factory_args
+    from paraminspect.registry import DEFAULT_TIMEOUT, Task, check_many, expand_specs, is_glob, needs_timm
 
     kwargs = parse_factory_args(arg)
-    results = []
-    for spec in specs:
-        result = check_model(
+    registry_run = any(is_glob(spec) for spec in specs)
+    if registry_run:
+        specs = expand_specs(specs)
+    tasks = [
+        Task(
             spec,
-            kwargs,
-            device,
-            select=select_codes,
-            ignore=[*ignore_codes, *config.ignores_for(spec)],
-            allow=config.allow,
-            load_spec=resolve_model_path(spec, config.root) if from_config else None,
-            run=run_opts,
-            trust_pickle=trust_pickle,
+            {
+                "kwargs": kwargs,
+                "device": device,
+                "select": select_codes,
+                "ignore": [*ignore_codes, *config.ignores_for(spec)],
+                "allow": config.allow,
+                "load_spec": resolve_model_path(spec, config.root) if from_config else None,
+                "run": run_opts,
+                "trust_pickle": trust_pickle,
+            },
         )
-        for message in result.notes:
-            _note(message if len(specs) == 1 else f"{spec}: {message}")
-        results.append(result)
-    return _report_check(results, output_format, output_file, threshold)
+        for spec in specs
+    ]
+    if registry_run or jobs is not None or timeout is not None:
+        from paraminspect.render.progress import progress_bar
 
-
-def _report_check(results: list[Any], output_format: str, output_file: Optional[Path], fail_on: str) -> int:
-    """Render ModelResults, print load errors on stderr, and pick the exit code."""
+        preload = ("torch", "timm") if needs_timm(specs) else ("torch",)
+        with progress_bar(len(tasks), sys.stderr) as advance:
+            results = check_many(
+                tasks, jobs or os.cpu_count() or 1, timeout or DEFAULT_TIMEOUT, preload=preload, on_result=advance
+            )
+    else:
+        results = [check_model(task.spec, **task.options) for task in tasks]
     for result in results:
-        if result.error is not None:
+        for message in result.notes:
+            _note(message if len(specs) == 1 else f"{result.spec}: {message}")
+    return _report_check(results, output_format, output_file, threshold, registry=registry_run)
+
+
+def _report_check(
+    results: list[Any], output_format: str, output_file: Optional[Path], fail_on: str, registry: bool = False
+) -> int:
+    """Render ModelResults, print load errors on stderr, and pick the exit code. A registry
+    run's text report lists the failures itself (apart from the findings)."""
+    for result in results:
+        if result.error is not None and not (registry and output_format == "text"):
             named = len(results) == 1 or result.spec in result.error
             message = result.error if named else f"{result.spec}: {result.error}"
             sys.stderr.write(f"error: {message}\n")
@@ -289,6 +319,11 @@ def _report_check(results: list[Any], output_format: str, output_file: Optional[
             from paraminspect.render.sarif import check_sarif
 
             out.write(check_sarif(results, list(all_rules().values()), __version__))
+        elif registry:
+            from paraminspect.render.findings import make_console
+            from paraminspect.render.registry import print_registry_report
+
+            print_registry_report(make_console(out), results, fail_on)
         else:
             from paraminspect.render.findings import make_console, print_findings
 
@@ -391,9 +426,19 @@ def _finish_output(code: int) -> int:
     return code
 
 
+def _run_command(argv: Optional[list[str]]) -> int:
+    try:
+        return _run(argv)
+    except SystemExit as exc:  # rich's Console ends a broken pipe with SystemExit(1)
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        sys.stderr.write(f"{exc.code}\n")  # what sys.exit("message") would print
+        return 1
+
+
 def main(argv: Optional[list[str]] = None) -> NoReturn:
     """Run the CLI and leave through SystemExit (what in-process callers and tests expect)."""
-    sys.exit(_finish_output(_run(argv)))
+    sys.exit(_finish_output(_run_command(argv)))
 
 
 def _fast_exit_allowed() -> bool:
@@ -406,7 +451,7 @@ def entry() -> NoReturn:
     interpreter that imported torch (and timm) costs ~0.5-0.9 s and >100 MiB of peak memory
     for nothing a read-only CLI needs. PARAMINSPECT_NO_FAST_EXIT=1 (or coverage being loaded)
     keeps the normal exit, for tools that rely on atexit."""
-    code = _finish_output(_run(None))
+    code = _finish_output(_run_command(None))
     if _fast_exit_allowed():
         os._exit(code)
     sys.exit(code)

@@ -37,8 +37,9 @@ RESULTS = [
 def test_json_contract(monkeypatch):
     monkeypatch.chdir(ROOT)
     doc = json.loads(check_json(RESULTS))
-    assert set(doc) == {"schema_version", "findings", "summary"}
+    assert set(doc) == {"schema_version", "findings", "failures", "summary"}
     assert doc["schema_version"] == 1
+    assert doc["failures"] == [{"model": "broken:build", "error": "factory broken raised ValueError: nope"}]
     for f in doc["findings"]:
         assert list(f) == ["code", "severity", "model", "module", "attribute", "names", "message", "file", "line"]
     first = doc["findings"][0]

@@ -106,6 +106,8 @@ def check_json(results: list[Any]) -> str:
     doc = {
         "schema_version": CHECK_SCHEMA_VERSION,
         "findings": findings,
+        # models that could not be checked (load error, crash, timeout), apart from the findings
+        "failures": [{"model": r.spec, "error": r.error} for r in results if r.error is not None],
         "summary": {
             "models": len(results),
             "failed": sum(1 for r in results if r.error is not None),
