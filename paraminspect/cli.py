@@ -7,6 +7,7 @@ module level, so `paraminspect --help` never imports torch or timm.
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
 import sys
 import traceback
@@ -113,6 +114,7 @@ def show(
     from paraminspect.loading import load, parse_factory_args
 
     loaded = load(model, parse_factory_args(arg), device, trust_pickle=trust_pickle)
+    gc.freeze()  # the model is built: the collector need not rescan its objects while we render
     wrap_notes: list[str] = []
     if loaded.inventory is not None:  # a checkpoint listed from its headers
         inv = loaded.inventory

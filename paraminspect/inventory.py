@@ -7,6 +7,7 @@ no tensor data is read, so meta tensors and 70B-parameter models cost the same.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 import types
 from collections.abc import Iterator, Mapping
@@ -203,12 +204,6 @@ def _class_skips(cls: type) -> tuple[frozenset[str], bool]:
     return _module_bookkeeping() | _torch_private_names(cls), False
 
 
-def _skipped(module: nn.Module, attribute: str, class_skips: frozenset[str], skip_private: bool) -> bool:
-    if attribute in class_skips or (skip_private and attribute.startswith("_")):
-        return True
-    return bool(getattr(module, "_forward_pre_hooks", None)) and attribute in _hook_managed_names(module)
-
-
 _COMPRESSED_PARTS = {
     "sparse_csr": ("values", "crow_indices", "col_indices"),
     "sparse_bsr": ("values", "crow_indices", "col_indices"),
@@ -352,25 +347,20 @@ class _Builder:
             if name != existing["name"] and name not in existing["aliases"]:
                 existing["aliases"].append(name)
             return False
-        self.records[key] = {
-            "name": name,
-            "kind": kind,
-            "persistent": persistent,
-            "module": module,
-            "module_type": module_type,
-            "attribute": attribute,
-            "aliases": [],
-            **_tensor_facts(t),
-        }
+        fields = _tensor_facts(t)
+        fields.update(
+            name=name,
+            kind=kind,
+            persistent=persistent,
+            module=module,
+            module_type=module_type,
+            attribute=attribute,
+            aliases=[],
+        )
+        self.records[key] = fields
         self.order.append(key)
         self.tensor_objects[key] = t
         return True
-
-
-def _children(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    for name, child in getattr(module, "_modules", {}).items():
-        if child is not None:
-            yield name, child
 
 
 def _walk_registered(builder: _Builder, root: nn.Module) -> None:
@@ -380,33 +370,43 @@ def _walk_registered(builder: _Builder, root: nn.Module) -> None:
     itself is not entered again; a module shared under two names is entered again only to
     record the aliases of its tensors.
     """
-    stack: list[tuple[nn.Module, str, frozenset[int]]] = [(root, "", frozenset())]
+    # (module, path, leaving): a leaving marker takes the module off the current DFS path
+    stack: list[tuple[nn.Module, str, bool]] = [(root, "", False)]
+    on_path: set[int] = set()
     visits = 0
     budget = 200_000
+    add_tensor = builder.add_tensor
     while stack:
-        module, path, ancestors = stack.pop()
+        module, path, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(module))
+            continue
         visits += 1
         first = builder.add_module(module, path, registered=True)
         if not first and visits > budget:
             continue
-        cls_name = type_name(module)
+        cls_name = builder.modules[id(module)]["type"]
+        prefix = f"{path}." if path else ""
         for name, p in getattr(module, "_parameters", {}).items():
             if p is not None:
-                builder.add_tensor(p, _join(path, name), PARAMETER, path, cls_name, name)
-        non_persistent = getattr(module, "_non_persistent_buffers_set", set())
+                add_tensor(p, prefix + name, PARAMETER, path, cls_name, name)
+        non_persistent = getattr(module, "_non_persistent_buffers_set", ())
         for name, b in getattr(module, "_buffers", {}).items():
             if b is not None:
-                builder.add_tensor(
-                    b, _join(path, name), BUFFER, path, cls_name, name, persistent=name not in non_persistent
-                )
-        inner = ancestors | {id(module)}
+                add_tensor(b, prefix + name, BUFFER, path, cls_name, name, persistent=name not in non_persistent)
+        children = [(name, child) for name, child in getattr(module, "_modules", {}).items() if child is not None]
+        if not children:
+            continue
+        on_path.add(id(module))
+        stack.append((module, path, True))
         # reversed so that the stack pops children in registration order
-        for name, child in reversed(list(_children(module))):
-            if id(child) not in inner:
-                stack.append((child, _join(path, name), inner))
+        for name, child in reversed(children):
+            if id(child) not in on_path:
+                stack.append((child, prefix + name, False))
 
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, torch.dtype, torch.device)
+_ATOM_TYPES = frozenset(_ATOMS)
 _NOT_PLAIN_OBJECTS = (
     type,
     types.ModuleType,
@@ -497,9 +497,15 @@ class _Scanner:
         except TypeError:
             return
         class_skips, skip_private = _class_skips(type(module))
+        hook_managed = _hook_managed_names(module) if getattr(module, "_forward_pre_hooks", None) else ()
         owner_type = type_name(module)
         for attribute, value in list(attributes.items()):
-            if _skipped(module, attribute, class_skips, skip_private):
+            if (
+                type(value) in _ATOM_TYPES  # most attributes: sizes, flags, names
+                or attribute in class_skips
+                or (skip_private and attribute.startswith("_"))
+                or attribute in hook_managed
+            ):
                 continue
             _AttributeScan(self, path, owner_type, attribute).visit(value, "", None, 0)
 
@@ -660,9 +666,8 @@ def unwrap(model: Any) -> tuple[nn.Module, list[str]]:
 def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
     out = []
     for key in builder.order:
-        fields = dict(builder.records[key])
-        fields["aliases"] = tuple(fields["aliases"])
-        out.append(TensorRecord(**fields))
+        fields = builder.records[key]
+        out.append(TensorRecord(**{**fields, "aliases": tuple(fields["aliases"])}))
     return tuple(out)
 
 
@@ -715,6 +720,18 @@ def _totals(records: tuple[TensorRecord, ...]) -> Totals:
 
 def build_inventory(model: nn.Module) -> Inventory:
     """Every tensor the module tree holds, each with exactly one kind."""
+    # The walk allocates a few objects per tensor and creates no cycles; with tens of
+    # thousands of modules alive, the cyclic collector's passes would cost more than the walk.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_inventory(model)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_inventory(model: nn.Module) -> Inventory:
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
     builder = _Builder()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from paraminspect.inventory import BUFFER, UNREGISTERED, TensorRecord
 
 
+@lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer
 def human_bytes(n: int | None) -> str:
     if n is None:
         return "?"
@@ -16,6 +19,7 @@ def human_bytes(n: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+@lru_cache(maxsize=4096)
 def count(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
@@ -25,7 +29,12 @@ def shape_text(r: TensorRecord) -> str:
         return "uninitialized"
     if r.shape is None:
         return "?"
-    return str(tuple(r.shape))
+    return _shape_string(r.shape)
+
+
+@lru_cache(maxsize=4096)
+def _shape_string(shape: tuple[int, ...]) -> str:
+    return str(tuple(shape))
 
 
 def kind_text(r: TensorRecord) -> str:
