@@ -235,65 +235,39 @@ def check(
     run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
-    from paraminspect.checks.engine import parse_codes
-    from paraminspect.config import load_config, resolve_model_path
-
-    select_codes = parse_codes(select, "--select")
-    ignore_codes = parse_codes(ignore, "--ignore")
-    config = load_config()
-    specs = list(models or [])
-    from_config = not specs
-    if from_config:
-        if not config.models:
-            raise UsageError(
-                "no MODEL given and no `models = [...]` in [tool.paraminspect] of a pyproject.toml: "
-                "pass models, e.g. `paraminspect check mypkg.models:build`"
-            )
-        specs = list(config.models)
-    if select_codes is None:  # command-line flags override the file
-        select_codes = list(config.select) if config.select is not None else None
-    if ignore_codes is None:
-        ignore_codes = list(config.ignore or ())
-    threshold = fail_on or config.fail_on or "warning"
-
-    from paraminspect.checking import check_model
+    from paraminspect.checking import check_model, plan_check
     from paraminspect.loading import parse_factory_args
-    from paraminspect.registry import DEFAULT_TIMEOUT, Task, check_many, expand_specs, is_glob, needs_timm
+    from paraminspect.registry import DEFAULT_TIMEOUT, check_many, needs_timm
 
-    kwargs = parse_factory_args(arg)
-    registry_run = any(is_glob(spec) for spec in specs)
-    if registry_run:
-        specs = expand_specs(specs)
-    tasks = [
-        Task(
-            spec,
-            {
-                "kwargs": kwargs,
-                "device": device,
-                "select": select_codes,
-                "ignore": [*ignore_codes, *config.ignores_for(spec)],
-                "allow": config.allow,
-                "load_spec": resolve_model_path(spec, config.root) if from_config else None,
-                "run": run_opts,
-                "trust_pickle": trust_pickle,
-            },
-        )
-        for spec in specs
-    ]
-    if registry_run or jobs is not None or timeout is not None:
+    plan = plan_check(
+        models or [],
+        kwargs=parse_factory_args(arg),
+        device=device,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on,
+        run=run_opts,
+        trust_pickle=trust_pickle,
+    )
+    specs = [task.spec for task in plan.tasks]
+    if plan.registry_run or jobs is not None or timeout is not None:
         from paraminspect.render.progress import progress_bar
 
         preload = ("torch", "timm") if needs_timm(specs) else ("torch",)
-        with progress_bar(len(tasks), sys.stderr) as advance:
+        with progress_bar(len(plan.tasks), sys.stderr) as advance:
             results = check_many(
-                tasks, jobs or os.cpu_count() or 1, timeout or DEFAULT_TIMEOUT, preload=preload, on_result=advance
+                list(plan.tasks),
+                jobs or os.cpu_count() or 1,
+                timeout or DEFAULT_TIMEOUT,
+                preload=preload,
+                on_result=advance,
             )
     else:
-        results = [check_model(task.spec, **task.options) for task in tasks]
+        results = [check_model(task.spec, **task.options) for task in plan.tasks]
     for result in results:
         for message in result.notes:
             _note(message if len(specs) == 1 else f"{result.spec}: {message}")
-    return _report_check(results, output_format, output_file, threshold, registry=registry_run)
+    return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
 
 
 def _report_check(
