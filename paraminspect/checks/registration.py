@@ -9,7 +9,7 @@ from paraminspect.inventory.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -209,20 +209,24 @@ def _registered_records(inv: Any) -> list[Any]:
     return [r for r in inv.tensors if r.kind in (_PARAMETER, _BUFFER)]
 
 
-def check_buffer_requires_grad(ctx: Any) -> list[Finding]:
+def _per_buffer(ctx: Any, code: str, wanted: Callable[[Any], bool], message: str) -> list[Finding]:
+    """One finding per buffer record that `wanted` picks; `message` is formatted with `name`."""
     return [
-        _finding(
-            PI005,
-            r.module,
-            r.attribute,
-            (r.name, *r.aliases),
-            f"buffer `{r.name}` has requires_grad=True: buffers are not in parameters(), so the optimizer never "
-            "updates it; register it as nn.Parameter if it should be trained, else .requires_grad_(False) or "
-            ".detach() it",
-        )
+        _finding(code, r.module, r.attribute, (r.name, *r.aliases), message.format(name=r.name))
         for r in ctx.inventory.tensors
-        if r.kind == _BUFFER and r.requires_grad
+        if r.kind == _BUFFER and wanted(r)
     ]
+
+
+def check_buffer_requires_grad(ctx: Any) -> list[Finding]:
+    return _per_buffer(
+        ctx,
+        PI005,
+        lambda r: r.requires_grad,
+        "buffer `{name}` has requires_grad=True: buffers are not in parameters(), so the optimizer never "
+        "updates it; register it as nn.Parameter if it should be trained, else .requires_grad_(False) or "
+        ".detach() it",
+    )
 
 
 def check_mixed_devices(ctx: Any) -> list[Finding]:
@@ -360,18 +364,13 @@ def check_frozen(ctx: Any) -> list[Finding]:
 
 
 def check_non_persistent(ctx: Any) -> list[Finding]:
-    return [
-        _finding(
-            PI010,
-            r.module,
-            r.attribute,
-            (r.name, *r.aliases),
-            f"buffer `{r.name}` is non-persistent: moved by .to() but not saved by state_dict(); "
-            "fine for data derived at construction",
-        )
-        for r in ctx.inventory.tensors
-        if r.kind == _BUFFER and r.persistent is False
-    ]
+    return _per_buffer(
+        ctx,
+        PI010,
+        lambda r: r.persistent is False,
+        "buffer `{name}` is non-persistent: moved by .to() but not saved by state_dict(); "
+        "fine for data derived at construction",
+    )
 
 
 # --- the catalog ---------------------------------------------------------------------------
