@@ -53,9 +53,14 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 @contextmanager
 def _output(path: Optional[Path]) -> Iterator[IO[str]]:
-    """stdout, or the -o file (closed before the command returns)."""
+    """stdout, or the -o file (closed before the command returns). A reader that goes away
+    (`| head`) ends the output, not the command: its exit code still reports the result
+    (click would turn the broken pipe into exit 1, which reads as "findings")."""
     if path is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+        except BrokenPipeError:
+            pass  # _finish_output points stdout at /dev/null so nothing writes to the pipe again
         return
     try:
         fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -155,7 +160,8 @@ def show(
 
             out.write(modules_markdown(modules) if modules is not None else tensors_markdown(records))
         else:
-            from paraminspect.render.table import make_console, print_show
+            from paraminspect.render.console import make_console
+            from paraminspect.render.table import print_show
 
             resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
             built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
@@ -296,12 +302,13 @@ def _report_check(
 
             out.write(check_sarif(results, list(all_rules().values()), __version__))
         elif registry:
-            from paraminspect.render.findings import make_console
+            from paraminspect.render.console import make_console
             from paraminspect.render.registry import print_registry_report
 
             print_registry_report(make_console(out), results, fail_on)
         else:
-            from paraminspect.render.findings import make_console, print_findings
+            from paraminspect.render.console import make_console
+            from paraminspect.render.findings import print_findings
 
             print_findings(make_console(out), results, fail_on)
     if any(r.error is not None for r in results):
@@ -316,9 +323,11 @@ def _report_check(
 def rules() -> int:
     """List every rule: code, name, default severity and summary."""
     from paraminspect.checks import all_rules
-    from paraminspect.render.findings import make_console, print_rules
+    from paraminspect.render.console import make_console
+    from paraminspect.render.findings import print_rules
 
-    print_rules(make_console(sys.stdout), list(all_rules().values()))
+    with _output(None) as out:
+        print_rules(make_console(out), list(all_rules().values()))
     return EXIT_OK
 
 
@@ -328,7 +337,8 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", sho
     import difflib
 
     from paraminspect.checks import all_rules
-    from paraminspect.render.findings import make_console, print_explanation
+    from paraminspect.render.console import make_console
+    from paraminspect.render.findings import print_explanation
 
     catalog = all_rules()
     rule = catalog.get(code.strip().upper())
@@ -336,7 +346,8 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", sho
         close = difflib.get_close_matches(code.strip().upper(), list(catalog), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UsageError(f"unknown rule code {code!r}{hint}: run `paraminspect rules` for the list")
-    print_explanation(make_console(sys.stdout), rule)
+    with _output(None) as out:
+        print_explanation(make_console(out), rule)
     return EXIT_OK
 
 

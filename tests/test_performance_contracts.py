@@ -310,9 +310,18 @@ def test_entry_ends_the_process_without_teardown_unless_told_not_to():
     assert "atexit ran" in normal.stderr
 
 
-def test_broken_pipe_is_quiet():
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("show", sample("huge", "build_many"), "-a", "tensors=4000"), 0),
+        (("show", sample("huge", "build_many"), "-a", "tensors=4000", "-f", "json"), 0),
+        (("check", sample("ci_example")), 1),
+        (("rules",), 0),
+    ],
+)
+def test_broken_pipe_is_quiet_and_keeps_the_exit_code(args, code):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "paraminspect", "show", f"{sample('huge', 'build_many')}", "-a", "tensors=4000"],
+        [sys.executable, "-m", "paraminspect", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -322,7 +331,7 @@ def test_broken_pipe_is_quiet():
     proc.stdout.close()  # the reader goes away, like `| head -1`
     err = proc.stderr.read().decode()
     proc.stderr.close()
-    # rich's table ends a broken pipe with status 1 (json/csv output exits 0): quiet either way
-    assert proc.wait(timeout=300) in (0, 1)
+    # the exit code reports the result, not the reader (click/rich would say 1)
+    assert proc.wait(timeout=300) == code
     assert first.strip()
     assert "Traceback" not in err and "Exception ignored" not in err and "Error" not in err

@@ -16,7 +16,8 @@ from paraminspect.checking import ModelResult, check_model
 from paraminspect.checks.model import Finding
 from paraminspect.errors import UsageError
 from paraminspect.registry import Task, check_many, expand_specs, is_glob, needs_timm
-from paraminspect.render.findings import make_console, summary_line
+from paraminspect.render.console import make_console
+from paraminspect.render.findings import summary_line
 from paraminspect.render.registry import print_registry_report
 
 

@@ -11,7 +11,8 @@ from conftest import ROOT, sample
 from paraminspect.checking import ModelResult
 from paraminspect.checks import all_rules
 from paraminspect.checks.model import Finding
-from paraminspect.render.findings import make_console, print_findings, summary_line
+from paraminspect.render.console import make_console
+from paraminspect.render.findings import print_findings, summary_line
 from paraminspect.render.github import annotation, check_github, display_path, escape_data, escape_property
 from paraminspect.render.json import check_json
 from paraminspect.render.sarif import check_sarif

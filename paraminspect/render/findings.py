@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -13,15 +13,7 @@ from rich.text import Text
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
 from paraminspect.render.github import display_path
 
-# Wide enough for any real name; piped output is never wrapped or cut.
-UNLIMITED_WIDTH = 100_000
 SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
-
-
-def make_console(file: IO[str]) -> Console:
-    if file.isatty():
-        return Console(file=file, highlight=False)
-    return Console(file=file, width=UNLIMITED_WIDTH, no_color=True, highlight=False, soft_wrap=True)
 
 
 def _plural(n: int, word: str) -> str:

@@ -3,24 +3,12 @@ to a file: no colour and no width limit, so names are never cut in the middle.""
 
 from __future__ import annotations
 
-from typing import IO
-
 from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 
 from paraminspect.inventory import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
 from paraminspect.render.formatting import count, human_bytes, tensor_cells
-
-# Wide enough for any real name when rich renders to a pipe or a file.
-UNLIMITED_WIDTH = 100_000
-
-
-def make_console(file: IO[str], *, stderr: bool = False) -> Console:
-    if file.isatty():
-        return Console(file=file, stderr=stderr, highlight=False)
-    return Console(file=file, width=UNLIMITED_WIDTH, no_color=True, highlight=False, soft_wrap=False)
-
 
 # Heavy head, light body: the look of rich's default table, drawn by hand below.
 _TOP, _HEAD, _SEP, _BOTTOM = ("┏", "┳", "┓", "━"), ("┃", "┃", "┃"), ("┡", "╇", "┩", "━"), ("└", "┴", "┘", "─")
