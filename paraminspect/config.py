@@ -126,9 +126,9 @@ def load_config(start: Path | None = None) -> Config:
 def resolve_model_path(spec: str, root: Path | None) -> str:
     """A `path/file.py:attr` spec from the config is relative to the pyproject.toml's
     folder, so that `paraminspect check` works from any subfolder."""
-    from paraminspect.loading import _split_target, is_file_spec
+    from paraminspect.loading import is_file_spec, split_target
 
-    target = _split_target(spec)
+    target = split_target(spec)
     if root is None or target is None or not is_file_spec(target[0]) or os.path.isabs(target[0]):
         return spec
     return f"{root / target[0]}:{target[1]}"

@@ -199,15 +199,14 @@ def _timm_input_size(module: Any) -> tuple[int, ...] | None:
 
 def _load_callable(target: str) -> Callable[..., Any]:
     from paraminspect.errors import LoadError
-    from paraminspect.loading import _import_file, _import_module, _resolve_attr, _split_target, is_file_spec
+    from paraminspect.loading import import_target, split_target
 
-    split = _split_target(target)
+    split = split_target(target)
     if split is None or not split[1]:
         raise UsageError(f"bad --example {target!r}: expected path/file.py:function or pkg.module:function")
     left, attr = split
     try:
-        module = _import_file(left) if is_file_spec(left) else _import_module(left)
-        func = _resolve_attr(module, attr, left)
+        func = import_target(left, attr)
     except LoadError as exc:
         raise UsageError(f"--example: {exc}") from None
     if not callable(func):

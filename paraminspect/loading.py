@@ -114,7 +114,7 @@ def parse_factory_args(pairs: list[str] | None) -> dict[str, Any]:
     return kwargs
 
 
-def _split_target(spec: str) -> tuple[str, str] | None:
+def split_target(spec: str) -> tuple[str, str] | None:
     """`left:attr` for factory specs; None for timm names. A Windows drive (`C:\\x.py:f`)
     is kept in the left part."""
     if spec.startswith(TIMM_PREFIX):
@@ -404,11 +404,16 @@ def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
+def import_target(left: str, attr: str) -> Any:
+    """The object `left:attr` names (`pkg.mod` or `path/file.py`, attr possibly dotted)."""
+    module = _import_file(left) if is_file_spec(left) else _import_module(left)
+    return _resolve_attr(module, attr, left)
+
+
 def _load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
     if not attr:
         raise LoadError(f"{spec!r}: missing the attribute after ':' (e.g. {left}:build)")
-    module = _import_file(left) if is_file_spec(left) else _import_module(left)
-    target = _resolve_attr(module, attr, left)
+    target = import_target(left, attr)
     notes: list[str] = []
     from torch import nn
 
@@ -462,7 +467,7 @@ def load(
         if kwargs:
             raise UsageError(f"{spec} is a checkpoint file: it takes no -a arguments")
         return load_checkpoint(spec, trust_pickle=trust_pickle, device=device)
-    target = _split_target(spec)
+    target = split_target(spec)
     if target is None:
         if spec.endswith(".py") or (("/" in spec or os.sep in spec) and not spec.startswith(TIMM_PREFIX)):
             raise LoadError(f"{spec!r}: name the factory too, e.g. {spec}:build")

@@ -271,17 +271,12 @@ def _assignments_outside_init(cls: type, attr: str) -> sources.SourceLocation | 
             if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) or func.name == "__init__":
                 continue
             for node in ast.walk(func):
-                targets = [t for t in _assignment_targets(node) if t == (attr,)]
+                targets = [t for t in sources.assignment_chains(node) if t == (attr,)]
                 if targets and (best is None or node.lineno < best):
                     best = node.lineno
         if best is not None:
             return sources.SourceLocation(file, start + best - 1 if start else best)
     return None
-
-
-def _assignment_targets(node: ast.AST) -> list[tuple[str, ...]]:
-    chains = [sources._attribute_chain(t) for t in sources._targets(node)] + [sources._setter_chain(node)]
-    return [c for c in chains if c is not None]
 
 
 # --- the observer ----------------------------------------------------------------------------

@@ -69,6 +69,12 @@ def _setter_chain(node: ast.AST) -> tuple[str, ...] | None:
     return (*prefix, name.value)
 
 
+def assignment_chains(node: ast.AST) -> list[tuple[str, ...]]:
+    """The attribute chains a statement assigns: `self.a.b = ...` -> [("a", "b")]."""
+    chains = [_attribute_chain(t) for t in _targets(node)] + [_setter_chain(node)]
+    return [c for c in chains if c is not None]
+
+
 @lru_cache(maxsize=4096)
 def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
     """Every attribute chain assigned in the class body's source -> its first line."""
@@ -85,10 +91,7 @@ def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
         return {}
     found: dict[tuple[str, ...], SourceLocation] = {}
     for node in ast.walk(tree):
-        chains = [_attribute_chain(t) for t in _targets(node)] + [_setter_chain(node)]
-        for chain in chains:
-            if chain is None:
-                continue
+        for chain in assignment_chains(node):
             location = SourceLocation(file, start + node.lineno - 1 if start else node.lineno)
             if chain not in found or location.line < found[chain].line:
                 found[chain] = location
