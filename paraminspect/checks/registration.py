@@ -238,23 +238,33 @@ def check_mixed_devices(ctx: Any) -> list[Finding]:
     def device(r: Any) -> str:
         return "meta" if built_on_meta and r.device == "cpu" else r.device
 
-    counts = Counter(device(r) for r in records)
-    if len(counts) < 2:
+    split = _model_wide_split(records, device)
+    if split is None:
         return []
-    majority = counts.most_common(1)[0][0]
-    minority = [r for r in records if device(r) != majority]
-    spread = ", ".join(f"{d} ({_plural(n, 'tensor')})" for d, n in counts.most_common())
+    groups, majority, minority, spread = split
     return [
         _finding(
             PI006,
             "",
             "",
             [r.name for r in minority],
-            f"parameters and buffers are on {len(counts)} devices: {spread}; not on {majority}: "
+            f"parameters and buffers are on {groups} devices: {spread}; not on {majority}: "
             f"{_listing(r.name for r in minority)}; move the model with one .to(device) call, or check the code "
             "that created these tensors on another device",
         )
     ]
+
+
+def _model_wide_split(records: list[Any], key: Callable[[Any], str]) -> tuple[int, str, list[Any], str] | None:
+    """For PI006/PI007: (how many groups, the majority group, records outside it, "a (n tensors), ...")
+    when the records fall in more than one group by `key`, else None."""
+    counts = Counter(key(r) for r in records)
+    if len(counts) < 2:
+        return None
+    majority = counts.most_common(1)[0][0]
+    minority = [r for r in records if key(r) != majority]
+    spread = ", ".join(f"{k} ({_plural(n, 'tensor')})" for k, n in counts.most_common())
+    return len(counts), majority, minority, spread
 
 
 def _is_floating(dtype: str) -> bool:
@@ -263,19 +273,17 @@ def _is_floating(dtype: str) -> bool:
 
 def check_mixed_dtypes(ctx: Any) -> list[Finding]:
     records = [r for r in _registered_records(ctx.inventory) if _is_floating(r.dtype)]
-    counts = Counter(r.dtype for r in records)
-    if len(counts) < 2:
+    split = _model_wide_split(records, lambda r: r.dtype)
+    if split is None:
         return []
-    majority = counts.most_common(1)[0][0]
-    minority = [r for r in records if r.dtype != majority]
-    spread = ", ".join(f"{d} ({_plural(n, 'tensor')})" for d, n in counts.most_common())
+    groups, majority, minority, spread = split
     return [
         _finding(
             PI007,
             "",
             "",
             [r.name for r in minority],
-            f"floating-point parameters and buffers use {len(counts)} dtypes: {spread}; not {majority}: "
+            f"floating-point parameters and buffers use {groups} dtypes: {spread}; not {majority}: "
             f"{_listing(r.name for r in minority)}; fine when intended (e.g. float32 norms in a bf16 model)",
         )
     ]
