@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
+from paraminspect.sources import is_torch_class
+
 PARAMETER = "parameter"
 BUFFER = "buffer"
 UNREGISTERED = "unregistered"
@@ -151,14 +153,10 @@ def qualified_name(cls: type) -> str:
 
 
 @cache
-def _module_bookkeeping() -> frozenset[str]:
+def module_bookkeeping() -> frozenset[str]:
     # What nn.Module.__init__ itself sets, computed rather than hard-coded so new torch
     # releases that add hook dicts keep working.
     return frozenset(vars(nn.Module()))
-
-
-def _is_torch_class(cls: type) -> bool:
-    return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
 
 
 _SELF_ASSIGN = re.compile(r"self\.(_\w+)\s*(?::[^=\n]+)?=|setattr\(\s*self\s*,\s*['\"](_\w+)['\"]")
@@ -172,7 +170,7 @@ def _torch_private_names(cls: type) -> frozenset[str]:
 
     names: set[str] = set()
     for base in cls.__mro__:
-        if base is nn.Module or not _is_torch_class(base):
+        if base is nn.Module or not is_torch_class(base):
             continue
         try:
             source = inspect.getsource(base)
@@ -199,9 +197,9 @@ def _hook_managed_names(module: nn.Module) -> set[str]:
 @cache
 def _class_skips(cls: type) -> tuple[frozenset[str], bool]:
     """(attribute names never reported for this class, whether all private names are skipped)."""
-    if _is_torch_class(cls):
-        return _module_bookkeeping(), True
-    return _module_bookkeeping() | _torch_private_names(cls), False
+    if is_torch_class(cls):
+        return module_bookkeeping(), True
+    return module_bookkeeping() | _torch_private_names(cls), False
 
 
 _COMPRESSED_PARTS = {
@@ -423,7 +421,7 @@ def _plain_object_fields(value: Any) -> dict[str, Any] | None:
     if isinstance(value, _NOT_PLAIN_OBJECTS) or (callable(value) and not dataclasses.is_dataclass(value)):
         return None
     cls = type(value)
-    if _is_torch_class(cls) or cls.__module__ == "builtins":
+    if is_torch_class(cls) or cls.__module__ == "builtins":
         return None
     try:
         return dict(vars(value))

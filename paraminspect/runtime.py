@@ -16,13 +16,10 @@ size limit. Returns plain data; no printing.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
 import os
 import sys
 import sysconfig
-import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +41,7 @@ from paraminspect.examples import (
     max_cpu_bytes,
     resolve_example,
 )
+from paraminspect.inventory import module_bookkeeping
 
 __all__ = ["Observation", "RunReport", "check_run", "run_model"]
 
@@ -65,7 +63,6 @@ for _name in (*_FACTORY_NAMES, *_LIKE_NAMES):
 _LIKE = frozenset(getattr(torch, n) for n in _LIKE_NAMES if hasattr(torch, n))
 _DATA = frozenset(getattr(torch, n) for n in _DATA_FACTORIES if hasattr(torch, n))
 _INDEXING = (torch.Tensor.__getitem__, torch.Tensor.__setitem__)  # CPU index tensors work on every device
-_MODULE_BOOKKEEPING = frozenset(vars(nn.Module()))
 _MAX_DEPTH = 3
 _MAX_NAME_FRAMES = 8
 
@@ -172,10 +169,6 @@ def _tensors_in(value: Any, access: str = "", depth: int = 0) -> Iterator[tuple[
             yield from _tensors_in(getattr(value, f.name, None), f"{access}.{f.name}", depth + 1)
 
 
-def _is_torch_class(cls: type) -> bool:
-    return cls.__module__ == "torch" or cls.__module__.startswith("torch.")
-
-
 class _Index:
     """Names of everything the model holds, by object identity."""
 
@@ -204,7 +197,7 @@ class _Index:
                 for access, t in _tensors_in(value):
                     self.attributes.setdefault(id(t), (path, attr, access))
             for klass in type(module).__mro__:
-                if _is_torch_class(klass) or klass is object:
+                if sources.is_torch_class(klass) or klass is object:
                     continue
                 for attr, value in vars(klass).items():
                     for access, t in _tensors_in(value):
@@ -223,7 +216,7 @@ class _Index:
 
 def _plain_attributes(module: nn.Module) -> Iterator[tuple[str, Any]]:
     for attr, value in vars(module).items():
-        if attr not in _MODULE_BOOKKEEPING:
+        if attr not in module_bookkeeping():
             yield attr, value
 
 
@@ -250,33 +243,6 @@ def _definition_site(index: _Index, name: str) -> tuple[str | None, int | None]:
         if loc is not None and not _is_internal(loc.file):
             return loc.file, loc.line
     return None, None
-
-
-@lru_cache(maxsize=1024)
-def _assignments_outside_init(cls: type, attr: str) -> sources.SourceLocation | None:
-    """The first `self.<attr> = ...` in a method other than __init__ (forward, a helper)."""
-    for klass in cls.__mro__:
-        if klass is object or _is_torch_class(klass):
-            continue
-        try:
-            file = inspect.getsourcefile(klass)
-            lines, start = inspect.getsourcelines(klass)
-            tree = ast.parse(textwrap.dedent("".join(lines)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        if file is None:
-            continue
-        best: int | None = None
-        for func in ast.walk(tree):
-            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) or func.name == "__init__":
-                continue
-            for node in ast.walk(func):
-                targets = [t for t in sources.assignment_chains(node) if t == (attr,)]
-                if targets and (best is None or node.lineno < best):
-                    best = node.lineno
-        if best is not None:
-            return sources.SourceLocation(file, start + best - 1 if start else best)
-    return None
 
 
 # --- the observer ----------------------------------------------------------------------------
@@ -705,13 +671,13 @@ def _attribute_changes(
             prior = old.get(attr)
             if prior is not None and prior[1]:
                 continue  # held tensors before forward: a static finding (PI002/PI003), not a run-time one
-            if _is_torch_class(cls) and attr.startswith("_"):
+            if sources.is_torch_class(cls) and attr.startswith("_"):
                 continue  # torch.nn's own bookkeeping
             held = [access for access, _ in _tensors_in(value)]
             if not held:
                 continue
-            loc = _assignments_outside_init(cls, attr) if prior is not None else None
-            loc = loc or sources.find_assignment(cls, attr) or _assignments_outside_init(cls, attr)
+            loc = sources.find_assignment(cls, attr, outside_init=True) if prior is not None else None
+            loc = loc or sources.find_assignment(cls, attr) or sources.find_assignment(cls, attr, outside_init=True)
             file, line = _location(loc)
             names = tuple(_dotted(path, attr) + access for access in held)
             how = "changes" if prior is not None else "sets"

@@ -14,6 +14,7 @@ import inspect
 import linecache
 import re
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,9 +76,15 @@ def assignment_chains(node: ast.AST) -> list[tuple[str, ...]]:
     return [c for c in chains if c is not None]
 
 
+def is_torch_class(cls: type) -> bool:
+    """Defined by torch itself (torch.nn's built-ins, torch.ao, ...), not by a user or library."""
+    return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
+
+
 @lru_cache(maxsize=4096)
-def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
-    """Every attribute chain assigned in the class body's source -> its first line."""
+def _class_assignments(cls: type, outside_init: bool) -> dict[tuple[str, ...], SourceLocation]:
+    """Every attribute chain assigned in the class body's source -> its first line; with
+    `outside_init`, only assignments in methods other than __init__ (forward, helpers)."""
     try:
         file = inspect.getsourcefile(cls)
         lines, start = inspect.getsourcelines(cls)
@@ -89,8 +96,13 @@ def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except SyntaxError:
         return {}
+    if outside_init:
+        functions = (f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        nodes: Iterable[ast.AST] = (n for f in functions if f.name != "__init__" for n in ast.walk(f))
+    else:
+        nodes = ast.walk(tree)
     found: dict[tuple[str, ...], SourceLocation] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         for chain in assignment_chains(node):
             location = SourceLocation(file, start + node.lineno - 1 if start else node.lineno)
             if chain not in found or location.line < found[chain].line:
@@ -98,16 +110,19 @@ def _class_assignments(cls: type) -> dict[tuple[str, ...], SourceLocation]:
     return found
 
 
-def find_assignment(cls: type, chain: tuple[str, ...] | str) -> SourceLocation | None:
-    """Where `cls` (or a base class) assigns `self.<chain>`; None when not found."""
+def find_assignment(
+    cls: type, chain: tuple[str, ...] | str, *, outside_init: bool = False
+) -> SourceLocation | None:
+    """Where `cls` (or a base class) assigns `self.<chain>`; None when not found.
+    `outside_init`: only an assignment made outside __init__ (in forward, say)."""
     if isinstance(chain, str):
         chain = (chain,)
     for klass in getattr(cls, "__mro__", ()):
         # torch's own classes are never where a user's bug is: a line inside torch/ would
         # only mislead annotations and SARIF
-        if klass is object or (klass.__module__ or "").split(".")[0] == "torch":
+        if klass is object or is_torch_class(klass):
             continue
-        location = _class_assignments(klass).get(chain)
+        location = _class_assignments(klass, outside_init).get(chain)
         if location is not None:
             return location
     return None

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from paraminspect.checks.model import ERROR, Finding, Rule
+from paraminspect.sources import is_torch_class
 
 CODE = "PI011"
 
@@ -329,10 +329,6 @@ def _formula(expect: _Expect) -> str:
     return f" = {expect.formula}" if expect.formula else ""
 
 
-def _is_torch_class(cls: type) -> bool:
-    return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
-
-
 def _problem(value: Any, expect: _Expect, label: str, presence: bool) -> str | None:
     """The message when `value` contradicts `expect`, else None. `presence`: also report a
     tensor that is None where the configuration requires one, or present where it says None."""
@@ -361,44 +357,12 @@ def _problem(value: Any, expect: _Expect, label: str, presence: bool) -> str | N
     return None
 
 
-@cache
-def _torch_dir() -> Path:
-    import torch
-
-    return Path(torch.__file__).resolve().parent
-
-
-def _outside_torch(location: Any) -> Any:
-    if location is None:
-        return None
-    try:
-        Path(location.file).resolve().relative_to(_torch_dir())
-    except ValueError:
-        return location
-    return None
-
-
-def _locate(path: str, attribute: str, modules: dict[str, Any]) -> Any:
-    """The statement that assigned the tensor: `self.linear1.weight = ...` in an ancestor's
-    class (nearest first), else `self.weight = ...` in the module's own class (a subclass)."""
-    from paraminspect.sources import find_assignment
-
-    parts = path.split(".") if path else []
-    for cut in range(len(parts) - 1, -1, -1):
-        ancestor = modules.get(".".join(parts[:cut]))
-        if ancestor is None:
-            continue
-        location = _outside_torch(find_assignment(type(ancestor), (*parts[cut:], attribute)))
-        if location is not None:
-            return location
-    return _outside_torch(find_assignment(type(modules[path]), (attribute,)))
-
-
-def _iter_findings(model: Any) -> Iterator[Finding]:
+def _iter_findings(model: Any, inventory: Any) -> Iterator[Finding]:
     from torch.nn.modules.lazy import LazyModuleMixin
 
-    modules = dict(model.named_modules())
-    for path, module in modules.items():
+    from paraminspect.checks.engine import locate
+
+    for path, module in model.named_modules():
         spec = _spec_for(module)
         if spec is None:
             continue
@@ -407,7 +371,7 @@ def _iter_findings(model: Any) -> Iterator[Finding]:
         label = _label(module, spec)
         # A subclass may drop or add what its base creates (timm's GroupNorm1NoBias sets
         # `self.bias = None`): presence is checked on torch's own classes only, shapes on all.
-        presence = _is_torch_class(type(module))
+        presence = is_torch_class(type(module))
         for expect in spec.expects:
             if _is_parametrized(module, expect.attribute):
                 continue
@@ -417,7 +381,8 @@ def _iter_findings(model: Any) -> Iterator[Finding]:
             message = _problem(value, expect, label, presence)
             if message is None:
                 continue
-            location = _locate(path, expect.attribute, modules)
+            # `self.linear1.weight = ...` in the nearest ancestor's class, else the module's own
+            location = locate(inventory, path, expect.attribute, parents_first=True)
             yield Finding(
                 code=CODE,
                 severity=ERROR,
@@ -438,7 +403,7 @@ def check_shapes(ctx: Any) -> list[Finding]:
 
     if not isinstance(ctx.model, torch.nn.Module):
         return []
-    return list(_iter_findings(ctx.model))
+    return list(_iter_findings(ctx.model, ctx.inventory))
 
 
 _EXPLANATION = """\
