@@ -120,15 +120,13 @@ def show(
 
     loaded = load(model, parse_factory_args(arg), device, trust_pickle=trust_pickle)
     gc.freeze()  # the model is built: the collector need not rescan its objects while we render
-    wrap_notes: list[str] = []
     if loaded.inventory is not None:  # a checkpoint listed from its headers
-        inv = loaded.inventory
+        inv, wrap_notes = loaded.inventory, []
     else:
         module, wrap_notes = unwrap(loaded.module)
+        inv = build_inventory(module)
     for message in loaded.notes + wrap_notes:
         _note(message)
-    if loaded.inventory is None:
-        inv = build_inventory(module)
     records = [
         r
         for r in inv.tensors
@@ -416,7 +414,7 @@ def _finish_output(code: int) -> int:
 def _run_command(argv: Optional[list[str]]) -> int:
     try:
         return _run(argv)
-    except SystemExit as exc:  # rich's Console ends a broken pipe with SystemExit(1)
+    except SystemExit as exc:  # click ends a broken pipe outside _output() with SystemExit(1)
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         sys.stderr.write(f"{exc.code}\n")  # what sys.exit("message") would print

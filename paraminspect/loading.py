@@ -432,11 +432,10 @@ def _load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], devic
     if missing:
         example = " ".join(f"-a {m}=VALUE" for m in missing)
         raise LoadError(f"{what} needs argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}: pass {example}")
-    if not missing:
-        defaults = _no_weights_kwargs(target, kwargs)
-        if defaults:
-            notes.append("building without weights: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
-            kwargs = {**kwargs, **defaults}
+    defaults = _no_weights_kwargs(target, kwargs)
+    if defaults:
+        notes.append("building without weights: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        kwargs = {**kwargs, **defaults}
     built, built_on = _build(what, lambda: target(**kwargs), device, notes)
     return LoadedModel(spec, spec, _as_module(what, built), built_on, "factory", notes)
 
