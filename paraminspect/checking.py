@@ -26,6 +26,11 @@ class ModelResult:
     def failed(self) -> bool:
         return self.error is not None
 
+    def error_line(self) -> str:
+        """`spec: error`, without repeating the spec when the error already names it."""
+        error = self.error or ""
+        return error if self.spec in error else f"{self.spec}: {error}"
+
 
 def check_model(
     spec: str,

@@ -281,8 +281,7 @@ def _report_check(
     run's text report lists the failures itself (apart from the findings)."""
     for result in results:
         if result.error is not None and not (registry and output_format == "text"):
-            named = len(results) == 1 or result.spec in result.error
-            message = result.error if named else f"{result.spec}: {result.error}"
+            message = result.error if len(results) == 1 else result.error_line()
             sys.stderr.write(f"error: {message}\n")
     with _output(output_file) as out:
         if output_format == "json":

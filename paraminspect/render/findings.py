@@ -46,30 +46,39 @@ def _target(f: Any) -> str:
     return f.attribute or f.module or (f.names[0] if f.names else "(model)")
 
 
+def model_header(result: Any) -> Text:
+    header = Text(result.spec, style="bold")
+    if result.resolved and result.resolved != result.spec:
+        header.append(f" -> {result.resolved}", style="dim")
+    return header
+
+
+def finding_lines(f: Any) -> tuple[Text, Text]:
+    """`  CODE severity module.attribute  file:line`, then the indented message."""
+    line = Text("  ")
+    line.append(f.code, style="bold")
+    line.append(" ")
+    line.append(f"{f.severity:<7}", style=SEVERITY_STYLE[f.severity])
+    line.append(" ")
+    line.append(_target(f), style="bold")
+    path = display_path(f.file)
+    if path is not None:
+        line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
+    return line, Text(f"      {f.message}")
+
+
 def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> None:
     """Findings grouped by model, then a one-line summary."""
     for result in results:
-        header = Text(result.spec, style="bold")
-        if result.resolved and result.resolved != result.spec:
-            header.append(f" -> {result.resolved}", style="dim")
-        console.print(header)
+        console.print(model_header(result))
         if result.error is not None:
             console.print(Text("  not checked: it failed (see the error on stderr)", style="red"))
             continue
         if not result.findings:
             console.print(Text("  no findings", style="green"))
         for f in result.findings:
-            line = Text("  ")
-            line.append(f.code, style="bold")
-            line.append(" ")
-            line.append(f"{f.severity:<7}", style=SEVERITY_STYLE[f.severity])
-            line.append(" ")
-            line.append(_target(f), style="bold")
-            path = display_path(f.file)
-            if path is not None:
-                line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
-            console.print(line)
-            console.print(Text(f"      {f.message}"))
+            for line in finding_lines(f):
+                console.print(line)
     console.print()
     counts = severity_counts(results)
     style = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"

@@ -10,26 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import at_least
-from paraminspect.render.findings import SEVERITY_STYLE, severity_counts, summary_line
-from paraminspect.render.github import display_path
-
-
-def failure_text(result: Any) -> str:
-    """`spec: error`, without repeating the spec when the error already names it."""
-    error = result.error or ""
-    return error if result.spec in error else f"{result.spec}: {error}"
-
-
-def _finding_lines(f: Any) -> tuple[Text, Text]:
-    target = f"{f.module}.{f.attribute}" if f.module and f.attribute else f.attribute or f.module or "(model)"
-    line = Text("  ")
-    line.append(f.code, style="bold")
-    line.append(f" {f.severity:<7} ", style=SEVERITY_STYLE[f.severity])
-    line.append(target, style="bold")
-    path = display_path(f.file)
-    if path is not None:
-        line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
-    return line, Text(f"      {f.message}")
+from paraminspect.render.findings import finding_lines, model_header, severity_counts, summary_line
 
 
 def print_registry_report(console: Console, results: Sequence[Any], fail_on: str) -> None:
@@ -44,12 +25,9 @@ def print_registry_report(console: Console, results: Sequence[Any], fail_on: str
         unlisted += len(result.findings) - len(listed)
         if not listed:
             continue
-        header = Text(result.spec, style="bold")
-        if result.resolved and result.resolved != result.spec:
-            header.append(f" -> {result.resolved}", style="dim")
-        console.print(header)
+        console.print(model_header(result))
         for f in listed:
-            for line in _finding_lines(f):
+            for line in finding_lines(f):
                 console.print(line)
     if unlisted:
         console.print(Text(f"({unlisted} findings below --fail-on {fail_on} not listed; --fail-on info lists them)"))
@@ -58,7 +36,7 @@ def print_registry_report(console: Console, results: Sequence[Any], fail_on: str
     if failed:
         console.print(Text(f"Failures: {len(failed)} of {len(results)} models could not be checked", style="bold red"))
         for result in failed:
-            console.print(Text(f"  {failure_text(result)}"))
+            console.print(Text(f"  {result.error_line()}"))
         console.print()
     console.print(
         Text(f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed.")
