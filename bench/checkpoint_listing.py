@@ -4,7 +4,7 @@ Not a test. Writes, under a temporary folder:
   small   a 4 MB safetensors file and a 4 MB torch state_dict
   large   a ~10 GB safetensors file (sparse: its data is never written) and a torch
           state_dict N times the small one's size (written for real: torch.save has to)
-with the same number of tensors, then times paraminspect.checkpoints.load_checkpoint on each
+with the same number of tensors, then times paraminspect.loaders.checkpoints.load_checkpoint on each
 (median of several rounds, in this process) and prints large/small ratios: about 1 when
 no tensor data is read. The torch file is dropped from the page cache first when possible
 (posix_fadvise), so a read of its data would show.
@@ -51,7 +51,7 @@ def drop_cache(path: Path) -> None:
 
 
 def timed(path: Path, rounds: int) -> float:
-    from paraminspect.checkpoints import load_checkpoint
+    from paraminspect.loaders.checkpoints import load_checkpoint
 
     times = []
     for _ in range(rounds):

@@ -35,7 +35,7 @@ def _build(source: str, name: str, device: str):
     import torch
 
     if source == "timm":
-        from paraminspect.loading import load
+        from paraminspect.loaders.dispatch import load
 
         return load(f"timm:{name}", device=device).module
     import torchvision
@@ -53,7 +53,7 @@ def main() -> int:
 
     from paraminspect.checks import CheckContext
     from paraminspect.checks.shapes import _spec_for, check_shapes
-    from paraminspect.inventory import build_inventory
+    from paraminspect.tensors.walk import build_inventory
 
     checked: Counter[str] = Counter()
     on_cpu: Counter[str] = Counter()  # could not be built on meta, checked after a CPU build

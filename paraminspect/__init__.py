@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from paraminspect.checks.model import Finding
-    from paraminspect.inventory import Inventory
-    from paraminspect.loading import LoadedModel
+    from paraminspect.loaders.model import LoadedModel
+    from paraminspect.tensors.records import Inventory
 
 __all__ = ["__version__", "check", "inventory", "load"]
 
@@ -23,14 +23,14 @@ def load(
 ) -> LoadedModel:
     """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`),
     or list a checkpoint file; `trust_pickle` allows full unpickling of a checkpoint."""
-    from paraminspect.loading import load as _load
+    from paraminspect.loaders.dispatch import load as _load
 
     return _load(spec, kwargs=kwargs, device=device, trust_pickle=trust_pickle)
 
 
 def inventory(model: Any) -> Inventory:
     """One record per tensor reachable from `model` (an nn.Module), registered or not."""
-    from paraminspect.inventory import build_inventory
+    from paraminspect.tensors.walk import build_inventory
 
     return build_inventory(model)
 
@@ -46,7 +46,8 @@ def check(
     wrappers are looked through, as on the command line."""
     from paraminspect.checks import CheckContext
     from paraminspect.checks.engine import run_static_checks
-    from paraminspect.inventory import build_inventory, unwrap
+    from paraminspect.tensors.walk import build_inventory
+    from paraminspect.tensors.wrappers import unwrap
 
     module, _ = unwrap(model)
     return run_static_checks(CheckContext(build_inventory(module), module), select=select, ignore=ignore, allow=allow)

@@ -47,8 +47,9 @@ def check_model(
     `spec`) and check it. A load or usage error becomes `error`, not an exception, so that a
     caller checking many models can go on; bugs in paraminspect itself still raise."""
     from paraminspect.checks.engine import StaticContext, run_static_checks
-    from paraminspect.inventory import build_inventory, unwrap
-    from paraminspect.loading import load
+    from paraminspect.loaders.dispatch import load
+    from paraminspect.tensors.walk import build_inventory
+    from paraminspect.tensors.wrappers import unwrap
 
     try:
         loaded = load(load_spec or spec, kwargs, device, trust_pickle=trust_pickle)
@@ -64,7 +65,7 @@ def check_model(
     findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow)
     run_notes: list[str] = []
     if run is not None:  # `check --run`: paraminspect.examples.RunOptions -> PI1xx findings
-        from paraminspect.runtime import check_run
+        from paraminspect.run.forward import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
             return unwrap(load(load_spec or spec, kwargs, "cpu", trust_pickle=trust_pickle).module)[0]
@@ -84,68 +85,3 @@ def check_model(
         notes=tuple(loaded.notes) + tuple(wrap_notes) + tuple(run_notes),
         build_device=loaded.build_device,
     )
-
-
-@dataclass(frozen=True)
-class CheckPlan:
-    """What `paraminspect check` will do: the models (globs expanded), their options, and the
-    --fail-on threshold, after the command line has overridden [tool.paraminspect]."""
-
-    tasks: tuple[Any, ...]  # paraminspect.registry.Task
-    fail_on: str
-    registry_run: bool  # globs were given: a registry report, worker processes
-
-
-def plan_check(
-    models: Sequence[str],
-    *,
-    kwargs: dict[str, Any],
-    device: str | None,
-    select: Sequence[str] | None,
-    ignore: Sequence[str] | None,
-    fail_on: str | None,
-    run: Any = None,
-    trust_pickle: bool = False,
-) -> CheckPlan:
-    """Merge the command line with the nearest pyproject.toml's [tool.paraminspect]."""
-    from paraminspect.checks.engine import parse_codes
-    from paraminspect.config import load_config, resolve_model_path
-    from paraminspect.errors import UsageError
-    from paraminspect.registry import Task, expand_specs, is_glob
-
-    select_codes = parse_codes(select, "--select")
-    ignore_codes = parse_codes(ignore, "--ignore")
-    config = load_config()
-    specs = list(models)
-    from_config = not specs
-    if from_config:
-        if not config.models:
-            raise UsageError(
-                "no MODEL given and no `models = [...]` in [tool.paraminspect] of a pyproject.toml: "
-                "pass models, e.g. `paraminspect check mypkg.models:build`"
-            )
-        specs = list(config.models)
-    if select_codes is None:  # command-line flags override the file
-        select_codes = list(config.select) if config.select is not None else None
-    if ignore_codes is None:
-        ignore_codes = list(config.ignore or ())
-    registry_run = any(is_glob(spec) for spec in specs)
-    if registry_run:
-        specs = expand_specs(specs)
-    tasks = tuple(
-        Task(
-            spec,
-            {
-                "kwargs": kwargs,
-                "device": device,
-                "select": select_codes,
-                "ignore": [*ignore_codes, *config.ignores_for(spec)],
-                "allow": config.allow,
-                "load_spec": resolve_model_path(spec, config.root) if from_config else None,
-                "run": run,
-                "trust_pickle": trust_pickle,
-            },
-        )
-        for spec in specs
-    )
-    return CheckPlan(tasks, fail_on or config.fail_on or "warning", registry_run)

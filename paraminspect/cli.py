@@ -115,8 +115,11 @@ def show(
     if depth is not None and depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {depth}")
 
-    from paraminspect.inventory import build_inventory, module_summary, unwrap
-    from paraminspect.loading import load, parse_factory_args
+    from paraminspect.loaders.dispatch import load
+    from paraminspect.loaders.spec import parse_factory_args
+    from paraminspect.tensors.totals import module_summary
+    from paraminspect.tensors.walk import build_inventory
+    from paraminspect.tensors.wrappers import unwrap
 
     loaded = load(model, parse_factory_args(arg), device, trust_pickle=trust_pickle)
     gc.freeze()  # the model is built: the collector need not rescan its objects while we render
@@ -234,13 +237,14 @@ def check(
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
     _choice(output_format, CHECK_FORMATS, "--format")
-    from paraminspect.examples import run_options
+    from paraminspect.run.examples import run_options
 
     run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
-    from paraminspect.checking import check_model, plan_check
-    from paraminspect.loading import parse_factory_args
+    from paraminspect.checking import check_model
+    from paraminspect.loaders.spec import parse_factory_args
+    from paraminspect.plan import plan_check
     from paraminspect.registry import DEFAULT_TIMEOUT, check_many, needs_timm
 
     plan = plan_check(

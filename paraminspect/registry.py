@@ -67,7 +67,7 @@ def expand_specs(specs: Sequence[str]) -> list[str]:
 
 def needs_timm(specs: Sequence[str]) -> bool:
     """Whether any spec names a timm model (so that workers import timm up front)."""
-    from paraminspect.loading import split_target
+    from paraminspect.loaders.spec import split_target
 
     return any(s.startswith(TIMM_PREFIX) or split_target(s) is None for s in specs)
 

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from paraminspect.checkpoints import list_safetensors
-from paraminspect.inventory import STORED
+from paraminspect.loaders.checkpoints.safetensors_header import list_safetensors
+from paraminspect.tensors.records import STORED
 
 
 class Net(nn.Module):

@@ -14,7 +14,10 @@ import torch
 from conftest import ROOT
 from torch import nn
 
-from paraminspect.inventory import PACKED, build_inventory, module_summary, unwrap
+from paraminspect.tensors.records import PACKED
+from paraminspect.tensors.totals import module_summary
+from paraminspect.tensors.walk import build_inventory
+from paraminspect.tensors.wrappers import unwrap
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import edge_models

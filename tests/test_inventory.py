@@ -6,7 +6,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from paraminspect.inventory import build_inventory, module_summary, unwrap
+from paraminspect.tensors.totals import module_summary
+from paraminspect.tensors.walk import build_inventory
+from paraminspect.tensors.wrappers import unwrap
 
 
 def kinds(inv):

@@ -18,8 +18,8 @@ import torch
 from conftest import ROOT, SAMPLES, run_process, sample
 from torch import nn
 
-from paraminspect.fastmeta import skip_meta_init
-from paraminspect.inventory import build_inventory
+from paraminspect.loaders.fastmeta import skip_meta_init
+from paraminspect.tensors.walk import build_inventory
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
@@ -215,7 +215,7 @@ def test_meta_build_does_not_import_dynamo(name):
     proc = _run_python(
         """
         import sys
-        from paraminspect.loading import load
+        from paraminspect.loaders.dispatch import load
         loaded = load(sys.argv[1])
         heavy = sorted(m for m in ("torch._dynamo", "sympy") if m in sys.modules)
         print(loaded.build_device, heavy)

@@ -13,8 +13,8 @@ from conftest import SAMPLES, sample
 from torch import nn
 
 from paraminspect.errors import UsageError
-from paraminspect.examples import RunOptions, parse_size, resolve_example, run_options
-from paraminspect.runtime import model_bytes, run_model
+from paraminspect.run.examples import RunOptions, parse_size, resolve_example, run_options
+from paraminspect.run.forward import model_bytes, run_model
 
 RUN_BUGS = SAMPLES / "run_bugs.py"
 RUN_CLEAN = SAMPLES / "run_clean.py"

@@ -14,8 +14,8 @@ from torch.nn.utils import parametrize
 
 from paraminspect.checks import CheckContext, all_rules
 from paraminspect.checks.shapes import _spec_for, check_shapes
-from paraminspect.inventory import build_inventory
-from paraminspect.loading import load
+from paraminspect.loaders.dispatch import load
+from paraminspect.tensors.walk import build_inventory
 
 HERE = Path(__file__).resolve()
 

@@ -36,7 +36,7 @@ FAMILIES = (
 class CheckContext:
     """What a rule's check function receives."""
 
-    inventory: Any  # paraminspect.inventory.Inventory
+    inventory: Any  # paraminspect.tensors.records.Inventory
     model: Any = None  # the nn.Module the inventory was built from, when there is one
     spec: str = ""
 

@@ -3,7 +3,7 @@ state_dict() do not see, and informational facts about how tensors are registere
 
 Importable without torch (`paraminspect rules` / `explain`): the check functions only read
 the plain records of an Inventory, so kind names are spelled out here instead of imported
-from paraminspect.inventory.
+from paraminspect.tensors.records.
 """
 
 from __future__ import annotations

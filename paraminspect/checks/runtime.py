@@ -1,6 +1,6 @@
 """Runtime rules PI101-PI105: what only a forward (and backward) pass shows (`check --run`).
 
-The rules have no check function: paraminspect.runtime observes one run and
+The rules have no check function: paraminspect.run observes one run and
 `runtime_findings` turns its observations into findings with the same select/ignore/allow
 and `# noqa` handling as the static rules. No torch import here (`rules`, `explain`).
 """
@@ -188,7 +188,7 @@ def runtime_findings(
     ignore: Sequence[str] | None = None,
     allow: Sequence[str] | None = None,
 ) -> list[Finding]:
-    """paraminspect.runtime Observations -> Findings: severity from the catalog, minus rules
+    """paraminspect.run Observations -> Findings: severity from the catalog, minus rules
     switched off, names matched by an `allow` glob and `# noqa`-suppressed lines."""
     from paraminspect.checks.engine import enabled_rules, parse_codes
     from paraminspect.sources import SourceLocation, is_suppressed

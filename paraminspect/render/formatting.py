@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from paraminspect.inventory import BUFFER, UNREGISTERED, TensorRecord
+from paraminspect.tensors.records import BUFFER, UNREGISTERED, TensorRecord
 
 
 @lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from paraminspect.inventory import Inventory, ModuleSummaryRow, TensorRecord, Totals
+from paraminspect.tensors.records import Inventory, ModuleSummaryRow, TensorRecord, Totals
 
 SHOW_SCHEMA_VERSION = 1
 

@@ -7,8 +7,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 
-from paraminspect.inventory import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
 from paraminspect.render.formatting import count, human_bytes, tensor_cells
+from paraminspect.tensors.records import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
 
 # Heavy head, light body: the look of rich's default table, drawn by hand below.
 _TOP, _HEAD, _SEP, _BOTTOM = ("┏", "┳", "┓", "━"), ("┃", "┃", "┃"), ("┡", "╇", "┩", "━"), ("└", "┴", "┘", "─")

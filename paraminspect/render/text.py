@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from paraminspect.inventory import ModuleSummaryRow, TensorRecord
 from paraminspect.render.formatting import count, tensor_cells
 from paraminspect.render.json import tensor_dict
+from paraminspect.tensors.records import ModuleSummaryRow, TensorRecord
 
 CSV_FIELDS = [
     "name",

@@ -8,293 +8,32 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import re
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parameter import UninitializedTensorMixin
 
 from paraminspect.sources import is_torch_class
-
-PARAMETER = "parameter"
-BUFFER = "buffer"
-UNREGISTERED = "unregistered"
-# A tensor read from a checkpoint file: a state_dict does not record parameter vs buffer.
-STORED = "stored"
-# A quantized module's weight kept in a packed (non-tensor) object, shown unpacked the way
-# state_dict() saves it; not in parameters() or buffers().
-PACKED = "packed"
-KINDS = (PARAMETER, BUFFER, UNREGISTERED, STORED, PACKED)
-
-# How far into nested containers / plain objects an attribute is followed, and how many
-# values one attribute may expand to: enough for real models, bounded for pathological ones.
-MAX_CONTAINER_DEPTH = 4
-MAX_NODES_PER_ATTRIBUTE = 20_000
-# Quantized RNNs nest packed objects inside packed objects.
-MAX_PACKED_DEPTH = 8
-
-
-@dataclass(frozen=True, slots=True)
-class TensorRecord:
-    """One tensor object (tied names are aliases of one record, counted once)."""
-
-    name: str
-    kind: str
-    persistent: bool | None
-    requires_grad: bool
-    shape: tuple[int, ...] | None
-    dtype: str
-    device: str
-    numel: int | None
-    nbytes: int | None
-    module: str
-    module_type: str
-    attribute: str
-    aliases: tuple[str, ...] = ()
-    is_parameter: bool = False
-    uninitialized: bool = False
-    tensor_type: str = "Tensor"
-    layout: str = "strided"
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleRecord:
-    """One nn.Module object; `registered` is False for modules only reachable through
-    plain Python attributes or containers."""
-
-    path: str
-    type: str
-    qualified_type: str
-    registered: bool
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HeldReference:
-    """A tensor or module reached through a module attribute that is not a registration:
-    a plain tensor attribute, or an entry of a list/tuple/dict/set/plain object."""
-
-    module: str
-    module_type: str
-    attribute: str
-    access: str
-    container: str | None
-    target: str  # "tensor" or "module"
-    name: str
-    requires_grad: bool = False
-    is_parameter: bool = False
-    registered_as: str | None = None
-    registered_kind: str | None = None
-
-    @property
-    def path(self) -> str:
-        return _join(self.module, self.attribute) + self.access
-
-
-@dataclass(frozen=True, slots=True)
-class Breakdown:
-    tensors: int = 0
-    numel: int = 0
-    bytes: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    parameters: int
-    trainable: int
-    frozen: int
-    buffers: int
-    unregistered: int
-    bytes: int
-    tensors: int
-    uninitialized: int
-    by_dtype: Mapping[str, Breakdown]
-    by_device: Mapping[str, Breakdown]
-    stored: int = 0
-    packed: int = 0
-
-
-@dataclass(frozen=True)
-class Inventory:
-    tensors: tuple[TensorRecord, ...]
-    modules: tuple[ModuleRecord, ...]
-    references: tuple[HeldReference, ...]
-    totals: Totals
-    root_type: str
-    # path -> class of every module, for source lookups (file:line of assignments).
-    module_classes: Mapping[str, type] = field(default_factory=dict, repr=False, compare=False)
-
-    def by_kind(self, kind: str) -> tuple[TensorRecord, ...]:
-        return tuple(r for r in self.tensors if r.kind == kind)
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleSummaryRow:
-    path: str
-    type: str
-    depth: int
-    parameters: int
-    trainable: int
-    fraction: float
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-def qualified_name(cls: type) -> str:
-    module = getattr(cls, "__module__", "") or ""
-    return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
-
-
-@cache
-def module_bookkeeping() -> frozenset[str]:
-    # What nn.Module.__init__ itself sets, computed rather than hard-coded so new torch
-    # releases that add hook dicts keep working.
-    return frozenset(vars(nn.Module()))
-
-
-_SELF_ASSIGN = re.compile(r"self\.(_\w+)\s*(?::[^=\n]+)?=|setattr\(\s*self\s*,\s*['\"](_\w+)['\"]")
-
-
-@cache
-def _torch_private_names(cls: type) -> frozenset[str]:
-    """Private attributes that torch.nn base classes of `cls` assign themselves
-    (nn.RNNBase's `_flat_weights`, ...): bookkeeping, not user bugs."""
-    import inspect
-
-    names: set[str] = set()
-    for base in cls.__mro__:
-        if base is nn.Module or not is_torch_class(base):
-            continue
-        try:
-            source = inspect.getsource(base)
-        except (OSError, TypeError):
-            continue
-        for match in _SELF_ASSIGN.finditer(source):
-            names.add(match.group(1) or match.group(2))
-    return frozenset(names)
-
-
-def _hook_managed_names(module: nn.Module) -> set[str]:
-    """Attributes recomputed by torch.nn.utils hooks before each forward (weight_norm,
-    spectral_norm, prune set `weight` as a plain tensor derived from registered ones)."""
-    names: set[str] = set()
-    for hook in getattr(module, "_forward_pre_hooks", {}).values():
-        if (type(hook).__module__ or "").startswith("torch.nn.utils"):
-            for attr in ("name", "_tensor_name"):
-                value = getattr(hook, attr, None)
-                if isinstance(value, str):
-                    names.add(value)
-    return names
-
-
-@cache
-def _class_skips(cls: type) -> tuple[frozenset[str], bool]:
-    """(attribute names never reported for this class, whether all private names are skipped)."""
-    if is_torch_class(cls):
-        return module_bookkeeping(), True
-    return module_bookkeeping() | _torch_private_names(cls), False
-
-
-_COMPRESSED_PARTS = {
-    "sparse_csr": ("values", "crow_indices", "col_indices"),
-    "sparse_bsr": ("values", "crow_indices", "col_indices"),
-    "sparse_csc": ("values", "ccol_indices", "row_indices"),
-    "sparse_bsc": ("values", "ccol_indices", "row_indices"),
-}
-
-
-def _plain_bytes(t: torch.Tensor) -> int:
-    return int(t.numel()) * t.element_size()
-
-
-def type_name(module: Any) -> str:
-    """The class name users wrote: a torch.jit.script module reports its original class."""
-    if isinstance(module, torch.jit.ScriptModule):
-        try:
-            return str(module.original_name)
-        except Exception:
-            pass
-    return type(module).__name__
-
-
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-_DTYPE_NAMES: dict[Any, str] = {}
-_DEVICE_NAMES: dict[Any, str] = {}
-
-
-def _fast_tensor_facts(t: torch.Tensor) -> dict[str, Any] | None:
-    """The common case (a dense nn.Parameter or Tensor) without the defensive slow path:
-    50,000 tensors must inventory in well under a second."""
-    cls = type(t)
-    if (cls is not nn.Parameter and cls is not torch.Tensor) or t.layout is not torch.strided:
-        return None
-    dtype, device = t.dtype, t.device
-    dtype_name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, _dtype_name(dtype))
-    device_name = _DEVICE_NAMES.get(device) or _DEVICE_NAMES.setdefault(device, str(device))
-    numel = t.numel()
-    return {
-        "requires_grad": t.requires_grad,
-        "uninitialized": False,
-        "tensor_type": cls.__name__,
-        "is_parameter": cls is nn.Parameter,
-        "dtype": dtype_name,
-        "device": device_name,
-        "layout": "strided",
-        "shape": tuple(t.shape),
-        "numel": numel,
-        "nbytes": numel * t.element_size(),
-    }
-
-
-def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
-    """Metadata only: never touches tensor data (works on meta, lazy, sparse, subclasses)."""
-    fast = _fast_tensor_facts(t)
-    if fast is not None:
-        return fast
-    uninitialized = isinstance(t, UninitializedTensorMixin)
-    facts: dict[str, Any] = {
-        "requires_grad": bool(getattr(t, "requires_grad", False)),
-        "uninitialized": uninitialized,
-        "tensor_type": type(t).__name__,
-        "is_parameter": isinstance(t, nn.Parameter),
-    }
-    try:
-        facts["dtype"] = _dtype_name(t.dtype)
-    except Exception:  # exotic subclasses may refuse even metadata
-        facts["dtype"] = "unknown"
-    try:
-        facts["device"] = str(t.device)
-    except Exception:
-        facts["device"] = "unknown"
-    try:
-        facts["layout"] = str(t.layout).removeprefix("torch.")
-    except Exception:
-        facts["layout"] = "unknown"
-    shape = numel = nbytes = None
-    if not uninitialized:
-        try:
-            shape = tuple(int(s) for s in t.shape)
-            numel = int(t.numel())
-            if facts["layout"] == "strided":
-                nbytes = numel * t.element_size()
-            elif facts["layout"] == "sparse_coo":
-                nbytes = sum(_plain_bytes(part) for part in (t._values(), t._indices()))
-            elif facts["layout"] in _COMPRESSED_PARTS:
-                nbytes = sum(_plain_bytes(getattr(t, part)()) for part in _COMPRESSED_PARTS[facts["layout"]])
-        except Exception:
-            pass
-    facts.update(shape=shape, numel=numel, nbytes=nbytes)
-    return facts
+from paraminspect.tensors.facts import class_skips, hook_managed_names, tensor_facts, type_name
+from paraminspect.tensors.records import (
+    BUFFER,
+    MAX_CONTAINER_DEPTH,
+    MAX_NODES_PER_ATTRIBUTE,
+    MAX_PACKED_DEPTH,
+    PACKED,
+    PARAMETER,
+    UNREGISTERED,
+    HeldReference,
+    Inventory,
+    ModuleRecord,
+    TensorRecord,
+    join_name,
+    qualified_name,
+)
+from paraminspect.tensors.totals import compute_totals
 
 
 @dataclass
@@ -345,7 +84,7 @@ class _Builder:
             if name != existing["name"] and name not in existing["aliases"]:
                 existing["aliases"].append(name)
             return False
-        fields = _tensor_facts(t)
+        fields = tensor_facts(t)
         fields.update(
             name=name,
             kind=kind,
@@ -494,13 +233,13 @@ class _Scanner:
             attributes = vars(module)
         except TypeError:
             return
-        class_skips, skip_private = _class_skips(type(module))
-        hook_managed = _hook_managed_names(module) if getattr(module, "_forward_pre_hooks", None) else ()
+        skipped_names, skip_private = class_skips(type(module))
+        hook_managed = hook_managed_names(module) if getattr(module, "_forward_pre_hooks", None) else ()
         owner_type = type_name(module)
         for attribute, value in list(attributes.items()):
             if (
                 type(value) in _ATOM_TYPES  # most attributes: sizes, flags, names
-                or attribute in class_skips
+                or attribute in skipped_names
                 or (skip_private and attribute.startswith("_"))
                 or attribute in hook_managed
             ):
@@ -508,7 +247,7 @@ class _Scanner:
             _AttributeScan(self, path, owner_type, attribute).visit(value, "", None, 0)
 
     def held_tensor(self, scan: _AttributeScan, t: torch.Tensor, access: str, container: str | None) -> None:
-        path = _join(scan.owner, scan.attribute) + access
+        path = join_name(scan.owner, scan.attribute) + access
         registered = self.registered_tensors.get(id(t))
         if registered is None:
             self.builder.add_tensor(t, path, UNREGISTERED, scan.owner, scan.owner_type, scan.attribute)
@@ -526,7 +265,7 @@ class _Scanner:
         )
 
     def held_module(self, scan: _AttributeScan, module: nn.Module, access: str, container: str | None) -> None:
-        path = _join(scan.owner, scan.attribute) + access
+        path = join_name(scan.owner, scan.attribute) + access
         registered_path = self.registered_modules.get(id(module))
         if registered_path is None:
             self._walk_unregistered_module(module, path)
@@ -558,24 +297,24 @@ class _Scanner:
         _walk_registered(sub, module)
         for key, fields in sub.modules.items():
             mod = sub.module_objects[key]
-            sub_path = _join(path, fields["path"]) if fields["path"] else path
+            sub_path = join_name(path, fields["path"]) if fields["path"] else path
             if id(mod) in self.registered_modules:
                 continue
             if self.builder.add_module(mod, sub_path, registered=False):
                 self.pending.append((mod, sub_path))
             for alias in fields["aliases"]:
-                self.builder.add_module(mod, _join(path, alias), registered=False)
+                self.builder.add_module(mod, join_name(path, alias), registered=False)
         for key in sub.order:
             t = sub.tensor_objects[key]
             if key in self.registered_tensors:
                 continue
             fields = sub.records[key]
-            module_path = _join(path, fields["module"]) if fields["module"] else path
-            name = _join(path, fields["name"])
+            module_path = join_name(path, fields["module"]) if fields["module"] else path
+            name = join_name(path, fields["name"])
             self.builder.add_tensor(t, name, UNREGISTERED, module_path, fields["module_type"], fields["attribute"])
             record = self.builder.records[id(t)]
             for alias in fields["aliases"]:
-                full = _join(path, alias)
+                full = join_name(path, alias)
                 if full != record["name"] and full not in record["aliases"]:
                     record["aliases"].append(full)
 
@@ -626,39 +365,7 @@ def _add_packed(builder: _Builder) -> None:
                 continue
             path = fields["path"]
             for access, t in _packed_tensors(value, ""):
-                builder.add_tensor(t, _join(path, name) + access, PACKED, path, fields["type"], name)
-
-
-def _registered_child(model: nn.Module, name: str) -> Any:
-    """A registered child read from `_modules` directly: never runs properties or __getattr__."""
-    try:
-        return vars(model)["_modules"][name]
-    except Exception:
-        return None
-
-
-def unwrap(model: Any) -> tuple[nn.Module, list[str]]:
-    """The module whose names users expect: torch.compile and DataParallel/DDP wrappers are
-    looked through (with a note), so names carry no `_orig_mod.` / `module.` prefix."""
-    notes: list[str] = []
-    seen: set[int] = set()
-    while id(model) not in seen:
-        seen.add(id(model))
-        inner = _registered_child(model, "_orig_mod")
-        if isinstance(inner, nn.Module) and type(model).__name__ == "OptimizedModule":
-            notes.append("compiled with torch.compile: showing the original module")
-            model = inner
-            continue
-        inner = _registered_child(model, "module")
-        if isinstance(inner, nn.Module) and type(model).__name__ in (
-            "DataParallel",
-            "DistributedDataParallel",
-            "FullyShardedDataParallel",
-        ):
-            notes.append(f"wrapped in {type(model).__name__}: showing the wrapped module")
-            model = inner
-            continue
-    return model, notes
+                builder.add_tensor(t, join_name(path, name) + access, PACKED, path, fields["type"], name)
 
 
 def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
@@ -667,53 +374,6 @@ def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
         fields = builder.records[key]
         out.append(TensorRecord(**{**fields, "aliases": tuple(fields["aliases"])}))
     return tuple(out)
-
-
-def _totals(records: tuple[TensorRecord, ...]) -> Totals:
-    params = trainable = buffers = unregistered = stored = packed = total_bytes = uninitialized = 0
-    by_dtype: dict[str, list[int]] = {}
-    by_device: dict[str, list[int]] = {}
-    for r in records:
-        numel = r.numel or 0
-        nbytes = r.nbytes or 0
-        if r.uninitialized:
-            uninitialized += 1
-        if r.kind == PARAMETER:
-            params += numel
-            if r.requires_grad:
-                trainable += numel
-        elif r.kind == BUFFER:
-            buffers += numel
-        elif r.kind == STORED:
-            stored += numel
-        elif r.kind == PACKED:
-            packed += numel
-        else:
-            unregistered += numel
-        total_bytes += nbytes
-        for table, key in ((by_dtype, r.dtype), (by_device, r.device)):
-            row = table.setdefault(key, [0, 0, 0])
-            row[0] += 1
-            row[1] += numel
-            row[2] += nbytes
-
-    def freeze(table: dict[str, list[int]]) -> dict[str, Breakdown]:
-        return {k: Breakdown(*v) for k, v in sorted(table.items(), key=lambda kv: -kv[1][2])}
-
-    return Totals(
-        parameters=params,
-        trainable=trainable,
-        frozen=params - trainable,
-        buffers=buffers,
-        unregistered=unregistered,
-        bytes=total_bytes,
-        tensors=len(records),
-        uninitialized=uninitialized,
-        by_dtype=freeze(by_dtype),
-        by_device=freeze(by_device),
-        stored=stored,
-        packed=packed,
-    )
 
 
 def build_inventory(model: nn.Module) -> Inventory:
@@ -752,54 +412,7 @@ def _build_inventory(model: nn.Module) -> Inventory:
         tensors=records,
         modules=modules,
         references=tuple(builder.references),
-        totals=_totals(records),
+        totals=compute_totals(records),
         root_type=type_name(model),
         module_classes=dict(builder.module_classes),
     )
-
-
-def inventory_from_records(records: list[TensorRecord], root_type: str) -> Inventory:
-    """An inventory of tensors that no module holds (a checkpoint file): every dotted prefix
-    of a name becomes a module path, of unknown type, so --depth views work."""
-    paths: dict[str, None] = {"": None}
-    for r in records:
-        parts = r.module.split(".") if r.module else []
-        for level in range(1, len(parts) + 1):
-            paths.setdefault(".".join(parts[:level]), None)
-    modules = tuple(ModuleRecord(path=p, type="", qualified_type="", registered=True) for p in paths)
-    frozen = tuple(records)
-    return Inventory(tensors=frozen, modules=modules, references=(), totals=_totals(frozen), root_type=root_type)
-
-
-def tensor_facts(t: torch.Tensor) -> dict[str, Any]:
-    """requires_grad, dtype, device, layout, shape, numel, nbytes... of a tensor, from its
-    metadata only (see TensorRecord)."""
-    return _tensor_facts(t)
-
-
-def module_summary(inv: Inventory, max_depth: int) -> list[ModuleSummaryRow]:
-    """Per-module aggregate of registered parameters (tied counted once, at their first
-    name), for registered modules down to `max_depth` levels below the root. A checkpoint's
-    stored tensors count as its parameters: the file does not say which are buffers."""
-    totals: dict[str, list[int]] = {}
-    for r in inv.tensors:
-        if r.kind not in (PARAMETER, STORED) or r.numel is None:
-            continue
-        parts = r.module.split(".") if r.module else []
-        for level in range(0, min(len(parts), max_depth) + 1):
-            key = ".".join(parts[:level])
-            row = totals.setdefault(key, [0, 0])
-            row[0] += r.numel
-            if r.requires_grad:
-                row[1] += r.numel
-    grand = (inv.totals.parameters + inv.totals.stored) or 1
-    rows = []
-    for m in inv.modules:
-        if not m.registered:
-            continue
-        depth = 0 if not m.path else m.path.count(".") + 1
-        if depth > max_depth:
-            continue
-        count, trainable = totals.get(m.path, (0, 0))
-        rows.append(ModuleSummaryRow(m.path, m.type, depth, count, trainable, count / grand))
-    return rows

@@ -1,0 +1,1 @@
+"""The load stage: MODEL spec -> LoadedModel (see dispatch.load)."""

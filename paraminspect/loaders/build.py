@@ -1,0 +1,79 @@
+"""Building a model: on meta by default (initialisers skipped), on CPU when meta fails,
+always behind the network guard."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from paraminspect.errors import LoadError, UsageError
+from paraminspect.loaders.guard import network_attempt, no_network
+from paraminspect.loaders.model import one_line
+
+BUILD_DEVICES_HELP = "meta, cpu, cuda or cuda:N"
+
+
+def check_device(device: str) -> str:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"unknown --device {device!r}: use {BUILD_DEVICES_HELP}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise LoadError(f"--device {device}: CUDA is not available on this machine")
+    if dev.type not in ("meta", "cpu", "cuda"):
+        raise UsageError(f"unknown --device {device!r}: use {BUILD_DEVICES_HELP}")
+    return str(dev)
+
+
+def _network_message(what: str) -> str:
+    return (
+        f"{what} tried to download weights ({network_attempt()}); paraminspect never downloads: "
+        "pass -a pretrained=False, -a weights=None or -a weights_backbone=None"
+    )
+
+
+def _call_on(device: str, build: Callable[[], Any]) -> Any:
+    import torch
+
+    from paraminspect.loaders.fastmeta import skip_meta_init
+
+    # On meta, initialisers are no-ops (values are meaningless there, and some import torch._dynamo).
+    skip_init = skip_meta_init() if torch.device(device).type == "meta" else contextlib.nullcontext()
+    with no_network(), torch.device(device), skip_init:
+        return build()
+
+
+def build_on(what: str, build: Callable[[], Any], device: str | None, notes: list[str]) -> tuple[Any, str]:
+    """Run `build` on `device`, or on meta with a CPU fallback when no device is forced."""
+    if device is not None:
+        try:
+            return _call_on(device, build), device
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise _build_error(what, exc) from exc
+    try:
+        return _call_on("meta", build), "meta"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as meta_exc:
+        if network_attempt():
+            raise LoadError(_network_message(what)) from meta_exc
+        reason = one_line(meta_exc)
+    try:
+        module = _call_on("cpu", build)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise _build_error(what, exc) from exc
+    notes.append(f"{what} cannot be built on the meta device ({reason}); built on CPU instead")
+    return module, "cpu"
+
+
+def _build_error(what: str, exc: BaseException) -> LoadError:
+    if network_attempt():
+        return LoadError(_network_message(what))
+    return LoadError(f"{what} raised {one_line(exc)}")

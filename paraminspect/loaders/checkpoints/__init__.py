@@ -1,0 +1,146 @@
+"""Checkpoint files as MODEL: list the tensors a file stores without building a model.
+
+- `.safetensors`: the 8-byte header length and the JSON header are parsed here; tensor data
+  is never read, so listing costs the same for a 10 MB and a 10 GB file.
+- `*.index.json` (a sharded Hugging Face checkpoint): the `weight_map`'s shards, each read
+  the same way (safetensors headers, or torch files as below).
+- `.pt/.pth/.bin/.ckpt`: `torch.load(weights_only=True)` memory-maps the file, so tensors
+  are views of pages that are never touched. A state_dict, or a dict holding one under a
+  usual key (`state_dict`, `model`, `module`, ...), is listed. A file that needs full
+  unpickling (pickled classes, whole nn.Modules) is refused unless the user passes
+  `--trust-pickle`: only then can code from the file run.
+
+Nothing here prints; every problem is a one-line LoadError.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from paraminspect.errors import LoadError
+from paraminspect.loaders.checkpoints.safetensors_header import list_safetensors
+from paraminspect.loaders.checkpoints.stored import Listing, StoredTensor
+from paraminspect.loaders.model import LoadedModel, device_of
+from paraminspect.loaders.spec import INDEX_SUFFIX, SAFETENSORS_SUFFIX
+from paraminspect.tensors.records import STORED, TensorRecord
+from paraminspect.tensors.totals import inventory_from_records
+
+
+def list_index(path: Path, trust_pickle: bool) -> Listing:
+    from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
+
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoadError(f"{path}: corrupt checkpoint index (not JSON: {exc})") from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise LoadError(f"{path}: not a sharded checkpoint index (no weight_map of tensor name -> shard file)")
+    listing = Listing()
+    shards = list(dict.fromkeys(weight_map.values()))
+    for shard in shards:
+        shard_path = path.parent / shard
+        if not shard_path.is_file():
+            raise LoadError(f"{path}: shard {shard!r} is missing (expected at {shard_path})")
+        if shard.endswith(SAFETENSORS_SUFFIX):
+            tensors = list_safetensors(shard_path)
+        else:
+            sub = list_torch_file(shard_path, trust_pickle)
+            if sub.module is not None:
+                raise LoadError(f"{path}: shard {shard!r} holds an nn.Module, not a state_dict")
+            tensors = sub.tensors
+        held = {t.name for t in tensors}
+        absent = [name for name, where in weight_map.items() if where == shard and name not in held]
+        if absent:
+            raise LoadError(f"{path}: shard {shard!r} does not hold {absent[0]!r}, which the index maps to it")
+        listing.tensors.extend(tensors)
+    listing.notes.append(f"sharded checkpoint: {len(shards)} shard{'s' if len(shards) != 1 else ''}")
+    return listing
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def _records(tensors: list[StoredTensor]) -> list[Any]:
+    records = []
+    for t in tensors:
+        module, _, attribute = t.name.rpartition(".")
+        records.append(
+            TensorRecord(
+                name=t.name,
+                kind=STORED,
+                persistent=None,
+                requires_grad=t.requires_grad,
+                shape=t.shape,
+                dtype=t.dtype,
+                device=t.device,
+                numel=math.prod(t.shape),
+                nbytes=t.nbytes,
+                module=module,
+                module_type="",
+                attribute=attribute,
+                aliases=t.aliases,
+                is_parameter=t.is_parameter,
+                tensor_type=t.tensor_type,
+                layout=t.layout,
+            )
+        )
+    return records
+
+
+def _wrapper_prefix(names: list[str]) -> str | None:
+    for prefix in ("module.", "_orig_mod."):
+        if names and all(n.startswith(prefix) for n in names):
+            return prefix
+    return None
+
+
+def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None = None) -> LoadedModel:
+    """List a checkpoint file's tensors (LoadedModel.inventory), or, for a trusted pickle of
+    a whole nn.Module, return that module."""
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise LoadError(f"no such file: {spec}")
+    if not path.is_file():
+        raise LoadError(f"{spec} is not a file")
+    lower = path.name.lower()
+    if lower.endswith(INDEX_SUFFIX):
+        listing, fmt = list_index(path, trust_pickle), "sharded"
+    elif lower.endswith(SAFETENSORS_SUFFIX):
+        listing, fmt = Listing(tensors=list_safetensors(path)), "safetensors"
+    else:
+        from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
+
+        listing, fmt = list_torch_file(path, trust_pickle), "torch"
+    notes = list(listing.notes)
+    if device is not None:
+        notes.append(f"--device {device} is ignored for checkpoint files: nothing is built")
+    resolved = f"{fmt}:{spec}{listing.key or ''}"
+    if listing.module is not None:
+        from paraminspect.tensors.facts import type_name
+
+        module = listing.module
+        notes.append(f"the file holds a whole {type_name(module)} module: showing that module")
+        return LoadedModel(spec, resolved, module, device_of(module), "checkpoint", notes)
+    tensors = listing.tensors
+    if fmt != "torch":  # safetensors headers are in no meaningful order; a state_dict is in module order
+        tensors = sorted(tensors, key=lambda t: _natural_key(t.name))
+    prefix = _wrapper_prefix([t.name for t in tensors])
+    if prefix:
+        notes.append(f"every name starts with {prefix!r}: saved from a wrapped (DataParallel/DDP/compiled) model")
+    inventory = inventory_from_records(_records(tensors), root_type=f"{fmt} checkpoint")
+    notes.append(
+        f"{inventory.totals.tensors:,} stored tensors, {inventory.totals.stored:,} elements: "
+        "a checkpoint does not record which are parameters and which are buffers (kind 'stored')"
+    )
+    return LoadedModel(spec, resolved, None, "none", "checkpoint", notes, inventory=inventory)

@@ -1,0 +1,69 @@
+"""safetensors files: the 8-byte header length and the JSON header are parsed here; tensor data
+is never read, so listing costs the same for a 10 MB and a 10 GB file."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+from paraminspect.errors import LoadError
+from paraminspect.loaders.checkpoints.stored import MAX_HEADER_BYTES, SAFETENSORS_DTYPES, StoredTensor
+
+
+def read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The JSON header and the size of the data section, reading only the header bytes."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            prefix = fh.read(8)
+            if len(prefix) < 8:
+                raise LoadError(f"{path}: not a safetensors file ({size} bytes, too short for a header)")
+            (length,) = struct.unpack("<Q", prefix)
+            if length < 2 or length > MAX_HEADER_BYTES:
+                raise LoadError(f"{path}: not a safetensors file (header length {length} is not plausible)")
+            if 8 + length > size:
+                raise LoadError(f"{path}: truncated safetensors file (header needs {length} bytes, file has {size})")
+            raw = fh.read(length)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoadError(f"{path}: corrupt safetensors header (not JSON: {exc})") from None
+    if not isinstance(header, dict):
+        raise LoadError(f"{path}: corrupt safetensors header (expected a JSON object)")
+    return header, size - 8 - length
+
+
+def _safetensors_entry(path: Path, name: str, info: Any, data_size: int) -> StoredTensor:
+    bad = f"{path}: corrupt safetensors header (entry {name!r}"
+    if not isinstance(info, dict):
+        raise LoadError(f"{bad} is not an object)")
+    code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(code, str):
+        raise LoadError(f"{bad} has no dtype)")
+    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+        raise LoadError(f"{bad} has a bad shape {shape!r})")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+        raise LoadError(f"{bad} has bad data_offsets {offsets!r})")
+    begin, end = offsets
+    if not 0 <= begin <= end:
+        raise LoadError(f"{bad} has bad data_offsets {offsets!r})")
+    if end > data_size:
+        raise LoadError(
+            f"{path}: truncated safetensors file (tensor {name!r} ends at data byte {end:,}, "
+            f"the file holds {data_size:,})"
+        )
+    dtype, itemsize = SAFETENSORS_DTYPES.get(code, (code.lower(), None))
+    numel = math.prod(shape)
+    if itemsize is not None and numel * itemsize != end - begin:
+        raise LoadError(f"{bad}: {code}{shape} needs {int(numel * itemsize):,} bytes, offsets give {end - begin:,})")
+    return StoredTensor(name=name, dtype=dtype, shape=tuple(shape), nbytes=end - begin)
+
+
+def list_safetensors(path: Path) -> list[StoredTensor]:
+    header, data_size = read_safetensors_header(path)
+    return [_safetensors_entry(path, name, info, data_size) for name, info in header.items() if name != "__metadata__"]

@@ -1,0 +1,231 @@
+"""`.pt/.pth/.bin/.ckpt`: `torch.load(weights_only=True)` memory-maps the file, so tensors are
+views of pages that are never touched; full unpickling only with `--trust-pickle`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import re
+import sys
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from paraminspect.errors import LoadError
+from paraminspect.loaders.checkpoints.stored import STATE_DICT_KEYS, TRUST_FLAG, Listing, StoredTensor
+from paraminspect.loaders.guard import no_network
+from paraminspect.loaders.model import first_sentence
+from paraminspect.tensors.facts import tensor_facts
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = first_sentence(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _refused_global(exc: BaseException) -> str | None:
+    match = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    return match.group(1) if match else None
+
+
+def _torch_load(path: Path, weights_only: bool, locations: dict[int, str]) -> Any:
+    """torch.load that reads no tensor data: zip files are memory-mapped (pages untouched);
+    each storage's saved device is recorded by data pointer."""
+    import torch
+
+    def remember(storage: Any, location: str) -> Any:
+        try:
+            locations[storage.data_ptr()] = location
+        except Exception:
+            pass
+        return storage
+
+    mmap = zipfile.is_zipfile(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, weights_only=weights_only, mmap=mmap, map_location=remember)
+
+
+def _load_torch_object(path: Path, trust_pickle: bool, notes: list[str], locations: dict[int, str]) -> Any:
+    _check_torch_format(path)
+    if _is_torchscript_archive(path):
+        if not trust_pickle:
+            raise LoadError(
+                f"{path} is a TorchScript archive: loading it runs its serialized code; "
+                f"pass {TRUST_FLAG} if you trust the file"
+            )
+        import torch
+
+        notes.append(f"{path.name} is a TorchScript archive, loaded with torch.jit.load ({TRUST_FLAG})")
+        try:
+            with warnings.catch_warnings(), no_network():
+                warnings.simplefilter("ignore")
+                return torch.jit.load(str(path), map_location="cpu")
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            raise LoadError(f"cannot load TorchScript archive {path}: {_exc_text(exc)}") from exc
+    try:
+        return _torch_load(path, True, locations)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise LoadError(f"{path}: corrupt checkpoint (UnpicklingError: {first_sentence(str(exc))})") from exc
+        refused = _refused_global(exc)
+        if not trust_pickle:
+            what = f" (it refers to {refused})" if refused else ""
+            raise LoadError(
+                f"{path} needs full unpickling{what}, which can run code from the file; "
+                f"pass {TRUST_FLAG} only if you trust it"
+            ) from exc
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise LoadError(_corrupt_message(path, exc)) from exc
+    notes.append(f"{path.name} needed full unpickling ({TRUST_FLAG})")
+    # Pickled classes are found the way `python -m` would find them: the working directory
+    # and the file's own folder are importable.
+    for folder in (os.getcwd(), str(path.parent)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        with no_network():
+            return _torch_load(path, False, locations)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        hint = (
+            "; the classes it pickled must be importable from here"
+            if isinstance(exc, (AttributeError, ImportError))
+            else ""
+        )
+        raise LoadError(f"unpickling {path} raised {_exc_text(exc)}{hint}") from exc
+
+
+def _corrupt_message(path: Path, exc: BaseException) -> str:
+    text = first_sentence(str(exc))
+    if isinstance(exc, EOFError) or "central directory" in text or "failed reading zip" in text:
+        return f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: {text or 'unexpected end of file'})"
+    return f"{path}: not a PyTorch checkpoint, or a corrupt one ({_exc_text(exc)})"
+
+
+def _check_torch_format(path: Path) -> None:
+    """A torch file is a zip archive or (legacy format) a pickle, which starts with PROTO."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not head:
+        raise LoadError(f"{path}: empty file, not a PyTorch checkpoint")
+    is_zip = zipfile.is_zipfile(path)
+    if head == b"PK\x03\x04" and not is_zip:
+        raise LoadError(f"{path}: truncated or corrupt checkpoint (a zip archive whose end is missing)")
+    if head[:1] != b"\x80" and not is_zip:
+        raise LoadError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
+
+
+def _tensor_items(obj: Any, prefix: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """(dotted name, tensor) for every tensor in nested dicts/lists, a few levels deep."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif depth >= 6:
+        return
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from _tensor_items(value, f"{prefix}.{key}" if prefix else str(key), depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _tensor_items(value, f"{prefix}.{i}" if prefix else str(i), depth + 1)
+
+
+def _is_state_dict(obj: Any) -> bool:
+    import torch
+
+    if not isinstance(obj, Mapping) or not obj:
+        return False
+    tensors = sum(isinstance(v, torch.Tensor) for v in obj.values())
+    return tensors > 0 and tensors * 2 >= len(obj)
+
+
+def _find_payload(obj: Any, depth: int = 0) -> tuple[Any, list[str]]:
+    """The state_dict (or nn.Module) in a loaded object, and the keys leading to it."""
+    from torch import nn
+
+    if isinstance(obj, nn.Module) or _is_state_dict(obj) or depth >= 3 or not isinstance(obj, Mapping):
+        return obj, []
+    for key in STATE_DICT_KEYS:
+        value = obj.get(key)
+        if isinstance(value, nn.Module) or _is_state_dict(value) or isinstance(value, Mapping):
+            inner, path = _find_payload(value, depth + 1)
+            if isinstance(inner, nn.Module) or _is_state_dict(inner):
+                return inner, [key, *path]
+    return obj, []
+
+
+def _stored_from_tensors(items: list[tuple[str, Any]], locations: dict[int, str]) -> list[StoredTensor]:
+    by_id: dict[int, int] = {}
+    out: list[StoredTensor] = []
+    aliases: dict[int, list[str]] = {}
+    for name, t in items:
+        if id(t) in by_id:  # one tensor saved under two names (tied weights)
+            aliases[by_id[id(t)]].append(name)
+            continue
+        facts = tensor_facts(t)
+        try:
+            device = locations.get(t.untyped_storage().data_ptr(), facts["device"])
+        except Exception:
+            device = facts["device"]
+        by_id[id(t)] = len(out)
+        aliases[len(out)] = []
+        out.append(
+            StoredTensor(
+                name=name,
+                dtype=facts["dtype"],
+                shape=facts["shape"] or (),
+                nbytes=facts["nbytes"] or 0,
+                device=device,
+                requires_grad=facts["requires_grad"],
+                is_parameter=facts["is_parameter"],
+                tensor_type=facts["tensor_type"],
+                layout=facts["layout"],
+            )
+        )
+    return [dataclasses.replace(s, aliases=tuple(aliases[i])) for i, s in enumerate(out)]
+
+
+def list_torch_file(path: Path, trust_pickle: bool) -> Listing:
+    from torch import nn
+
+    listing = Listing()
+    locations: dict[int, str] = {}
+    obj = _load_torch_object(path, trust_pickle, listing.notes, locations)
+    payload, keys = _find_payload(obj)
+    key_text = "".join(f"[{k!r}]" for k in keys)
+    if isinstance(payload, nn.Module):
+        listing.module, listing.key = payload, key_text or None
+        return listing
+    if keys:
+        listing.key = key_text
+        others = [str(k) for k in obj if k != keys[0]] if isinstance(obj, Mapping) else []
+        also = f" (the file also holds: {', '.join(others[:8])}{', ...' if len(others) > 8 else ''})" if others else ""
+        listing.notes.append(f"listing the state_dict at checkpoint{key_text}{also}")
+    elif not _is_state_dict(payload):
+        listing.notes.append("no state_dict found in the file: listing every tensor it holds")
+    items = list(_tensor_items(payload, ""))
+    if not items:
+        raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}); expected a state_dict")
+    listing.tensors = _stored_from_tensors(items, locations)
+    return listing

@@ -1,0 +1,72 @@
+"""timm names: exact, `timm:`-prefixed, with a pretrained tag, or partial (a documented pick)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from paraminspect.errors import LoadError
+from paraminspect.loaders.build import build_on
+from paraminspect.loaders.model import LoadedModel
+from paraminspect.loaders.spec import TIMM_PREFIX
+
+
+@dataclass(frozen=True)
+class TimmResolution:
+    name: str
+    matched: int  # how many registered names the query matched (1 for an exact name)
+    tag: str | None
+
+
+def _rank_partial(query: str, candidates: list[str], tag_counts: dict[str, int]) -> list[str]:
+    """The documented pick for a partial name: fewest `_`-separated words beyond the
+    query, then most pretrained weight tags in timm's registry (the popular variant), then
+    the shortest name, then alphabetical. `vit_base` -> vit_base_patch16_224."""
+
+    def extra_words(name: str) -> int:
+        rest = name[len(query) :] if name.startswith(query) else name
+        return len([w for w in rest.split("_") if w])
+
+    return sorted(candidates, key=lambda n: (extra_words(n), -tag_counts.get(n, 0), len(n), n))
+
+
+def resolve_timm_name(query: str) -> TimmResolution:
+    """Exact name (tag ignored), else the documented pick among prefix matches, then among
+    substring matches; nothing matched raises LoadError with up to 5 close names."""
+    import timm
+
+    base, _, tag = query.partition(".")
+    names = timm.list_models()
+    if base in set(names):
+        return TimmResolution(base, 1, tag or None)
+    tag_counts: dict[str, int] = {}
+    for pretrained in timm.list_pretrained():
+        arch = pretrained.partition(".")[0]
+        tag_counts[arch] = tag_counts.get(arch, 0) + 1
+    for matches in ([n for n in names if n.startswith(base)], [n for n in names if base in n]):
+        if matches:
+            best = _rank_partial(base, matches, tag_counts)[0]
+            return TimmResolution(best, len(matches), tag or None)
+    close = difflib.get_close_matches(base, names, n=5, cutoff=0.6)
+    hint = (
+        f"; did you mean: {', '.join(close)}?"
+        if close
+        else "; `timm:NAME` names a timm model, `pkg.mod:attr` or `file.py:attr` a factory"
+    )
+    raise LoadError(f"no timm model matches {query!r}{hint}")
+
+
+def load_timm(spec: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+    query = spec.removeprefix(TIMM_PREFIX)
+    resolution = resolve_timm_name(query)
+    notes = []
+    if resolution.matched > 1:
+        notes.append(f"{query!r} matched {resolution.matched} timm models; using {resolution.name}")
+    import timm
+
+    def build() -> Any:
+        return timm.create_model(resolution.name, pretrained=False, **kwargs)
+
+    module, built_on = build_on(f"timm model {resolution.name}", build, device, notes)
+    return LoadedModel(spec, f"timm:{resolution.name}", module, built_on, "timm", notes)

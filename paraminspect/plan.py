@@ -1,0 +1,73 @@
+"""What `paraminspect check` will do: the command line merged with [tool.paraminspect], globs
+expanded into tasks. Above registry.py in the pipeline; plain data out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paraminspect.checks.engine import parse_codes
+from paraminspect.config import load_config, resolve_model_path
+from paraminspect.errors import UsageError
+from paraminspect.registry import Task, expand_specs, is_glob
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What `paraminspect check` will do: the models (globs expanded), their options, and the
+    --fail-on threshold, after the command line has overridden [tool.paraminspect]."""
+
+    tasks: tuple[Any, ...]  # paraminspect.registry.Task
+    fail_on: str
+    registry_run: bool  # globs were given: a registry report, worker processes
+
+
+def plan_check(
+    models: Sequence[str],
+    *,
+    kwargs: dict[str, Any],
+    device: str | None,
+    select: Sequence[str] | None,
+    ignore: Sequence[str] | None,
+    fail_on: str | None,
+    run: Any = None,
+    trust_pickle: bool = False,
+) -> CheckPlan:
+    """Merge the command line with the nearest pyproject.toml's [tool.paraminspect]."""
+    select_codes = parse_codes(select, "--select")
+    ignore_codes = parse_codes(ignore, "--ignore")
+    config = load_config()
+    specs = list(models)
+    from_config = not specs
+    if from_config:
+        if not config.models:
+            raise UsageError(
+                "no MODEL given and no `models = [...]` in [tool.paraminspect] of a pyproject.toml: "
+                "pass models, e.g. `paraminspect check mypkg.models:build`"
+            )
+        specs = list(config.models)
+    if select_codes is None:  # command-line flags override the file
+        select_codes = list(config.select) if config.select is not None else None
+    if ignore_codes is None:
+        ignore_codes = list(config.ignore or ())
+    registry_run = any(is_glob(spec) for spec in specs)
+    if registry_run:
+        specs = expand_specs(specs)
+    tasks = tuple(
+        Task(
+            spec,
+            {
+                "kwargs": kwargs,
+                "device": device,
+                "select": select_codes,
+                "ignore": [*ignore_codes, *config.ignores_for(spec)],
+                "allow": config.allow,
+                "load_spec": resolve_model_path(spec, config.root) if from_config else None,
+                "run": run,
+                "trust_pickle": trust_pickle,
+            },
+        )
+        for spec in specs
+    )
+    return CheckPlan(tasks, fail_on or config.fail_on or "warning", registry_run)

@@ -1,0 +1,1 @@
+"""The forward-pass observer (check --run, PI1xx) and example inputs."""

@@ -1,0 +1,1 @@
+"""The inventory stage: nn.Module -> records (records.py imports no torch)."""

@@ -1,0 +1,139 @@
+"""The inventory's plain data: one frozen record per tensor, module and held reference.
+
+Imports no torch, so a parent process and the renderers can use records without it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PARAMETER = "parameter"
+BUFFER = "buffer"
+UNREGISTERED = "unregistered"
+# A tensor read from a checkpoint file: a state_dict does not record parameter vs buffer.
+STORED = "stored"
+# A quantized module's weight kept in a packed (non-tensor) object, shown unpacked the way
+# state_dict() saves it; not in parameters() or buffers().
+PACKED = "packed"
+KINDS = (PARAMETER, BUFFER, UNREGISTERED, STORED, PACKED)
+
+# How far into nested containers / plain objects an attribute is followed, and how many
+# values one attribute may expand to: enough for real models, bounded for pathological ones.
+MAX_CONTAINER_DEPTH = 4
+MAX_NODES_PER_ATTRIBUTE = 20_000
+# Quantized RNNs nest packed objects inside packed objects.
+MAX_PACKED_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TensorRecord:
+    """One tensor object (tied names are aliases of one record, counted once)."""
+
+    name: str
+    kind: str
+    persistent: bool | None
+    requires_grad: bool
+    shape: tuple[int, ...] | None
+    dtype: str
+    device: str
+    numel: int | None
+    nbytes: int | None
+    module: str
+    module_type: str
+    attribute: str
+    aliases: tuple[str, ...] = ()
+    is_parameter: bool = False
+    uninitialized: bool = False
+    tensor_type: str = "Tensor"
+    layout: str = "strided"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """One nn.Module object; `registered` is False for modules only reachable through
+    plain Python attributes or containers."""
+
+    path: str
+    type: str
+    qualified_type: str
+    registered: bool
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReference:
+    """A tensor or module reached through a module attribute that is not a registration:
+    a plain tensor attribute, or an entry of a list/tuple/dict/set/plain object."""
+
+    module: str
+    module_type: str
+    attribute: str
+    access: str
+    container: str | None
+    target: str  # "tensor" or "module"
+    name: str
+    requires_grad: bool = False
+    is_parameter: bool = False
+    registered_as: str | None = None
+    registered_kind: str | None = None
+
+    @property
+    def path(self) -> str:
+        return join_name(self.module, self.attribute) + self.access
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    tensors: int = 0
+    numel: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    parameters: int
+    trainable: int
+    frozen: int
+    buffers: int
+    unregistered: int
+    bytes: int
+    tensors: int
+    uninitialized: int
+    by_dtype: Mapping[str, Breakdown]
+    by_device: Mapping[str, Breakdown]
+    stored: int = 0
+    packed: int = 0
+
+
+@dataclass(frozen=True)
+class Inventory:
+    tensors: tuple[TensorRecord, ...]
+    modules: tuple[ModuleRecord, ...]
+    references: tuple[HeldReference, ...]
+    totals: Totals
+    root_type: str
+    # path -> class of every module, for source lookups (file:line of assignments).
+    module_classes: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def by_kind(self, kind: str) -> tuple[TensorRecord, ...]:
+        return tuple(r for r in self.tensors if r.kind == kind)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSummaryRow:
+    path: str
+    type: str
+    depth: int
+    parameters: int
+    trainable: int
+    fraction: float
+
+
+def join_name(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def qualified_name(cls: type) -> str:
+    module = getattr(cls, "__module__", "") or ""
+    return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
