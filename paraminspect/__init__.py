@@ -12,10 +12,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from paraminspect.checks.model import Finding
+    from paraminspect.diffs import Diff
     from paraminspect.loaders.model import LoadedModel
     from paraminspect.tensors.records import Inventory
 
-__all__ = ["__version__", "check", "inventory", "load"]
+__all__ = ["__version__", "check", "diff", "inventory", "load"]
 
 
 def load(
@@ -51,3 +52,19 @@ def check(
 
     module, _ = unwrap(model)
     return run_static_checks(CheckContext(build_inventory(module), module), select=select, ignore=ignore, allow=allow)
+
+
+def diff(
+    left: Any,
+    right: Any,
+    *,
+    left_kwargs: dict[str, Any] | None = None,
+    right_kwargs: dict[str, Any] | None = None,
+    trust_pickle: bool = False,
+) -> Diff:
+    """Will `right`'s state_dict load into `left` (as in `left.load_state_dict(right)`), and
+    why not. Each side is a MODEL spec, an nn.Module or a state_dict; `loadable` is torch's
+    own strict verdict, taken on a meta copy (the module passed in is not changed)."""
+    from paraminspect.diffs import diff_sides
+
+    return diff_sides(left, right, left_kwargs=left_kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)

@@ -352,6 +352,66 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", sho
     return EXIT_OK
 
 
+DIFF_FORMATS = ("text", "json")
+EXIT_NOT_LOADABLE = 1
+
+
+@app.command()
+def diff(
+    left: str = typer.Argument(
+        ...,
+        help=f"The target, as in LEFT.load_state_dict(RIGHT): {MODEL_HELP}, or a checkpoint file.",
+        show_default=False,
+    ),
+    right: str = typer.Argument(..., help="The state_dict to load: a checkpoint file or a MODEL.", show_default=False),
+    arg: Optional[list[str]] = typer.Option(
+        None, "-a", "--arg", help="Factory keyword argument key=value for model sides (repeatable)."
+    ),
+    right_arg: Optional[list[str]] = typer.Option(
+        None, "--right-arg", help="Factory keyword argument for RIGHT only (replaces -a there; repeatable)."
+    ),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    output_file: Optional[Path] = typer.Option(
+        None, "-o", "--output-file", help="Write to this file instead of stdout."
+    ),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="Write the suggested key renames {old_name: new_name} to this JSON file."
+    ),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+) -> int:
+    """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
+    _choice(output_format, DIFF_FORMATS, "--format")
+    from paraminspect.diffs import diff_sides
+    from paraminspect.loaders.spec import parse_factory_args
+
+    kwargs = parse_factory_args(arg)
+    right_kwargs = parse_factory_args(right_arg) if right_arg else kwargs
+    result = diff_sides(left, right, left_kwargs=kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
+    for side in (result.left, result.right):
+        for message in side.notes:
+            _note(f"{side.spec}: {message}")
+    if mapping is not None:
+        import json
+
+        if not result.mapping:
+            _note("no key mapping applies: writing an empty one")
+        try:
+            mapping.write_text(json.dumps(result.mapping, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {mapping}: {exc.strerror}") from None
+    with _output(output_file) as out:
+        if output_format == "json":
+            from paraminspect.render.diff import diff_json
+
+            out.write(diff_json(result))
+        else:
+            from paraminspect.render.console import make_console
+            from paraminspect.render.diff import print_diff
+
+            print_diff(make_console(out), result, str(mapping) if mapping is not None else None)
+    return EXIT_OK if result.loadable else EXIT_NOT_LOADABLE
+
+
 def _is_usage_error(exc: BaseException) -> bool:
     """click's UsageError family, whether typer vendors click (typer>=0.2x) or not."""
     return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__) and hasattr(exc, "format_message")

@@ -1,0 +1,45 @@
+"""diff: will one side's state_dict load into the other, and if not, why.
+
+gather (gather.py) turns each side into plain data; compare (compare.py) and the
+explainers are pure functions on that data; render/diff.py prints the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paraminspect.diffs.compare import compare
+from paraminspect.diffs.keyset import KeySet
+from paraminspect.diffs.model import EXPLANATION_KINDS, Diff, Entry, Explanation
+
+__all__ = ["EXPLANATION_KINDS", "Diff", "Entry", "Explanation", "KeySet", "compare", "diff_sides"]
+
+
+def _side(
+    obj: Any, kwargs: dict[str, Any] | None, device: str | None, trust_pickle: bool, against: KeySet | None
+) -> KeySet:
+    from paraminspect.diffs import gather as g
+
+    if isinstance(obj, KeySet):
+        return obj
+    if isinstance(obj, str):
+        return g.gather(obj, g.side_kwargs(obj, kwargs), device, trust_pickle=trust_pickle, against=against)
+    return g.keyset_from_object(obj, type(obj).__name__, against)
+
+
+def diff_sides(
+    left: Any,
+    right: Any,
+    *,
+    left_kwargs: dict[str, Any] | None = None,
+    right_kwargs: dict[str, Any] | None = None,
+    device: str | None = None,
+    trust_pickle: bool = False,
+) -> Diff:
+    """Diff two sides, `left` being the target (`left.load_state_dict(right)`). Each side is a
+    MODEL spec, an nn.Module (the verdict runs on a meta copy: the module is not changed), a
+    state_dict mapping, or a KeySet gathered earlier. Factory kwargs go to model specs only.
+    Raises LoadError/UsageError."""
+    right_keys = _side(right, right_kwargs, device, trust_pickle, None)
+    left_keys = _side(left, left_kwargs, device, trust_pickle, right_keys)
+    return compare(left_keys, right_keys)

@@ -1,0 +1,198 @@
+"""`diff` output: the rich report for people and the JSON contract (schema_version 1).
+
+Takes a Diff (plain data, no torch). Names come from files and user code: control
+characters are escaped before a terminal sees them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from paraminspect.diffs.grouping import group_by_prefix, plural
+from paraminspect.diffs.keyset import Key, KeySet
+from paraminspect.diffs.model import Diff, Entry, Explanation
+
+DIFF_SCHEMA_VERSION = 1
+NAMES_PER_EXPLANATION = 4  # groups shown under one explanation
+DEFAULT_MAPPING_FILE = "mapping.json"
+
+
+def printable(text: str) -> str:
+    """Control characters (terminal escapes from a crafted file) shown as \\x.. escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shape(key: Key | None) -> list[int] | None:
+    return list(key.shape) if key is not None and key.shape is not None else None
+
+
+def entry_dict(e: Entry) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "left_shape": _shape(e.left),
+        "right_shape": _shape(e.right),
+        "left_dtype": e.left.dtype if e.left else None,
+        "right_dtype": e.right.dtype if e.right else None,
+    }
+
+
+def _side(k: KeySet) -> dict[str, Any]:
+    return {
+        "spec": k.spec,
+        "resolved": k.resolved,
+        "source": k.source,
+        "type": k.root_type,
+        "keys": len(k.keys),
+        "notes": list(k.notes),
+    }
+
+
+def _explanation_dict(e: Explanation) -> dict[str, Any]:
+    return {"kind": e.kind, "names": list(e.names), "message": e.message, "blocks": e.blocks, "mapping": e.mapping}
+
+
+def diff_json(diff: Diff) -> str:
+    doc = {
+        "schema_version": DIFF_SCHEMA_VERSION,
+        "left": _side(diff.left),
+        "right": _side(diff.right),
+        "loadable": diff.loadable,
+        "verdict": diff.verdict_by,
+        "error": diff.error,
+        "summary": diff.summary,
+        "counts": {
+            "matched": len(diff.matched),
+            "missing": len(diff.missing),
+            "unexpected": len(diff.unexpected),
+            "mismatched": len(diff.mismatched),
+        },
+        "matched": [entry_dict(e) for e in diff.matched],
+        "missing": [entry_dict(e) for e in diff.missing],
+        "unexpected": [entry_dict(e) for e in diff.unexpected],
+        "mismatched": [entry_dict(e) for e in diff.mismatched],
+        "explanations": [_explanation_dict(e) for e in diff.explanations],
+        "unexplained": {
+            "missing": list(diff.unexplained_missing),
+            "unexpected": list(diff.unexplained_unexpected),
+            "mismatched": list(diff.unexplained_mismatched),
+        },
+        "mapping": diff.mapping,
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _shape_text(key: Key | None) -> str:
+    if key is None:
+        return "-"
+    return "uninitialized" if key.shape is None else str(tuple(key.shape))
+
+
+def _side_line(label: str, k: KeySet) -> Text:
+    line = Text(f"{label:<6} ", style="dim")
+    line.append(printable(k.spec), style="bold")
+    if k.resolved and k.resolved != k.spec:
+        line.append(f" -> {printable(k.resolved)}", style="dim")
+    what = printable(k.root_type) if k.is_model else "checkpoint"
+    line.append(f"  ({what}, {plural(len(k.keys), 'key')})")
+    return line
+
+
+def _group_text(names: tuple[str, ...], limit: int) -> str:
+    groups = group_by_prefix(names, max_lines=limit)
+    parts = []
+    for g in groups:
+        if g.single:
+            parts.append(printable(g.label))
+        elif g.label.endswith("*"):
+            parts.append(f"{g.count:,} more")
+        else:
+            parts.append(f"{g.count:,} keys under {printable(g.label)}")
+    return ", ".join(parts)
+
+
+def _print_plain(console: Console, title: str, names: tuple[str, ...], keys: dict[str, Key], both: Diff | None) -> None:
+    if not names:
+        return
+    console.print(Text(f"  {title} ({len(names):,})", style="bold"))
+    for g in group_by_prefix(names):
+        line = Text("    ")
+        if g.single:
+            line.append(printable(g.label))
+            if both is not None:
+                line.append(
+                    f"  {_shape_text(both.right.keys.get(g.label))} in the other side, "
+                    f"{_shape_text(both.left.keys.get(g.label))} in the target",
+                    style="dim",
+                )
+            else:
+                key = keys.get(g.label)
+                line.append(f"  {_shape_text(key)} {key.dtype if key else ''}", style="dim")
+        elif g.label.endswith("*"):
+            line.append(f"{g.count:,} more keys", style="dim")
+        else:
+            line.append(f"{g.count:,} keys under ")
+            line.append(printable(g.label), style="bold")
+        console.print(line)
+
+
+def _verdict_text(diff: Diff) -> str:
+    if diff.verdict_by == "load_state_dict":
+        return "torch's load_state_dict(strict=True) on meta: " + ("loads" if diff.loadable else "refused")
+    return "no model to load into: verdict from the keys"
+
+
+def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) -> None:
+    style = "bold green" if diff.loadable else "bold red"
+    console.print(Text(printable(diff.summary), style=style))
+    console.print(_side_line("left", diff.left))
+    console.print(_side_line("right", diff.right))
+    counts = (
+        f"matched {len(diff.matched):,} · missing {len(diff.missing):,} · unexpected {len(diff.unexpected):,} · "
+        f"shape mismatches {len(diff.mismatched):,} · {_verdict_text(diff)}"
+    )
+    console.print(Text(counts, style="dim"))
+    if diff.error and not diff.loadable and not (diff.missing or diff.unexpected or diff.mismatched):
+        console.print(Text(f"torch: {printable(diff.error)}", style="red"))
+    if diff.explanations:
+        console.print()
+        console.print(Text("Why", style="bold"))
+        width = max(len(e.kind) for e in diff.explanations)
+        for e in diff.explanations:
+            line = Text("  ")
+            line.append(f"{e.kind:<{width}}", style="bold" if e.blocks else "cyan")
+            line.append(f"  {printable(e.message)}")
+            console.print(line)
+            console.print(
+                Text(" " * (width + 4) + _group_text(tuple(e.mapping) or e.names, NAMES_PER_EXPLANATION), style="dim")
+            )
+    if diff.unexplained_missing or diff.unexplained_unexpected or diff.unexplained_mismatched:
+        console.print()
+        console.print(Text("Not explained", style="bold"))
+        _print_plain(
+            console, "missing (in the target, not in the other side)", diff.unexplained_missing, diff.left.keys, None
+        )
+        _print_plain(
+            console,
+            "unexpected (in the other side, not in the target)",
+            diff.unexplained_unexpected,
+            diff.right.keys,
+            None,
+        )
+        _print_plain(console, "shape mismatches", diff.unexplained_mismatched, {}, diff)
+    if diff.mapping:
+        console.print()
+        path = mapping_file or DEFAULT_MAPPING_FILE
+        where = f"written to {path}" if mapping_file else f"--mapping {path} writes it"
+        console.print(
+            Text(
+                f"Key mapping: {plural(len(diff.mapping), 'rename')} ({printable(where)}); apply it with:", style="bold"
+            )
+        )
+        console.print(Text(f"    mapping = json.load(open({printable(path)!r}))"))
+        console.print(Text("    model.load_state_dict({mapping.get(k, k): v for k, v in state_dict.items()})"))
