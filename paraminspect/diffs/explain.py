@@ -240,7 +240,13 @@ def explain_rename(pools: Pools) -> None:
             continue
         new = max(candidates, key=lambda h: (difflib.SequenceMatcher(None, old, h).ratio(), -len(h)))
         used_left.add(new)
-        pairs = {f"{old}.{rest}": f"{new}.{rest}" for rest, _ in sorted(sig)}
+        rests = {rest for rest, _ in sig}
+        prefix = f"{old}."
+        pairs = {
+            u: f"{new}.{u[len(prefix) :]}"
+            for u in pools.unexpected
+            if u.startswith(prefix) and u[len(prefix) :] in rests
+        }
         pools.mapping.update(pairs)
         pools.claim(list(pairs.values()), list(pairs))
         renames.append((old, new, len(pairs)))

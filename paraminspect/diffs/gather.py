@@ -44,11 +44,18 @@ def gather(
     loaded = load(spec, kwargs, device, trust_pickle=trust_pickle)
     notes = tuple(n for n in loaded.notes if _relevant(n))
     if loaded.module is None:
-        return keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes)
+        keyset = keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes)
+        return _with_versions(keyset, loaded.state_dict_versions)
     keyset = keyset_from_module(loaded.module, loaded.spec, loaded.resolved, notes)
     if against is not None:
         keyset = _with_verdict(keyset, strict_verdict(loaded.module, against))
     return keyset
+
+
+def _with_versions(keyset: KeySet, versions: dict[str, int] | None) -> KeySet:
+    from dataclasses import replace
+
+    return keyset if versions is None else replace(keyset, versions=versions)
 
 
 def _with_verdict(keyset: KeySet, verdict: Verdict) -> KeySet:

@@ -18,6 +18,9 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     # A checkpoint file listed from its headers: the inventory is prebuilt and module is None.
     inventory: Any = None
+    # A torch file's state_dict `_metadata` versions (module prefix -> version), which decide
+    # how load_state_dict treats it (BatchNorm fills num_batches_tracked only without them).
+    state_dict_versions: dict[str, int] | None = None
 
 
 def first_sentence(text: str) -> str:

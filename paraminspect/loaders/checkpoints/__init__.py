@@ -143,4 +143,6 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
         f"{inventory.totals.tensors:,} stored tensors, {inventory.totals.stored:,} elements: "
         "a checkpoint does not record which are parameters and which are buffers (kind 'stored')"
     )
-    return LoadedModel(spec, resolved, None, "none", "checkpoint", notes, inventory=inventory)
+    return LoadedModel(
+        spec, resolved, None, "none", "checkpoint", notes, inventory=inventory, state_dict_versions=listing.versions
+    )

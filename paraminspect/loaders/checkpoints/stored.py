@@ -49,7 +49,6 @@ SAFETENSORS_DTYPES: dict[str, tuple[str, float | None]] = {
 }
 
 
-
 @dataclass(frozen=True)
 class StoredTensor:
     """One tensor entry of a checkpoint, from metadata only."""
@@ -72,3 +71,5 @@ class Listing:
     notes: list[str] = field(default_factory=list)
     module: Any = None  # an nn.Module the file held (only with --trust-pickle)
     key: str | None = None  # where the state_dict was found in a torch file
+    # a torch state_dict's `_metadata` versions (module prefix -> version): load_state_dict reads them
+    versions: dict[str, int] | None = None

@@ -228,4 +228,9 @@ def list_torch_file(path: Path, trust_pickle: bool) -> Listing:
     if not items:
         raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}); expected a state_dict")
     listing.tensors = _stored_from_tensors(items, locations)
+    metadata = getattr(payload, "_metadata", None)
+    if isinstance(metadata, Mapping):
+        listing.versions = {
+            str(p): info["version"] for p, info in metadata.items() if isinstance(info, Mapping) and "version" in info
+        }
     return listing
