@@ -29,6 +29,30 @@ class Finding:
     file: str | None = None
     line: int | None = None
     model: str = ""  # the MODEL spec as given on the command line ("" through the Python API)
+    # The automatic fix the check chose for this finding (a kind of paraminspect.fixes:
+    # "parameter", "buffer", "parameter-list", ...), or "" with `no_fix` saying why not.
+    fix: str = ""
+    no_fix: str = ""
+
+
+@dataclass(frozen=True)
+class FixExample:
+    """A before/after pair for a rule's fix: whole module sources, each defining a class
+    `Model` that builds without arguments. Tests are generated from them (the rule finds
+    `before`, the fix turns it into `after`, which checks clean) and `explain` prints them."""
+
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What `check --fix` does for a rule. `changes_state`: the fix changes what
+    state_dict() or parameters() hold (checkpoints and optimizers see the difference)."""
+
+    summary: str
+    changes_state: bool
+    examples: tuple[FixExample, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,3 +66,4 @@ class Rule:
     summary: str
     explanation: str
     check: Callable[[Any], list[Finding]] | None = field(default=None, compare=False, repr=False)
+    fix: Fix | None = field(default=None, compare=False, repr=False)

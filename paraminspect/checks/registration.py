@@ -8,12 +8,14 @@ from paraminspect.tensors.records.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from paraminspect.checks.model import ERROR, INFO, WARNING, Finding, Rule
+from paraminspect.checks.registration_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
 
 _PARAMETER, _BUFFER = "parameter", "buffer"
 # How many names a message spells out before it says "and N more" (the finding's `names`
@@ -55,8 +57,30 @@ def _grouped_references(ctx: Any, target: str) -> Iterator[tuple[tuple[str, str]
     yield from groups.items()
 
 
-def _finding(rule: Rule, module: str, attribute: str, names: Iterable[str], message: str) -> Finding:
-    return Finding(rule.code, rule.severity, module, attribute, _unique(names), message)
+def _finding(
+    rule: Rule, module: str, attribute: str, names: Iterable[str], message: str, fix: str = "", no_fix: str = ""
+) -> Finding:
+    """`fix`: the kind of automatic fix (paraminspect.fixes) that applies; else `no_fix` says
+    why there is none, for rules that have fixes."""
+    return Finding(rule.code, rule.severity, module, attribute, _unique(names), message, fix=fix, no_fix=no_fix)
+
+
+_ONE_INDEX = re.compile(r"\[[^\[\]]*\]")
+
+
+def _container_fix(refs: list[Any], list_kind: str, dict_kind: str) -> tuple[str, str]:
+    """(fix kind, "") when every reference is an entry of one list/tuple (or of one dict),
+    else ("", why not)."""
+    kinds = {r.container for r in refs}
+    if kinds & {None, "object"}:
+        return "", "they are held by a plain object, not a list or dict; restructure them by hand"
+    if not all(_ONE_INDEX.fullmatch(r.access) for r in refs):
+        return "", "the entries sit in nested containers; restructure them by hand"
+    if kinds <= {"list", "tuple"}:
+        return list_kind, ""
+    if kinds == {"dict"}:
+        return dict_kind, ""
+    return "", "they are held in a set or in containers of several kinds; restructure them by hand"
 
 
 # --- PI001 / PI002: plain tensor attributes ------------------------------------------------
@@ -82,6 +106,7 @@ def check_trainable_tensor_attribute(ctx: Any) -> list[Finding]:
                     f"`{_dotted(module, attribute)}` is a plain tensor attribute with requires_grad=True: "
                     "it is not in parameters(), so the optimizer never trains it, and state_dict() never saves it; "
                     f"use self.{attribute} = nn.Parameter(...)",
+                    fix="parameter",
                 )
             )
     return out
@@ -91,6 +116,7 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
     out = []
     for (module, attribute), ref in _plain_tensor_refs(ctx):
         path = _dotted(module, attribute)
+        fix, no_fix = "buffer", ""
         if ref.registered_as is None and not ref.requires_grad:
             message = (
                 f"`{path}` is a plain tensor attribute: .to()/.cuda() do not move it and state_dict() does not "
@@ -102,9 +128,10 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
                 f"and this attribute keeps the old tensor; read self.{ref.registered_as.rsplit('.', 1)[-1]} "
                 "(or getattr) where it is used instead"
             )
+            fix, no_fix = "", "the code that reads the alias must read the buffer instead, not the assignment"
         else:
             continue
-        out.append(_finding(PI002, module, attribute, [ref.name], message))
+        out.append(_finding(PI002, module, attribute, [ref.name], message, fix, no_fix))
     return out
 
 
@@ -159,7 +186,17 @@ def check_tensors_in_container(ctx: Any) -> list[Finding]:
                 "stale; look the buffers up by name (getattr) when needed"
             )
         names = [r.name for r in loose] + [r.registered_as for r in stale]
-        out.append(_finding(PI003, module, attribute, names, f"`{path}`: " + "; ".join(parts)))
+        if stale:
+            fix, no_fix = "", "the code must look the registered buffers up by name where it uses them"
+        elif not all(r.requires_grad or r.is_parameter for r in loose):
+            # nn.ParameterList would turn them into trainable Parameters
+            fix, no_fix = (
+                "",
+                "plain tensors become buffers, each under its own name, and the code that reads them changes",
+            )
+        else:
+            fix, no_fix = _container_fix(loose, "parameter-list", "parameter-dict")
+        out.append(_finding(PI003, module, attribute, names, f"`{path}`: " + "; ".join(parts), fix, no_fix))
     return out
 
 
@@ -186,6 +223,7 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
             fix = f"assign it normally (self.{attribute} = module) so that nn.Module registers it"
         else:
             fix = f"use {fix}"
+        kind, no_fix = _container_fix(loose, "module-list", "module-dict")
         out.append(
             _finding(
                 PI004,
@@ -197,6 +235,8 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
                 f"{_plural(hidden, 'tensor')} inside {'is' if hidden == 1 else 'are'} invisible to parameters(), "
                 f".to() and state_dict(), and .train()/.eval() do not reach {'it' if len(names) == 1 else 'them'}; "
                 f"{fix}",
+                kind,
+                no_fix,
             )
         )
     return out
@@ -407,6 +447,7 @@ Fix: make it a Parameter.
             self.gamma = nn.Parameter(torch.ones(dim))
 """,
     check_trainable_tensor_attribute,
+    fix=PI001_FIX,
 )
 
 PI002 = Rule(
@@ -437,6 +478,7 @@ If the tensor really must stay where it is, allow it by name ([tool.paraminspect
 put `# noqa: PI002` on the assignment.
 """,
     check_tensor_attribute,
+    fix=PI002_FIX,
 )
 
 PI003 = Rule(
@@ -470,6 +512,7 @@ others (look them up by name, or keep the list of names).
                 self.register_buffer(f"cell_anchor_{i}", torch.tensor(s))
 """,
     check_tensors_in_container,
+    fix=PI003_FIX,
 )
 
 PI004 = Rule(
@@ -496,6 +539,7 @@ Fix: nn.ModuleList (nn.ModuleDict for a dict).
             self.blocks = nn.ModuleList(nn.Linear(dim, dim) for _ in range(depth))
 """,
     check_modules_in_container,
+    fix=PI004_FIX,
 )
 
 PI005 = Rule(

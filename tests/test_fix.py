@@ -1,0 +1,308 @@
+"""check --fix / --diff: the LibCST rewrites of PI001-PI004, on real files in tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from paraminspect.checking import check_model
+from paraminspect.checks import all_rules
+from paraminspect.fixes import FixRequest, rewrite_source
+from paraminspect.fixes.files import plan_fixes
+
+FIXABLE = [rule for rule in all_rules().values() if rule.fix is not None]
+EXAMPLES = [
+    pytest.param(rule.code, i, example, id=f"{rule.code}-{i}")
+    for rule in FIXABLE
+    for i, example in enumerate(rule.fix.examples)
+]
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _findings(path: Path, code: str, attr: str = "Model") -> list:
+    result = check_model(f"{path}:{attr}", select=[code])
+    assert result.error is None, result.error
+    return [f for f in result.findings if f.code == code]
+
+
+def _requests(findings) -> list[FixRequest]:
+    return [FixRequest(f.code, f.line, f.attribute, f.fix) for f in findings]
+
+
+def _fixed(path: Path, code: str, attr: str = "Model", **kwargs) -> str:
+    findings = _findings(path, code, attr)
+    assert findings and all(f.fix for f in findings), findings
+    rewrite = rewrite_source(path.read_text(), _requests(findings), **kwargs)
+    assert all(o.applied for o in rewrite.outcomes), rewrite.outcomes
+    return rewrite.source
+
+
+def test_the_fixable_rules_are_pi001_to_pi004_and_say_which_change_state():
+    assert {r.code: r.fix.changes_state for r in FIXABLE} == {
+        "PI001": True,
+        "PI002": False,
+        "PI003": True,
+        "PI004": True,
+    }
+    assert all(r.fix.examples for r in FIXABLE)
+
+
+@pytest.mark.parametrize(("code", "index", "example"), EXAMPLES)
+def test_the_fix_turns_each_rule_example_into_its_good_version(tmp_path, code, index, example):
+    bad = tmp_path / f"bad_{code}_{index}.py"
+    bad.write_text(example.before)
+    assert _fixed(bad, code) == example.after
+    good = tmp_path / f"good_{code}_{index}.py"
+    good.write_text(example.after)
+    assert _findings(good, code) == []
+
+
+def test_requires_grad_goes_and_multi_line_calls_keep_their_layout(tmp_path):
+    path = _write(
+        tmp_path,
+        "scale.py",
+        '''\
+        """A learned scale."""
+
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self, dim: int = 3) -> None:
+                super().__init__()
+                # the gate, trained
+                self.gate = torch.zeros(dim).requires_grad_()
+                self.bias = torch.zeros(
+                    dim,
+                    requires_grad=True,
+                )
+
+                self.scale = torch.ones(dim, requires_grad=True, dtype=torch.float32)  # per channel
+        ''',
+    )
+    assert _fixed(path, "PI001") == textwrap.dedent(
+        '''\
+        """A learned scale."""
+
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self, dim: int = 3) -> None:
+                super().__init__()
+                # the gate, trained
+                self.gate = nn.Parameter(torch.zeros(dim))
+                self.bias = nn.Parameter(torch.zeros(
+                    dim,
+                ))
+
+                self.scale = nn.Parameter(torch.ones(dim, dtype=torch.float32))  # per channel
+        '''
+    )
+
+
+def test_aliased_torch_nn_is_spelled_as_the_file_spells_it(tmp_path):
+    path = _write(
+        tmp_path,
+        "aliased.py",
+        """\
+        import torch
+        import torch.nn as tnn
+
+
+        class Model(tnn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.blocks = [tnn.Linear(2, 2), tnn.Linear(2, 2)]
+                self.w = torch.ones(2, requires_grad=True)
+        """,
+    )
+    text = _fixed(path, "PI004")
+    assert "        self.blocks = tnn.ModuleList([tnn.Linear(2, 2), tnn.Linear(2, 2)])\n" in text
+    text = _fixed(_write(tmp_path, "aliased_fixed.py", text), "PI001")
+    assert "        self.w = tnn.Parameter(torch.ones(2))\n" in text
+    assert "from torch import nn" not in text
+
+
+def test_torch_nn_through_import_torch_and_imported_class_names(tmp_path):
+    dotted = _write(
+        tmp_path,
+        "dotted.py",
+        """\
+        import torch
+
+
+        class Model(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.heads = {"a": torch.nn.Linear(2, 2)}
+        """,
+    )
+    assert '        self.heads = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 2)})\n' in _fixed(dotted, "PI004")
+    direct = _write(
+        tmp_path,
+        "direct.py",
+        """\
+        import torch
+        from torch.nn import Linear, Module, ModuleList
+
+
+        class Model(Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.layers = [Linear(2, 2)]
+        """,
+    )
+    assert "        self.layers = ModuleList([Linear(2, 2)])\n" in _fixed(direct, "PI004")
+
+
+def test_a_file_with_no_name_for_nn_gets_from_torch_import_nn(tmp_path):
+    path = _write(
+        tmp_path,
+        "bare.py",
+        '''\
+        """No torch.nn module in sight."""
+        from torch import ones
+        from torch.nn import Linear, Module
+
+
+        class Model(Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.layers = [Linear(2, 2)]
+                self.w = ones(2, requires_grad=True)
+        ''',
+    )
+    findings = _findings(path, "PI001") + _findings(path, "PI004")
+    text = rewrite_source(path.read_text(), _requests(findings)).source
+    assert text == textwrap.dedent(
+        '''\
+        """No torch.nn module in sight."""
+        from torch import ones
+        from torch.nn import Linear, Module
+        from torch import nn
+
+
+        class Model(Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.layers = nn.ModuleList([Linear(2, 2)])
+                self.w = nn.Parameter(ones(2))
+        '''
+    )
+    fixed = _write(tmp_path, "bare_fixed.py", text)  # a new file: this process imported the old one
+    assert _findings(fixed, "PI001") == [] and _findings(fixed, "PI004") == []
+
+
+def test_pi002_non_persistent_by_default_persistent_on_request(tmp_path):
+    path = _write(
+        tmp_path,
+        "norm.py",
+        """\
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.mean = torch.tensor([0.5, 0.5])  # ImageNet-ish
+        """,
+    )
+    line = '        self.register_buffer("mean", torch.tensor([0.5, 0.5]), persistent=False)  # ImageNet-ish\n'
+    assert line in _fixed(path, "PI002")
+    assert line.replace(", persistent=False", "") in _fixed(path, "PI002", persistent=True)
+
+
+def test_noqa_lines_and_forward_assignments_are_never_rewritten():
+    source = textwrap.dedent(
+        """\
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.cache = torch.zeros(2)  # noqa: PI003 (a different code still counts as a noqa line)
+                self.keep = torch.zeros(
+                    2,  # noqa
+                )
+
+            def forward(self, x):
+                self.last = torch.zeros(2)
+                return x
+        """
+    )
+    requests = [
+        FixRequest("PI002", 8, "cache", "buffer"),
+        FixRequest("PI002", 9, "keep", "buffer"),
+        FixRequest("PI002", 14, "last", "buffer"),
+        FixRequest("PI002", 3, "nothing", "buffer"),
+    ]
+    rewrite = rewrite_source(source, requests)
+    assert rewrite.source == source and not rewrite.changed
+    reasons = [o.reason for o in rewrite.outcomes]
+    assert "noqa" in reasons[0] and "noqa" in reasons[1]
+    assert "forward()" in reasons[2]
+    assert reasons[3] == "no assignment to `nothing` starts on line 3"
+
+
+def test_containers_that_cannot_be_wrapped_say_why():
+    source = textwrap.dedent(
+        """\
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.by_id = {0: nn.Linear(2, 2)}
+                self.a = self.b = [nn.Linear(2, 2)]
+        """
+    )
+    outcomes = rewrite_source(
+        source, [FixRequest("PI004", 7, "by_id", "module-dict"), FixRequest("PI004", 8, "a", "module-list")]
+    ).outcomes
+    assert "keys that are not strings" in outcomes[0].reason
+    assert "several targets" in outcomes[1].reason
+
+
+def test_a_list_of_plain_tensors_is_not_auto_fixable_and_says_why(tmp_path):
+    path = _write(
+        tmp_path,
+        "anchors.py",
+        """\
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.anchors = [torch.zeros(4), torch.ones(4)]
+        """,
+    )
+    (finding,) = _findings(path, "PI003")
+    assert finding.fix == "" and "buffers" in finding.no_fix
+    plan = plan_fixes([check_model(f"{path}:Model")], root=tmp_path)
+    assert plan.files == [] and [s.reason for s in plan.skipped] == [finding.no_fix]
+
+
+def test_crlf_comments_and_the_rest_of_the_file_stay_byte_for_byte():
+    source = (
+        "import torch\r\nfrom torch import nn\r\n\r\n\r\nclass Model(nn.Module):\r\n"
+        "    def __init__(self):\r\n        super().__init__()\r\n\r\n        # layers\r\n"
+        "        self.layers = [nn.Linear(1, 1)]   # odd   spacing\r\n        x = {'a' :1}\r\n"
+    )
+    rewrite = rewrite_source(source, [FixRequest("PI004", 10, "layers", "module-list")])
+    assert rewrite.source == source.replace("[nn.Linear(1, 1)]", "nn.ModuleList([nn.Linear(1, 1)])")
