@@ -234,9 +234,22 @@ def check(
     timeout: Optional[float] = typer.Option(
         None, "--timeout", help="In worker processes, a model that takes longer than this many seconds fails (120)."
     ),
+    fix: bool = typer.Option(
+        False, "--fix", help="Rewrite the assignments of fixable findings ([*]), then build and check again."
+    ),
+    diff: bool = typer.Option(
+        False, "--diff", help="Print the fixes as a unified diff and change nothing (exit 1 when there are some)."
+    ),
+    fix_only: Optional[list[str]] = typer.Option(
+        None, "--fix-only", help=f"With --fix/--diff, only the fixes of these rules: {CODES_HELP}."
+    ),
+    fix_persistent: bool = typer.Option(
+        False, "--fix-persistent", help="PI002 fixes register persistent buffers (saved by state_dict())."
+    ),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
     _choice(output_format, CHECK_FORMATS, "--format")
+    fix_codes = _fix_options(fix, diff, fix_only, fix_persistent)
     from paraminspect.run.examples import run_options
 
     run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
@@ -258,24 +271,81 @@ def check(
         trust_pickle=trust_pickle,
     )
     specs = [task.spec for task in plan.tasks]
-    if plan.registry_run or jobs is not None or timeout is not None:
-        from paraminspect.render.progress import progress_bar
 
-        preload = ("torch", "timm") if needs_timm(specs) else ("torch",)
-        with progress_bar(len(plan.tasks), sys.stderr) as advance:
-            results = check_many(
-                list(plan.tasks),
-                jobs or os.cpu_count() or 1,
-                timeout or DEFAULT_TIMEOUT,
-                preload=preload,
-                on_result=advance,
-            )
-    else:
-        results = [check_model(task.spec, **task.options) for task in plan.tasks]
+    def run_checks(fresh: bool = False) -> list[Any]:
+        """`fresh`: in new processes, which import the files as they are now (after --fix)."""
+        if fresh or plan.registry_run or jobs is not None or timeout is not None:
+            from paraminspect.render.progress import progress_bar
+
+            preload = ("torch", "timm") if needs_timm(specs) else ("torch",)
+            with progress_bar(len(plan.tasks), sys.stderr) as advance:
+                return check_many(
+                    list(plan.tasks),
+                    jobs or (1 if fresh and not plan.registry_run else os.cpu_count() or 1),
+                    timeout or DEFAULT_TIMEOUT,
+                    preload=preload,
+                    on_result=advance,
+                )
+        return [check_model(task.spec, **task.options) for task in plan.tasks]
+
+    results = run_checks()
     for result in results:
         for message in result.notes:
             _note(message if len(specs) == 1 else f"{result.spec}: {message}")
+    if fix or diff:
+        persistent = fix_persistent or plan.fix_persistent
+        if diff:
+            return _show_diff(results, fix_codes, persistent, output_file)
+        results = _apply_fixes(results, fix_codes, persistent, lambda: run_checks(fresh=True))
     return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+
+
+def _fix_options(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: bool) -> Optional[list[str]]:
+    """Validate --fix/--diff/--fix-only/--fix-persistent; the --fix-only codes (None: all)."""
+    if fix and diff:
+        raise UsageError("--diff shows the fixes and changes nothing, --fix applies them: use one of them")
+    if not (fix or diff) and (fix_only is not None or persistent):
+        raise UsageError(f"{'--fix-only' if fix_only is not None else '--fix-persistent'} needs --fix or --diff")
+    from paraminspect.checks.engine import parse_codes
+    from paraminspect.fixes.files import fixable_codes
+
+    codes = parse_codes(fix_only, "--fix-only")
+    fixable = fixable_codes()
+    for code in codes or []:
+        if code != "ALL" and not any(c.startswith(code) for c in fixable):
+            raise UsageError(f"--fix-only {code}: no rule it names has a fix; rules with fixes: {', '.join(fixable)}")
+    return codes
+
+
+def _show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, output_file: Optional[Path]) -> int:
+    """--diff: the unified diff on stdout (or -o), what cannot be fixed on stderr."""
+    from paraminspect.fixes.apply import preview
+    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.render.fixes import fix_lines
+
+    for result in results:
+        if result.error is not None:
+            sys.stderr.write(f"error: {result.error if len(results) == 1 else result.error_line()}\n")
+    report = preview(plan_fixes(results, codes), persistent)
+    with _output(output_file) as out:
+        out.write("".join(report.diffs))
+    for line in fix_lines(report, fixable_codes(), persistent=persistent, preview=True):
+        sys.stderr.write(line + "\n")
+    if any(r.error is not None for r in results):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if report.diffs else EXIT_OK
+
+
+def _apply_fixes(results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Any) -> list[Any]:
+    """--fix: write, re-check, revert what failed; the re-check's results."""
+    from paraminspect.fixes.apply import apply_fixes
+    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.render.fixes import fix_lines
+
+    report = apply_fixes(plan_fixes(results, codes), results, recheck, persistent)
+    for line in fix_lines(report, fixable_codes(), persistent=persistent, preview=False):
+        sys.stderr.write(line + "\n")
+    return report.results
 
 
 def _report_check(

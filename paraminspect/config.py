@@ -22,7 +22,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FAIL_ON = ("error", "warning", "info")
-KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow")
+KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Config:
     fail_on: str | None = None
     per_model_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     allow: tuple[str, ...] = ()
+    fix_persistent: bool = False  # `check --fix` registers PI002 buffers as persistent (saved)
 
     @property
     def root(self) -> Path | None:
@@ -101,6 +102,9 @@ def parse_table(path: Path, table: Any) -> Config:
         raise UsageError(f"{path}: [tool.paraminspect] per-model-ignores must be a table of model -> codes")
     for model, codes in raw.items():
         per_model[model] = _codes(path, f"per-model-ignores.{model!r}", codes)
+    fix_persistent = table.get("fix-persistent", False)
+    if not isinstance(fix_persistent, bool):
+        raise UsageError(f"{path}: [tool.paraminspect] fix-persistent must be true or false, got {fix_persistent!r}")
     models = _strings(path, "models", table.get("models", []))
     if any(not m.strip() for m in models):
         raise UsageError(f"{path}: [tool.paraminspect] models has an empty entry")
@@ -112,6 +116,7 @@ def parse_table(path: Path, table: Any) -> Config:
         fail_on=fail_on,
         per_model_ignores=per_model,
         allow=_strings(path, "allow", table.get("allow", [])),
+        fix_persistent=fix_persistent,
     )
 
 

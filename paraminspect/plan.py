@@ -21,6 +21,7 @@ class CheckPlan:
     tasks: tuple[Any, ...]  # paraminspect.registry.Task
     fail_on: str
     registry_run: bool  # globs were given: a registry report, worker processes
+    fix_persistent: bool = False  # [tool.paraminspect] fix-persistent
 
 
 def plan_check(
@@ -70,4 +71,4 @@ def plan_check(
         )
         for spec in specs
     )
-    return CheckPlan(tasks, fail_on or config.fail_on or "warning", registry_run)
+    return CheckPlan(tasks, fail_on or config.fail_on or "warning", registry_run, config.fix_persistent)

@@ -306,3 +306,162 @@ def test_crlf_comments_and_the_rest_of_the_file_stay_byte_for_byte():
     )
     rewrite = rewrite_source(source, [FixRequest("PI004", 10, "layers", "module-list")])
     assert rewrite.source == source.replace("[nn.Linear(1, 1)]", "nn.ModuleList([nn.Linear(1, 1)])")
+
+
+# --- the CLI: check --diff / --fix ------------------------------------------------------------
+
+BUGGY = """\
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        # two layers, kept in a list (the bug)
+        self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]
+
+        self.mean = torch.zeros(2)  # subtracted in forward
+"""
+
+
+@pytest.fixture
+def project(cli, tmp_path, monkeypatch):
+    """The CLI, run with tmp_path as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return cli
+
+
+def test_diff_prints_a_unified_diff_changes_nothing_and_exits_1(project, tmp_path):
+    path = _write(tmp_path, "net.py", BUGGY)
+    result = project("check", "net.py:Model", "--diff")
+    assert result.code == 1, result.err
+    assert result.out.startswith("--- a/net.py\n+++ b/net.py\n@@ ")
+    assert "-        self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]\n" in result.out
+    assert "+        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])\n" in result.out
+    assert '+        self.register_buffer("mean", torch.zeros(2), persistent=False)  # subtracted in forward\n' in (
+        result.out
+    )
+    assert path.read_text() == BUGGY
+    assert "would fix: net.py:9 PI004 layers -> nn.ModuleList" in result.err
+    assert "the PI004 fixes change what state_dict() and parameters() hold" in result.err
+    assert "PI002 buffers are non-persistent: state_dict() and existing checkpoints are unchanged" in result.err
+    clean = _write(tmp_path, "clean.py", "from torch import nn\n\n\nclass Model(nn.Module):\n    pass\n")
+    result = project("check", "clean.py:Model", "--diff")
+    assert (result.code, result.out) == (0, "")
+    assert clean.read_text().endswith("pass\n")
+
+
+def test_text_report_marks_fixable_findings_and_names_state_changing_fixes(project, tmp_path):
+    _write(tmp_path, "net.py", BUGGY)
+    result = project("check", "net.py:Model")
+    assert result.code == 1
+    assert "  PI004 [*] error   layers  net.py:9" in result.out
+    assert "  PI002 [*] warning mean  net.py:11" in result.out
+    assert (
+        "[*] 2 findings fixable with `paraminspect check --fix` (preview: --diff); "
+        "the PI004 fixes change what state_dict() and parameters() hold." in result.out
+    )
+    doc = __import__("json").loads(project("check", "net.py:Model", "--format", "json").out)
+    assert sorted(f["fix"] for f in doc["findings"]) == ["buffer", "module-list"]
+
+
+def test_fix_rewrites_rechecks_and_exits_as_check_on_the_fixed_code(project, tmp_path):
+    path = _write(tmp_path, "net.py", BUGGY)
+    result = project("check", "net.py:Model", "--fix")
+    assert path.read_text() == BUGGY.replace(
+        "[nn.Linear(2, 2), nn.Linear(2, 2)]", "nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])"
+    ).replace("self.mean = torch.zeros(2)", 'self.register_buffer("mean", torch.zeros(2), persistent=False)')
+    assert "fixed: net.py:9 PI004 layers -> nn.ModuleList" in result.err
+    assert "fixed: net.py:11 PI002 mean -> register_buffer" in result.err
+    assert "2 fixes applied" in result.err
+    # the re-check built the rewritten file: only PI010 (info: the new non-persistent buffer) is left
+    assert result.code == 0, result.out + result.err
+    assert "PI010" in result.out and "PI004" not in result.out
+
+
+def test_fix_only_limits_the_rules_and_fix_persistent_saves_buffers(project, tmp_path):
+    path = _write(tmp_path, "net.py", BUGGY)
+    result = project("check", "net.py:Model", "--fix", "--fix-only", "PI002", "--fix-persistent")
+    assert '        self.register_buffer("mean", torch.zeros(2))  # subtracted in forward\n' in path.read_text()
+    assert "self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]" in path.read_text()
+    assert result.code == 1 and "PI004" in result.out
+    assert "PI002 buffers are registered persistent" in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fix", "--diff"], "use one of them"),
+        (["--fix-only", "PI004"], "--fix-only needs --fix or --diff"),
+        (["--diff", "--fix-only", "PI005"], "--fix-only PI005: no rule it names has a fix"),
+        (["--fix", "--fix-only", "PI999"], "unknown rule code"),
+    ],
+)
+def test_fix_option_mistakes_are_usage_errors(project, tmp_path, args, message):
+    path = _write(tmp_path, "net.py", BUGGY)
+    result = project("check", "net.py:Model", *args)
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+    assert path.read_text() == BUGGY
+
+
+def test_a_fix_that_breaks_the_build_is_reverted_and_the_others_kept(project, tmp_path):
+    source = textwrap.dedent(
+        """\
+        import torch
+        from torch import nn
+
+
+        class Model(nn.Module):
+            mean = None  # a class attribute: register_buffer("mean", ...) refuses the name
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.mean = torch.zeros(2)
+                self.std = torch.ones(2)
+                self.layers = [nn.Linear(2, 2)]
+        """
+    )
+    path = _write(tmp_path, "net.py", source)
+    result = project("check", "net.py:Model", "--fix", "--fail-on", "error")
+    text = path.read_text()
+    assert "        self.mean = torch.zeros(2)\n" in text
+    assert '        self.register_buffer("std", torch.ones(2), persistent=False)\n' in text
+    assert "        self.layers = nn.ModuleList([nn.Linear(2, 2)])\n" in text
+    (line,) = [x for x in result.err.splitlines() if x.startswith("reverted:")]
+    assert line.startswith("reverted: net.py:10 PI002 mean: net.py:Model no longer builds with it: ")
+    assert "already exists" in line
+    assert "2 fixes applied, 1 reverted" in result.err
+    assert result.code == 0 and "PI002" in result.out  # the reverted finding is reported again (a warning)
+
+
+def test_models_outside_the_working_directory_and_in_site_packages_are_untouched(project, tmp_path, monkeypatch):
+    outside = tmp_path / "lib" / "python3" / "site-packages"
+    outside.mkdir(parents=True)
+    library = _write(outside, "extlib.py", BUGGY)
+    work = tmp_path / "work"
+    venv = work / ".venv" / "lib" / "python3" / "site-packages"
+    venv.mkdir(parents=True)
+    vendored = _write(venv, "vendored.py", BUGGY)
+    monkeypatch.chdir(work)
+    result = project("check", f"{library}:Model", ".venv/lib/python3/site-packages/vendored.py:Model", "--fix")
+    assert library.read_text() == BUGGY and vendored.read_text() == BUGGY
+    assert result.err.count("its file is outside the working directory") == 2
+    assert result.err.count("its file is an installed package (site-packages)") == 2
+    assert "0 fixes applied" in result.err and result.code == 1
+
+
+def test_config_models_worker_runs_and_one_writer_per_file(project, tmp_path):
+    # two models built from one class: the one assignment is fixed once, not wrapped twice
+    path = _write(
+        tmp_path, "net.py", BUGGY + "\n\ndef small():\n    return Model()\n\n\ndef large():\n    return Model()\n"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.paraminspect]\nmodels = ["net.py:small", "net.py:large"]\nfix-persistent = true\n'
+    )
+    result = project("check", "--fix", "-j", "2")
+    text = path.read_text()
+    assert text.count("nn.ModuleList(") == 1 and "nn.ModuleList(nn.ModuleList" not in text
+    assert '        self.register_buffer("mean", torch.zeros(2))  # subtracted in forward\n' in text
+    assert "2 fixes applied" in result.err
+    assert result.code == 0, result.out + result.err

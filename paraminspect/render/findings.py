@@ -57,6 +57,8 @@ def finding_lines(f: Any) -> tuple[Text, Text]:
     """`  CODE severity module.attribute  file:line`, then the indented message."""
     line = Text("  ")
     line.append(f.code, style="bold")
+    if f.fix:  # `check --fix` can fix it
+        line.append(" [*]", style="bold")
     line.append(" ")
     line.append(f"{f.severity:<7}", style=SEVERITY_STYLE[f.severity])
     line.append(" ")
@@ -80,9 +82,21 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> No
             for line in finding_lines(f):
                 console.print(line)
     console.print()
+    print_fixable(console, results)
     counts = severity_counts(results)
     style = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
     console.print(Text(summary_line(results, fail_on), style=style))
+
+
+def print_fixable(console: Console, results: Sequence[Any]) -> None:
+    """The `[*] N findings fixable with --fix` line, when there are any."""
+    from paraminspect.checks import all_rules
+    from paraminspect.render.fixes import fixable_line
+
+    changes = {code: rule.fix.changes_state for code, rule in all_rules().items() if rule.fix is not None}
+    line = fixable_line(results, changes)
+    if line is not None:
+        console.print(Text(line))
 
 
 def print_rules(console: Console, rules: Sequence[Any]) -> None:

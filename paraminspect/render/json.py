@@ -98,6 +98,7 @@ def check_json(results: list[Any]) -> str:
             "message": f.message,
             "file": display_path(f.file),
             "line": f.line,
+            "fix": f.fix or None,  # the kind of automatic fix `check --fix` makes, null when none
         }
         for r in results
         for f in r.findings

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import at_least
-from paraminspect.render.findings import finding_lines, model_header, severity_counts, summary_line
+from paraminspect.render.findings import finding_lines, model_header, print_fixable, severity_counts, summary_line
 
 
 def print_registry_report(console: Console, results: Sequence[Any], fail_on: str) -> None:
@@ -41,6 +41,7 @@ def print_registry_report(console: Console, results: Sequence[Any], fail_on: str
     console.print(
         Text(f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed.")
     )
+    print_fixable(console, results)
     counts = severity_counts(results)
     style = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
     console.print(Text(summary_line(results, fail_on), style=style))

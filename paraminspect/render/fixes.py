@@ -1,0 +1,98 @@
+"""The lines `check --fix` / `--diff` print on stderr: each fix made, reverted or not made,
+and a summary that says which fixes change state_dict()/parameters(). Plain text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paraminspect.render.github import display_path
+
+WHAT = {
+    "parameter": "nn.Parameter",
+    "buffer": "register_buffer",
+    "parameter-list": "nn.ParameterList",
+    "parameter-dict": "nn.ParameterDict",
+    "module-list": "nn.ModuleList",
+    "module-dict": "nn.ModuleDict",
+}
+
+
+def printable(text: str) -> str:
+    """Control characters (from file names, user code's error messages) escaped, so that
+    they cannot move the cursor or recolour the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _skipped_lines(report: Any) -> list[str]:
+    seen = set()
+    lines = []
+    for s in report.skipped:
+        f = s.finding
+        key = (f.file, f.line, f.code, f.module, f.attribute)
+        if key in seen:
+            continue
+        seen.add(key)
+        where = display_path(f.file)
+        where = f"{where}:{f.line} " if where is not None else ""
+        target = f"{f.module}.{f.attribute}" if f.module else f.attribute
+        lines.append(printable(f"not fixed: {where}{f.code} {target}: {s.reason}"))
+    return lines
+
+
+def state_note(codes: set[str], changes_state: dict[str, bool], persistent: bool) -> str:
+    """Which of the fixes made (or shown) change what checkpoints and optimizers see."""
+    changing = sorted(c for c in codes if changes_state.get(c))
+    parts = []
+    if changing:
+        parts.append(
+            f"the {', '.join(changing)} fixes change what state_dict() and parameters() hold: "
+            "re-save checkpoints and rebuild optimizers"
+        )
+    if "PI002" in codes:
+        parts.append(
+            "PI002 buffers are registered persistent (state_dict() gains them)"
+            if persistent
+            else "PI002 buffers are non-persistent: state_dict() and existing checkpoints are unchanged "
+            "(--fix-persistent saves them)"
+        )
+    return "; ".join(parts)
+
+
+def fix_lines(report: Any, changes_state: dict[str, bool], *, persistent: bool, preview: bool) -> list[str]:
+    """One line per fix made (or, with `preview`, to be made), reverted and not made, then a summary."""
+    lines = []
+    verb = "would fix" if preview else "fixed"
+    for c in report.applied:
+        r = c.request
+        lines.append(printable(f"{verb}: {c.display}:{r.line} {r.code} {r.attribute} -> {WHAT.get(r.kind, r.kind)}"))
+    for c in report.reverted:
+        r = c.request
+        lines.append(printable(f"reverted: {c.display}:{r.line} {r.code} {r.attribute}: {c.reason}"))
+    lines += _skipped_lines(report)
+    counts = [f"{_plural(len(report.applied), 'fix', 'fixes')} {'to apply' if preview else 'applied'}"]
+    if report.reverted:
+        counts.append(f"{len(report.reverted)} reverted")
+    not_fixed = len(_skipped_lines(report))
+    if not_fixed:
+        counts.append(f"{not_fixed} not fixable automatically")
+    summary = ", ".join(counts)
+    note = state_note({c.request.code for c in report.applied}, changes_state, persistent)
+    lines.append(f"{summary}{'; ' + note if note else ''}.")
+    return lines
+
+
+def fixable_line(results: Any, changes_state: dict[str, bool]) -> str | None:
+    """For the text report: how many findings `--fix` can fix ([*]) and which of those
+    fixes change state_dict()/parameters(); None when none can be fixed."""
+    codes = [f.code for r in results for f in r.findings if f.fix]
+    if not codes:
+        return None
+    changing = sorted(c for c in set(codes) if changes_state.get(c))
+    text = f"[*] {_plural(len(codes), 'finding')} fixable with `paraminspect check --fix` (preview: --diff)"
+    if changing:
+        text += f"; the {', '.join(changing)} fixes change what state_dict() and parameters() hold"
+    return text + "."
