@@ -465,3 +465,13 @@ def test_config_models_worker_runs_and_one_writer_per_file(project, tmp_path):
     assert '        self.register_buffer("mean", torch.zeros(2))  # subtracted in forward\n' in text
     assert "2 fixes applied" in result.err
     assert result.code == 0, result.out + result.err
+
+
+def test_explain_prints_the_fix_and_its_examples(project):
+    result = project("explain", "PI004")
+    assert result.code == 0
+    assert "Automatic fix (check --fix, preview with --diff): wrap a list or tuple of modules" in result.out
+    assert "It changes what state_dict() and parameters() hold." in result.out
+    assert "    +        self.heads = nn.ModuleDict(" in result.out
+    assert "It does not change what state_dict()" in project("explain", "PI002").out
+    assert "Automatic fix" not in project("explain", "PI005").out

@@ -42,7 +42,8 @@ def test_json_contract(monkeypatch):
     assert doc["schema_version"] == 1
     assert doc["failures"] == [{"model": "broken:build", "error": "factory broken raised ValueError: nope"}]
     for f in doc["findings"]:
-        assert list(f) == ["code", "severity", "model", "module", "attribute", "names", "message", "file", "line"]
+        keys = ["code", "severity", "model", "module", "attribute", "names", "message", "file", "line", "fix"]
+        assert list(f) == keys
     first = doc["findings"][0]
     assert first["file"] == "sample_models/ci_example.py" and first["line"] == 8 and first["names"] == ["scale"]
     assert doc["findings"][1]["file"] is None and doc["findings"][1]["line"] is None

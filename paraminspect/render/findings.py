@@ -114,3 +114,22 @@ def print_explanation(console: Console, rule: Any) -> None:
     console.print(Text(rule.summary))
     console.print()
     console.print(Text(rule.explanation.rstrip()))
+    if rule.fix is not None:
+        print_fix(console, rule)
+
+
+def print_fix(console: Console, rule: Any) -> None:
+    """What `check --fix` does, and its examples as the lines they change."""
+    import difflib
+
+    console.print()
+    state = "changes" if rule.fix.changes_state else "does not change"
+    console.print(Text(f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}.", style="bold"))
+    console.print(Text(f"It {state} what state_dict() and parameters() hold."))
+    for example in rule.fix.examples:
+        console.print()
+        before, after = example.before.splitlines(), example.after.splitlines()
+        for line in difflib.unified_diff(before, after, lineterm="", n=0):
+            if line.startswith(("---", "+++", "@@")):
+                continue
+            console.print(Text(f"    {line}", style="red" if line.startswith("-") else "green"))
