@@ -15,17 +15,11 @@ from rich.text import Text
 from paraminspect.diffs.grouping import group_by_prefix, plural
 from paraminspect.diffs.keyset import Key, KeySet
 from paraminspect.diffs.model import Diff, Entry, Explanation
+from paraminspect.render.formatting import printable
 
 DIFF_SCHEMA_VERSION = 1
 NAMES_PER_EXPLANATION = 4  # groups shown under one explanation
 DEFAULT_MAPPING_FILE = "mapping.json"
-
-
-def printable(text: str) -> str:
-    """Control characters (terminal escapes from a crafted file) shown as \\x.. escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _shape(key: Key | None) -> list[int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from paraminspect.render.formatting import printable
 from paraminspect.render.github import display_path
 
 WHAT = {
@@ -15,12 +16,6 @@ WHAT = {
     "module-list": "nn.ModuleList",
     "module-dict": "nn.ModuleDict",
 }
-
-
-def printable(text: str) -> str:
-    """Control characters (from file names, user code's error messages) escaped, so that
-    they cannot move the cursor or recolour the terminal."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:

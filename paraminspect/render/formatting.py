@@ -7,6 +7,13 @@ from functools import lru_cache
 from paraminspect.tensors.records import BUFFER, UNREGISTERED, TensorRecord
 
 
+def printable(text: str) -> str:
+    """Control characters (terminal escapes from a crafted file) shown as \\x.. escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer
 def human_bytes(n: int | None) -> str:
     if n is None:
