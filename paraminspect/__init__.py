@@ -20,13 +20,20 @@ __all__ = ["__version__", "check", "diff", "inventory", "load"]
 
 
 def load(
-    spec: str, kwargs: dict[str, Any] | None = None, device: str | None = None, *, trust_pickle: bool = False
+    spec: str,
+    kwargs: dict[str, Any] | None = None,
+    device: str | None = None,
+    *,
+    trust_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> LoadedModel:
-    """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`),
-    or list a checkpoint file; `trust_pickle` allows full unpickling of a checkpoint."""
+    """Build the model that a MODEL spec names (timm name, `pkg.mod:attr`, `file.py:attr`, a
+    Hugging Face folder, `hf:ORG/NAME`, `transformers:CLASS`), or list a checkpoint file;
+    `trust_pickle` allows full unpickling of a checkpoint, `trust_remote_code` running the code
+    a Hugging Face checkpoint ships."""
     from paraminspect.loaders.dispatch import load as _load
 
-    return _load(spec, kwargs=kwargs, device=device, trust_pickle=trust_pickle)
+    return _load(spec, kwargs=kwargs, device=device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
 
 
 def inventory(model: Any) -> Inventory:

@@ -42,6 +42,7 @@ def check_model(
     load_spec: str | None = None,
     run: Any = None,
     trust_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> ModelResult:
     """Load `spec` (or `load_spec`, e.g. a config path made absolute, while reporting
     `spec`) and check it. A load or usage error becomes `error`, not an exception, so that a
@@ -52,7 +53,7 @@ def check_model(
     from paraminspect.tensors.wrappers import unwrap
 
     try:
-        loaded = load(load_spec or spec, kwargs, device, trust_pickle=trust_pickle)
+        loaded = load(load_spec or spec, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
     except ParamInspectError as exc:
         return ModelResult(spec=spec, error=str(exc))
     if loaded.module is None:  # a checkpoint's tensors carry no registration to lint
@@ -68,7 +69,10 @@ def check_model(
         from paraminspect.run.forward import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
-            return unwrap(load(load_spec or spec, kwargs, "cpu", trust_pickle=trust_pickle).module)[0]
+            rebuilt = load(
+                load_spec or spec, kwargs, "cpu", trust_pickle=trust_pickle, trust_remote_code=trust_remote_code
+            )
+            return unwrap(rebuilt.module)[0]
 
         try:
             found, run_notes = check_run(

@@ -33,11 +33,13 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 SHOW_FORMATS = ("table", "json", "csv", "markdown")
 KINDS = ("parameter", "buffer", "unregistered", "stored", "packed")
 TRUST_PICKLE_HELP = "Allow full unpickling of a .pt/.pth/.bin/.ckpt checkpoint (runs code from the file)."
+TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.json's auto_map)."
 
 _state: dict[str, Any] = {"debug": False}
 
 MODEL_HELP = (
-    "timm name (resnet50, timm:NAME, a partial name such as vit_base), pkg.module:factory or path/to/file.py:factory"
+    "timm name (resnet50, timm:NAME, a partial name such as vit_base), pkg.module:factory, path/to/file.py:factory, "
+    "a Hugging Face folder, hf:ORG/NAME or transformers:CLASS"
 )
 
 
@@ -107,6 +109,16 @@ def show(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
+    weights: bool = typer.Option(
+        False, "--weights", help="A Hugging Face folder or hf:ORG/NAME: list its weight files (headers only)."
+    ),
+    dtype: Optional[list[str]] = typer.Option(
+        None,
+        "--dtype",
+        help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
+        "weights, largest layer and training with Adam per dtype.",
+    ),
 ) -> int:
     """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
     _choice(output_format, SHOW_FORMATS, "--format")
@@ -114,6 +126,9 @@ def show(
         _choice(kind, KINDS, "--kind")
     if depth is not None and depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {depth}")
+    from paraminspect.tensors.memory import parse_dtypes
+
+    dtypes = parse_dtypes(dtype)
 
     from paraminspect.loaders.dispatch import load
     from paraminspect.loaders.spec import parse_factory_args
@@ -121,13 +136,29 @@ def show(
     from paraminspect.tensors.walk import build_inventory
     from paraminspect.tensors.wrappers import unwrap
 
-    loaded = load(model, parse_factory_args(arg), device, trust_pickle=trust_pickle)
+    if weights:
+        from paraminspect.loaders.hf import load_hf_weights
+
+        if arg:
+            raise UsageError("--weights lists stored tensors: it takes no -a arguments")
+        loaded = load_hf_weights(model, trust_pickle=trust_pickle)
+    else:
+        kwargs = parse_factory_args(arg)
+        loaded = load(model, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
     gc.freeze()  # the model is built: the collector need not rescan its objects while we render
+    module = None
     if loaded.inventory is not None:  # a checkpoint listed from its headers
         inv, wrap_notes = loaded.inventory, []
     else:
         module, wrap_notes = unwrap(loaded.module)
         inv = build_inventory(module)
+    memory = None
+    if dtypes:
+        from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
+
+        memory = estimates(inv, dtypes, no_split_classes(module))
+        inv = inventory_as(inv, dtypes[0])
+        wrap_notes = [*wrap_notes, recast_note(dtypes[0])]
     for message in loaded.notes + wrap_notes:
         _note(message)
     records = [
@@ -150,6 +181,7 @@ def show(
                     records=records,
                     modules=modules,
                     notes=loaded.notes + wrap_notes,
+                    memory=memory,
                 )
             )
         elif output_format == "csv":
@@ -172,7 +204,15 @@ def show(
                 if any(r.persistent is False for r in records)
                 else None
             )
-            print_show(make_console(out), title=title, inventory=inv, records=records, modules=modules, caption=caption)
+            print_show(
+                make_console(out),
+                title=title,
+                inventory=inv,
+                records=records,
+                modules=modules,
+                caption=caption,
+                memory=memory,
+            )
     return EXIT_OK
 
 
@@ -224,6 +264,7 @@ def check(
         "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
     ),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     jobs: Optional[int] = typer.Option(
         None,
         "-j",
@@ -258,7 +299,7 @@ def check(
     from paraminspect.checking import check_model
     from paraminspect.loaders.spec import parse_factory_args
     from paraminspect.plan import plan_check
-    from paraminspect.registry import DEFAULT_TIMEOUT, check_many, needs_timm
+    from paraminspect.registry import DEFAULT_TIMEOUT, check_many, preload_for
 
     plan = plan_check(
         models or [],
@@ -269,6 +310,7 @@ def check(
         fail_on=fail_on,
         run=run_opts,
         trust_pickle=trust_pickle,
+        trust_remote_code=trust_remote_code,
     )
     specs = [task.spec for task in plan.tasks]
 
@@ -277,7 +319,7 @@ def check(
         if fresh or plan.registry_run or jobs is not None or timeout is not None:
             from paraminspect.render.progress import progress_bar
 
-            preload = ("torch", "timm") if needs_timm(specs) else ("torch",)
+            preload = preload_for(specs)
             with progress_bar(len(plan.tasks), sys.stderr) as advance:
                 return check_many(
                     list(plan.tasks),

@@ -34,6 +34,7 @@ def plan_check(
     fail_on: str | None,
     run: Any = None,
     trust_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> CheckPlan:
     """Merge the command line with the nearest pyproject.toml's [tool.paraminspect]."""
     select_codes = parse_codes(select, "--select")
@@ -67,6 +68,7 @@ def plan_check(
                 "load_spec": resolve_model_path(spec, config.root) if from_config else None,
                 "run": run,
                 "trust_pickle": trust_pickle,
+                "trust_remote_code": trust_remote_code,
             },
         )
         for spec in specs

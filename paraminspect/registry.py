@@ -48,8 +48,14 @@ def expand_specs(specs: Sequence[str]) -> list[str]:
     """Specs with timm globs replaced by the matching `timm:NAME` specs (in timm's order),
     duplicates dropped. A pattern with a `.` matches pretrained tags too
     (`timm:vit_*.augreg*`). A pattern that matches nothing is a UsageError."""
+    from paraminspect.loaders.hf import expand_glob
+
     out: dict[str, None] = {}
     for spec in specs:
+        classes = expand_glob(spec.strip())  # transformers:*ForCausalLM
+        if classes is not None:
+            out.update(dict.fromkeys(classes))
+            continue
         pattern = _timm_pattern(spec.strip())
         if pattern is None:
             out.setdefault(spec, None)
@@ -67,9 +73,21 @@ def expand_specs(specs: Sequence[str]) -> list[str]:
 
 def needs_timm(specs: Sequence[str]) -> bool:
     """Whether any spec names a timm model (so that workers import timm up front)."""
+    from paraminspect.loaders.hf import is_hf_spec
     from paraminspect.loaders.spec import split_target
 
-    return any(s.startswith(TIMM_PREFIX) or split_target(s) is None for s in specs)
+    return any(s.startswith(TIMM_PREFIX) or (split_target(s) is None and not is_hf_spec(s)) for s in specs)
+
+
+def preload_for(specs: Sequence[str]) -> tuple[str, ...]:
+    """What workers import once, before the first model: torch, and timm or transformers'
+    model base (most of a transformers model's import time) when a spec needs them."""
+    from paraminspect.loaders.hf import is_hf_spec
+
+    extra = (("timm",) if needs_timm(specs) else ()) + (
+        ("transformers.modeling_utils",) if any(is_hf_spec(s) for s in specs) else ()
+    )
+    return ("torch", *extra)
 
 
 # --- workers ---------------------------------------------------------------------------------

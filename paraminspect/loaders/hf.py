@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from paraminspect.errors import LoadError, UsageError
+from paraminspect.loaders.model import LoadedModel, one_line
 
 HF_PREFIX = "hf:"
 TRANSFORMERS_PREFIX = "transformers:"
@@ -62,12 +63,6 @@ def require_transformers(spec: str) -> Any:
     except ImportError as exc:
         raise LoadError(f"{spec}: transformers cannot be imported ({exc}): {INSTALL_HINT}") from exc
     return transformers
-
-
-def _one_line(exc: BaseException) -> str:
-    from paraminspect.loading import _one_line as one_line
-
-    return one_line(exc)
 
 
 # --- the local Hugging Face cache --------------------------------------------------------------
@@ -146,8 +141,7 @@ def model_folder(spec: str) -> Path:
 
 def model_class_names() -> list[str]:
     """Every model class transformers exports, from its lazy import table (nothing of the
-    models is imported): classes defined in a `models/*/modeling_*.py`, less the abstract
-    `*PreTrainedModel` bases."""
+    models is imported): the classes of its `models/*/modeling_*.py` files."""
     transformers = require_transformers("transformers:*")
     table = getattr(transformers, "_class_to_module", None)
     names: set[str] = set()
@@ -167,7 +161,9 @@ def model_class_names() -> list[str]:
             if attr.endswith("_MAPPING_NAMES"):
                 for value in getattr(modeling_auto, attr).values():
                     names.update([value] if isinstance(value, str) else value)
-    return sorted(n for n in names if not n.endswith(("PreTrainedModel", "PretrainedModel")))
+    # Abstract bases, and the layers and tables modeling files export next to the models.
+    skip = ("PreTrainedModel", "PretrainedModel", "Layer")
+    return sorted(n for n in names if not n.endswith(skip) and not n.isupper())
 
 
 def expand_glob(spec: str) -> list[str] | None:
@@ -214,7 +210,7 @@ def _class_config(spec: str, cls: Any, kwargs: dict[str, Any]) -> Any:
         default = config_class()
     except Exception as exc:
         raise LoadError(
-            f"{spec}: {config_class.__name__}() cannot be built from its defaults ({_one_line(exc)}); "
+            f"{spec}: {config_class.__name__}() cannot be built from its defaults ({one_line(exc)}); "
             "pass its fields with -a key=value"
         ) from exc
     if not kwargs:
@@ -223,7 +219,7 @@ def _class_config(spec: str, cls: Any, kwargs: dict[str, Any]) -> Any:
     try:
         return config_class(**kwargs)
     except Exception as exc:
-        raise LoadError(f"{spec}: {config_class.__name__}(-a ...) refused the values: {_one_line(exc)}") from exc
+        raise LoadError(f"{spec}: {config_class.__name__}(-a ...) refused the values: {one_line(exc)}") from exc
 
 
 def _read_config_json(path: Path) -> dict[str, Any]:
@@ -274,7 +270,7 @@ def _folder_builder(
     transformers = require_transformers(spec)
     from transformers import CONFIG_MAPPING, AutoConfig
 
-    from paraminspect.loading import no_network
+    from paraminspect.loaders.guard import no_network
 
     auto_map = raw.get("auto_map") if isinstance(raw.get("auto_map"), dict) else {}
     model_type = raw.get("model_type")
@@ -299,7 +295,7 @@ def _folder_builder(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {_one_line(exc)}") from exc
+        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {one_line(exc)}") from exc
     _refuse_unknown(spec, config, [k for k in unused if k in kwargs])
     if getattr(config, "quantization_config", None):
         notes.append(
@@ -340,7 +336,8 @@ def _class_builder(spec: str, kwargs: dict[str, Any], notes: list[str]) -> tuple
         raise UsageError(f"bad {spec!r}: expected transformers:CLASS, e.g. transformers:BertModel")
     transformers = require_transformers(spec)
     names = model_class_names()
-    if name not in set(names):
+    exported = getattr(transformers, "_class_to_module", None) or {}
+    if name not in exported and name not in set(names):
         close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
         hint = f"; did you mean: {', '.join(close)}?" if close else ""
         raise LoadError(f"transformers has no model class {name!r}{hint}")
@@ -349,7 +346,7 @@ def _class_builder(spec: str, kwargs: dict[str, Any], notes: list[str]) -> tuple
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # a missing optional backend (timm, torchvision, ...)
-        raise LoadError(f"{spec}: importing {name} failed: {_one_line(exc)}") from exc
+        raise LoadError(f"{spec}: importing {name} failed: {one_line(exc)}") from exc
     from transformers import PreTrainedModel
 
     if not (isinstance(cls, type) and issubclass(cls, PreTrainedModel)):
@@ -361,12 +358,11 @@ def _class_builder(spec: str, kwargs: dict[str, Any], notes: list[str]) -> tuple
 # --- entry points -------------------------------------------------------------------------------
 
 
-def load_hf(
-    spec: str, kwargs: dict[str, Any], device: str | None, *, trust_remote_code: bool = False
-) -> Any:  # LoadedModel
+def load_hf(spec: str, kwargs: dict[str, Any], device: str | None, *, trust_remote_code: bool = False) -> LoadedModel:
     """Build a FOLDER, `hf:ORG/NAME[@rev]` or `transformers:CLASS` model from its config."""
-    from paraminspect.loading import LoadedModel, _build
+    from paraminspect.loaders.build import build_on
 
+    require_transformers(spec)  # before the cache: without it, nothing here can be built
     notes: list[str] = []
     if spec.startswith(TRANSFORMERS_PREFIX):
         what, build = _class_builder(spec, kwargs, notes)
@@ -376,7 +372,7 @@ def load_hf(
             raise LoadError(f"{spec}: no {CONFIG_NAME} in {folder}")
         what, build = _folder_builder(spec, folder, kwargs, trust_remote_code, notes)
     with _quiet_transformers():
-        module, built_on = _build(what, build, device, notes)
+        module, built_on = build_on(what, build, device, notes)
     from torch import nn
 
     if not isinstance(module, nn.Module):
@@ -384,14 +380,14 @@ def load_hf(
     return LoadedModel(spec, f"transformers:{type(module).__name__}", module, built_on, "transformers", notes)
 
 
-def load_hf_weights(spec: str, *, trust_pickle: bool = False) -> Any:  # LoadedModel
+def load_hf_weights(spec: str, *, trust_pickle: bool = False) -> LoadedModel:
     """`show FOLDER --weights`: the folder's weight files listed from their headers (the
     safetensors index or file, several shards together, else pytorch_model.bin)."""
     if spec.startswith(TRANSFORMERS_PREFIX):
         raise UsageError(f"--weights lists a folder's weight files; {spec} is built from a config and has none")
     if not (spec.startswith(HF_PREFIX) or Path(spec).expanduser().is_dir()):
         raise UsageError(f"--weights needs a model folder or hf:ORG/NAME, not {spec!r}")
-    from paraminspect.checkpoints import load_checkpoint
+    from paraminspect.loaders.checkpoints import load_checkpoint
 
     folder = model_folder(spec)
     files = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
@@ -402,15 +398,11 @@ def load_hf_weights(spec: str, *, trust_pickle: bool = False) -> Any:  # LoadedM
         listed = [load_checkpoint(str(p)) for p in shards]
     else:
         raise LoadError(f"{spec}: no weight files in {folder} ({', '.join(WEIGHT_FILES[1::2])} or *.safetensors)")
-    from paraminspect.loading import LoadedModel
-
     if len(listed) == 1:
-        first = listed[0]
-        return LoadedModel(spec, first.resolved, first.module, first.build_device, "checkpoint", first.notes, first.inventory)
-    from paraminspect.checkpoints import _natural_key
-    from paraminspect.inventory import inventory_from_records
+        return dataclasses.replace(listed[0], spec=spec)
+    from paraminspect.tensors.totals import inventory_from_records
 
-    records = sorted((r for loaded in listed for r in loaded.inventory.tensors), key=lambda r: _natural_key(r.name))
+    records = [r for loaded in listed for r in loaded.inventory.tensors]  # each file in name order
     inventory = inventory_from_records(records, root_type="safetensors checkpoint")
     notes = [f"{len(shards)} safetensors files in {folder}, no index: listed together"]
     return LoadedModel(spec, f"safetensors:{folder}", None, "none", "checkpoint", notes, inventory=inventory)

@@ -45,6 +45,19 @@ def totals_dict(t: Totals) -> dict[str, Any]:
     }
 
 
+def memory_dict(estimates: list[Any]) -> dict[str, Any]:
+    """`totals.memory` of `show --dtype`: per dtype asked (tensors.memory.MemoryEstimate)."""
+    return {
+        m.dtype: {
+            "weights_bytes": m.weights_bytes,
+            "trainable_bytes": m.trainable_bytes,
+            "largest_layer": {"name": m.largest_layer, "bytes": m.largest_layer_bytes},
+            "training_adam_bytes": m.training_adam_bytes,
+        }
+        for m in estimates
+    }
+
+
 def show_json(
     *,
     spec: str,
@@ -54,7 +67,11 @@ def show_json(
     records: list[TensorRecord],
     modules: list[ModuleSummaryRow] | None = None,
     notes: list[str] | None = None,
+    memory: list[Any] | None = None,
 ) -> str:
+    totals = totals_dict(inventory.totals)
+    if memory:
+        totals["memory"] = memory_dict(memory)
     doc: dict[str, Any] = {
         "schema_version": SHOW_SCHEMA_VERSION,
         "model": spec,
@@ -63,7 +80,7 @@ def show_json(
         "model_type": inventory.root_type,
         "notes": list(notes or []),
         "tensors": [tensor_dict(r) for r in records],
-        "totals": totals_dict(inventory.totals),
+        "totals": totals,
     }
     if modules is not None:
         doc["modules"] = [

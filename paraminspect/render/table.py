@@ -3,6 +3,8 @@ to a file: no colour and no width limit, so names are never cut in the middle.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
@@ -123,6 +125,16 @@ def print_module_table(console: Console, rows: list[ModuleSummaryRow], title: st
     print_table(console, title, headers, cells)
 
 
+def memory_lines(estimates: list[Any]) -> list[str]:
+    """`show --dtype`: one line per dtype asked (tensors.memory.MemoryEstimate)."""
+    return [
+        f"As {m.dtype}: weights {human_bytes(m.weights_bytes)}   largest layer {human_bytes(m.largest_layer_bytes)}"
+        f" ({m.largest_layer or '-'})   training with Adam {human_bytes(m.training_adam_bytes)}"
+        f" (weights + 3 x {human_bytes(m.trainable_bytes)} trainable)"
+        for m in estimates
+    ]
+
+
 def totals_lines(inv: Inventory) -> list[str]:
     t = inv.totals
     param_bytes = sum(r.nbytes or 0 for r in inv.tensors if r.kind == "parameter")
@@ -157,9 +169,10 @@ def print_show(
     records: list[TensorRecord] | None = None,
     modules: list[ModuleSummaryRow] | None = None,
     caption: str | None = None,
+    memory: list[Any] | None = None,
 ) -> None:
     if modules is not None:
         print_module_table(console, modules, title)
     else:
         print_tensor_table(console, records or [], title, caption)
-    console.file.write("\n".join(totals_lines(inventory)) + "\n")
+    console.file.write("\n".join(totals_lines(inventory) + memory_lines(memory or [])) + "\n")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from paraminspect.errors import UsageError
-from paraminspect.inventory import PARAMETER, STORED, UNREGISTERED, Inventory, TensorRecord, _totals
+from paraminspect.tensors.records import PARAMETER, STORED, UNREGISTERED, Inventory, TensorRecord
+from paraminspect.tensors.totals import compute_totals
 
 DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "int8": 8, "int4": 4}
 _ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
@@ -61,7 +62,7 @@ def recast(records: Iterable[TensorRecord], dtype: str) -> tuple[TensorRecord, .
 def inventory_as(inv: Inventory, dtype: str) -> Inventory:
     """`inv` with every record and total recomputed as if loaded in `dtype`."""
     records = recast(inv.tensors, dtype)
-    return dataclasses.replace(inv, tensors=records, totals=_totals(records))
+    return dataclasses.replace(inv, tensors=records, totals=compute_totals(records))
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,10 @@ def estimate(inv: Inventory, dtype: str, no_split: frozenset[str] = frozenset())
 
 def estimates(inv: Inventory, dtypes: Sequence[str], no_split: frozenset[str] = frozenset()) -> list[MemoryEstimate]:
     return [estimate(inv, d, no_split) for d in dtypes]
+
+
+def recast_note(dtype: str) -> str:
+    return (
+        f"sizes as if loaded in {dtype}: floating-point parameters and buffers at {DTYPE_BITS[dtype]} bits an element; "
+        "integer and bool tensors keep theirs"
+    )
