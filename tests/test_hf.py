@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, run_process, sample
+
 from paraminspect.errors import UsageError
 from paraminspect.registry import expand_specs
 
@@ -294,7 +294,10 @@ def remote_code_folder(tmp_path):
         "model_type": "tiny-custom",
         "width": 8,
         "architectures": ["TinyCustomModel"],
-        "auto_map": {"AutoConfig": "configuration_custom.TinyCustomConfig", "AutoModel": "modeling_custom.TinyCustomModel"},
+        "auto_map": {
+            "AutoConfig": "configuration_custom.TinyCustomConfig",
+            "AutoModel": "modeling_custom.TinyCustomModel",
+        },
     }
     (folder / "config.json").write_text(json.dumps(config))
     return folder, marker
@@ -407,9 +410,7 @@ def test_dtype_recomputes_every_size(cli, bert_folder):
     memory = show_json(cli, str(folder), "--dtype", "int4,int8", "--dtype", "bf16")["totals"]["memory"]
     assert list(memory) == ["int4", "int8", "bfloat16"]
     assert memory["bfloat16"]["weights_bytes"] == as_bf16["totals"]["bytes"]
-    int4 = sum(
-        math.ceil(t["numel"] / 2) if t["dtype"] == "float32" else t["bytes"] for t in plain["tensors"]
-    )
+    int4 = sum(math.ceil(t["numel"] / 2) if t["dtype"] == "float32" else t["bytes"] for t in plain["tensors"])
     assert memory["int4"]["weights_bytes"] == int4
     bad = cli("show", str(folder), "--dtype", "fp8")
     assert bad.code == 2 and "unknown --dtype" in bad.err
