@@ -150,6 +150,7 @@ def model_class_names() -> list[str]:
             if (
                 isinstance(where, str)
                 and where.startswith("models.")
+                and not where.startswith("models.auto.")
                 and where.rpartition(".")[2].startswith("modeling_")
                 and name[:1].isupper()
             ):
@@ -371,8 +372,15 @@ def load_hf(spec: str, kwargs: dict[str, Any], device: str | None, *, trust_remo
         if not (folder / CONFIG_NAME).is_file():
             raise LoadError(f"{spec}: no {CONFIG_NAME} in {folder}")
         what, build = _folder_builder(spec, folder, kwargs, trust_remote_code, notes)
-    with _quiet_transformers():
-        module, built_on = build_on(what, build, device, notes)
+    # Meta only unless --device says otherwise: no silent CPU fallback, since a default
+    # config is often a full-size model (7B parameters: 28 GB of float32 on CPU).
+    try:
+        with _quiet_transformers():
+            module, built_on = build_on(what, build, device or "meta", notes)
+    except LoadError as exc:
+        if device is not None:
+            raise
+        raise LoadError(f"{exc} (on the meta device; --device cpu builds it on CPU, allocating its weights)") from exc
     from torch import nn
 
     if not isinstance(module, nn.Module):
