@@ -475,7 +475,9 @@ def diff(
         help=f"The target, as in LEFT.load_state_dict(RIGHT): {MODEL_HELP}, or a checkpoint file.",
         show_default=False,
     ),
-    right: str = typer.Argument(..., help="The state_dict to load: a checkpoint file or a MODEL.", show_default=False),
+    right: Optional[str] = typer.Argument(
+        None, help="The state_dict to load: a checkpoint file or a MODEL (or --weights).", show_default=False
+    ),
     arg: Optional[list[str]] = typer.Option(
         None, "-a", "--arg", help="Factory keyword argument key=value for model sides (repeatable)."
     ),
@@ -490,14 +492,23 @@ def diff(
         None, "--mapping", help="Write the suggested key renames {old_name: new_name} to this JSON file."
     ),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+    weights: bool = typer.Option(
+        False, "--weights", help="RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or hf:ORG/NAME)."
+    ),
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
     _choice(output_format, DIFF_FORMATS, "--format")
     from paraminspect.diffs import diff_sides
     from paraminspect.loaders.spec import parse_factory_args
 
+    if (right is None) == (not weights):
+        raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
     kwargs = parse_factory_args(arg)
     right_kwargs = parse_factory_args(right_arg) if right_arg else kwargs
+    if weights:
+        from paraminspect.diffs.gather import gather_weights
+
+        right = gather_weights(left, trust_pickle=trust_pickle)  # type: ignore[assignment]
     result = diff_sides(left, right, left_kwargs=kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
     for side in (result.left, result.right):
         for message in side.notes:

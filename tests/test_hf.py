@@ -477,3 +477,14 @@ def test_dtype_footer_lines(cli, llama_folder):
     assert [line.split(":")[0] for line in lines] == ["As bfloat16", "As int4"]
     assert "training with Adam" in lines[0] and "largest layer" in lines[0]
     assert "sizes as if loaded in bfloat16" in result.err
+
+
+def test_diff_folder_against_its_own_weights(cli, gpt2_folder):
+    folder, _ = gpt2_folder
+    by_flag = cli("diff", str(folder), "--weights", "--format", "json")
+    by_file = cli("diff", str(folder), str(folder / "model.safetensors"), "--format", "json")
+    assert by_flag.code == by_file.code == 1, by_flag.err  # strict load_state_dict: the tied head is not in the file
+    flag_doc, file_doc = json.loads(by_flag.out), json.loads(by_file.out)
+    assert flag_doc["summary"] == file_doc["summary"] and "tied" in flag_doc["summary"]
+    neither = cli("diff", str(folder))
+    assert neither.code == 2 and "--weights" in neither.err

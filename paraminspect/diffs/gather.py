@@ -52,6 +52,16 @@ def gather(
     return keyset
 
 
+def gather_weights(spec: str, *, trust_pickle: bool = False) -> KeySet:
+    """`diff FOLDER --weights`: the key set of a Hugging Face folder's own weight files."""
+    from paraminspect.loaders.hf import load_hf_weights
+
+    loaded = load_hf_weights(spec, trust_pickle=trust_pickle)
+    notes = tuple(n for n in loaded.notes if _relevant(n))
+    keyset = keyset_from_records(f"{spec} --weights", loaded.resolved, loaded.inventory.tensors, notes)
+    return _with_versions(keyset, loaded.state_dict_versions)
+
+
 def _with_versions(keyset: KeySet, versions: dict[str, int] | None) -> KeySet:
     from dataclasses import replace
 
