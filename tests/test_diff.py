@@ -366,3 +366,49 @@ def test_sample_pair_in_sample_models(cli):
     result = cli("diff", f"{sample}:after", f"{sample}:before")
     assert result.code == 1
     assert "rename" in result.out and "non-persistent" in result.out
+
+
+def test_position_embedding_for_another_image_size(cli):
+    doc = diff_json(cli, "vit_tiny_patch16_224", "vit_tiny_patch16_384", code=1)
+    assert [(m["name"], m["left_shape"], m["right_shape"]) for m in doc["mismatched"]] == [
+        ("pos_embed", [1, 197, 192], [1, 577, 192])
+    ]
+    message = explanation(doc, "shape")["message"]
+    assert "position embedding for 577 vs 197 positions" in message and "resample_abs_pos_embed" in message
+
+
+def test_embedding_for_another_vocabulary_and_right_side_arguments(cli):
+    doc = diff_json(cli, spec("TiedLM"), spec("TiedLM"), "--right-arg", "vocab=32", code=1)
+    assert {m["name"] for m in doc["mismatched"]} == {"embed.weight", "lm_head.weight"}
+    shape = explanation(doc, "shape")
+    assert "vocabulary of 32 vs 16 tokens" in shape["message"]
+    assert sorted(shape["names"]) == ["embed.weight", "lm_head.weight"]
+
+
+def test_flat_module_trees_too_costly_for_torch_get_the_key_verdict(cli, tmp_path, monkeypatch):
+    from paraminspect.diffs import gather as gather_module
+
+    monkeypatch.setattr(gather_module, "MAX_LOAD_COST", 10)
+    ckpt = tmp_path / "clean.safetensors"
+    save_file(models.Classifier().state_dict(), str(ckpt))
+    result = cli("diff", spec("Classifier"), str(ckpt), "--format", "json")
+    assert result.code == 0
+    assert json.loads(result.out)["verdict"] == "keys"
+    assert "key comparisons" in result.err
+
+
+def test_names_from_a_file_are_made_printable(cli, tmp_path):
+    ckpt = tmp_path / "odd.safetensors"
+    save_file({"head.weight\x1b[2J": torch.zeros(2)}, str(ckpt))
+    result = cli("diff", spec("Classifier"), str(ckpt))
+    assert result.code == 1
+    assert "\x1b" not in result.out and "head.weight\\x1b[2J" in result.out
+
+
+def test_output_file(cli, tmp_path):
+    ckpt = tmp_path / "clean.pt"
+    torch.save(models.Classifier().state_dict(), ckpt)
+    out = tmp_path / "report.json"
+    result = cli("diff", spec("Classifier"), str(ckpt), "--format", "json", "-o", str(out))
+    assert result.code == 0 and result.out == ""
+    assert json.loads(out.read_text())["loadable"] is True

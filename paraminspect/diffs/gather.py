@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
+from functools import cache
 from typing import Any
 
 from paraminspect.diffs.keyset import BUFFER, CHECKPOINT, MODEL, PARAMETER, STORED, Key, KeySet, Verdict
@@ -48,7 +49,7 @@ def gather(
         return _with_versions(keyset, loaded.state_dict_versions)
     keyset = keyset_from_module(loaded.module, loaded.spec, loaded.resolved, notes)
     if against is not None:
-        keyset = _with_verdict(keyset, strict_verdict(loaded.module, against))
+        keyset = _verdict_or_note(keyset, loaded.module, against)
     return keyset
 
 
@@ -60,6 +61,42 @@ def gather_weights(spec: str, *, trust_pickle: bool = False) -> KeySet:
     notes = tuple(n for n in loaded.notes if _relevant(n))
     keyset = keyset_from_records(f"{spec} --weights", loaded.resolved, loaded.inventory.tensors, notes)
     return _with_versions(keyset, loaded.state_dict_versions)
+
+
+# torch's load_state_dict hands each child the keys under its prefix by scanning every key
+# its parent got: children x keys string tests per module. Past this many (a flat
+# Sequential of 25,000 layers is 1.25 billion, minutes) the verdict comes from the keys.
+MAX_LOAD_COST = 20_000_000
+
+
+def load_cost(module: Any, other: KeySet) -> int:
+    """How many key tests torch's load_state_dict makes loading `other` into `module`."""
+    under: dict[str, int] = {"": len(other.keys)}
+    for name in other.keys:
+        dot = name.find(".")
+        while dot > 0:
+            head = name[:dot]
+            under[head] = under.get(head, 0) + 1
+            dot = name.find(".", dot + 1)
+    cost = 0
+    for path, sub in module.named_modules(remove_duplicate=False):
+        children = len(sub._modules)
+        if children:
+            cost += children * under.get(path, 0)
+    return cost
+
+
+def _verdict_or_note(keyset: KeySet, module: Any, other: KeySet) -> KeySet:
+    from dataclasses import replace
+
+    cost = load_cost(module, other)
+    if cost > MAX_LOAD_COST:
+        note = (
+            f"torch's load_state_dict would make {cost:,} key comparisons on this module tree "
+            "(children x keys per module): the verdict comes from the keys"
+        )
+        return replace(keyset, notes=(*keyset.notes, note))
+    return _with_verdict(keyset, strict_verdict(module, other))
 
 
 def _with_versions(keyset: KeySet, versions: dict[str, int] | None) -> KeySet:
@@ -88,16 +125,21 @@ def keyset_from_records(spec: str, resolved: str, records: Any, notes: tuple[str
     return KeySet(spec, resolved, CHECKPOINT, "checkpoint", keys, tied=tuple(tied), notes=notes)
 
 
+@cache
 def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
 def _key(t: Any, kind: str) -> Key:
-    from torch.nn.parameter import UninitializedTensorMixin
-
-    if isinstance(t, UninitializedTensorMixin):
+    if _is_uninitialized(t):
         return Key(None, _dtype_name(t.dtype), kind)
     return Key(tuple(t.shape), _dtype_name(t.dtype), kind)
+
+
+def _is_uninitialized(t: Any) -> bool:
+    from torch.nn.parameter import UninitializedTensorMixin
+
+    return isinstance(t, UninitializedTensorMixin)
 
 
 def _hook_norms(module: Any) -> dict[str, str]:
@@ -286,7 +328,7 @@ def keyset_from_object(obj: Any, name: str, against: KeySet | None = None) -> Ke
             from dataclasses import replace
 
             return replace(keyset, notes=(*keyset.notes, "the module cannot be copied: verdict from the keys"))
-        return _with_verdict(keyset, strict_verdict(copy, against))
+        return _verdict_or_note(keyset, copy, against)
     if isinstance(obj, Mapping):
         return keyset_from_state_dict(obj, name)
     raise UsageError(f"cannot diff {type(obj).__name__}: give an nn.Module, a state_dict or a MODEL spec")
