@@ -488,3 +488,36 @@ def test_diff_folder_against_its_own_weights(cli, gpt2_folder):
     assert flag_doc["summary"] == file_doc["summary"] and "tied" in flag_doc["summary"]
     neither = cli("diff", str(folder))
     assert neither.code == 2 and "--weights" in neither.err
+
+
+@pytest.mark.parametrize(
+    ("saved", "loaded"),
+    [
+        ("LlamaModel", "LlamaForCausalLM"),  # a base model's checkpoint under a head: prefix added, head new
+        ("BertForMaskedLM", "BertModel"),  # a head model's checkpoint into the base: prefix stripped, head unused
+        ("GPT2LMHeadModel", "GPT2LMHeadModel"),  # its own weights: the tied head is filled by the tie
+    ],
+)
+def test_diff_says_what_from_pretrained_would_report(cli, tmp_path, saved, loaded):
+    """The from_pretrained lists of `diff FOLDER --weights`, against transformers' own
+    output_loading_info for the same folder (tiny models, loaded for real on CPU)."""
+    configs = {
+        "Llama": transformers.LlamaConfig(**TINY_LLAMA),
+        "Bert": transformers.BertConfig(
+            vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64
+        ),
+        "GPT2": transformers.GPT2Config(n_layer=1, n_embd=32, n_head=4, vocab_size=100, bos_token_id=0, eos_token_id=0),
+    }
+    config = next(c for family, c in configs.items() if saved.startswith(family))
+    getattr(transformers, saved)(config).save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["architectures"] = [loaded]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    _, info = getattr(transformers, loaded).from_pretrained(str(tmp_path), output_loading_info=True)
+    result = cli("diff", str(tmp_path), "--weights", "--format", "json")
+    assert result.code in (0, 1), result.err
+    view = json.loads(result.out)["from_pretrained"]
+    assert view["model_class"] == loaded
+    assert set(view["newly_initialized"]) == set(info["missing_keys"])
+    assert set(view["not_used"]) == set(info["unexpected_keys"])
+    assert view["newly_initialized"] or view["not_used"] or saved == loaded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paraminspect.diffs.explain import explain_keys
 from paraminspect.diffs.grouping import plural
+from paraminspect.diffs.hf_load import from_pretrained_view
 from paraminspect.diffs.keyset import KeySet
 from paraminspect.diffs.model import PREFIX, Diff, Entry, Explanation
 from paraminspect.diffs.shapes import Pair, explain_dtypes, explain_shapes
@@ -91,4 +92,5 @@ def compare(left: KeySet, right: KeySet) -> Diff:
         unexplained_mismatched=tuple(e.name for e in mismatched if e.name not in shape_explained),
         mapping=dict(pools.mapping),
         summary=_summary(loadable, error, counts, explanations),
+        from_pretrained=from_pretrained_view(left, right, left.hf_rules) if left.hf_rules is not None else None,
     )

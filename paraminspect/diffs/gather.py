@@ -161,6 +161,8 @@ def keyset_from_module(module: Any, spec: str, resolved: str, notes: tuple[str, 
     from torch import nn
     from torch.nn.utils import parametrize
 
+    from paraminspect.diffs.hf_load import rules_of
+
     state = module.state_dict(keep_vars=True)
     keys: dict[str, Key] = {}
     by_tensor: dict[int, list[str]] = {}
@@ -215,6 +217,7 @@ def keyset_from_module(module: Any, spec: str, resolved: str, notes: tuple[str, 
         module_types=module_types,
         versions=versions,
         notes=notes,
+        hf_rules=rules_of(module),
     )
 
 

@@ -7,6 +7,7 @@ process), pickled back, and compared and rendered by a parent that never importe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 MODEL = "model"
 CHECKPOINT = "checkpoint"
@@ -58,6 +59,7 @@ class KeySet:
     versions: dict[str, int] | None = None
     notes: tuple[str, ...] = ()
     verdict: Verdict | None = None  # set on a model target gathered against the other side
+    hf_rules: Any = None  # a transformers model's loading rules (diffs.hf_load.HFLoadRules)
 
     @property
     def is_model(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from paraminspect.diffs.keyset import Key, KeySet
 
@@ -55,3 +56,4 @@ class Diff:
     unexplained_mismatched: tuple[str, ...]
     mapping: dict[str, str]  # {old (right) name: new (left) name}
     summary: str
+    from_pretrained: Any = None  # a transformers target: diffs.hf_load.FromPretrained

@@ -78,6 +78,17 @@ def diff_json(diff: Diff) -> str:
         },
         "mapping": diff.mapping,
     }
+    fp = diff.from_pretrained
+    if fp is not None:  # a transformers model as the target
+        doc["from_pretrained"] = {
+            "model_class": fp.model_class,
+            "prefix": fp.prefix,
+            "prefix_action": fp.prefix_action,
+            "tied_filled": list(fp.tied_filled),
+            "newly_initialized": list(fp.newly_initialized),
+            "not_used": list(fp.not_used),
+            "summary": fp.summary(),
+        }
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -141,6 +152,20 @@ def _verdict_text(diff: Diff) -> str:
     return "no model to load into: verdict from the keys"
 
 
+def _print_from_pretrained(console: Console, fp: Any) -> None:
+    """transformers' view (diffs.hf_load.FromPretrained): its warnings, before loading anything."""
+    console.print()
+    console.print(Text(printable(fp.summary()), style="bold green" if fp.clean else "bold yellow"))
+    if fp.prefix_action:
+        how = "adds" if fp.prefix_action == "added" else "strips"
+        console.print(Text(f"  it {how} the base_model_prefix `{printable(fp.prefix)}.` itself", style="dim"))
+    if fp.tied_filled:
+        console.print(Text(f"  tied weights filled by the tie: {_group_text(fp.tied_filled, 4)}", style="dim"))
+    for label, names in (("newly initialized", fp.newly_initialized), ("not used", fp.not_used)):
+        if names:
+            console.print(Text(f"  {label}: {_group_text(names, NAMES_PER_EXPLANATION)}"))
+
+
 def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) -> None:
     style = "bold green" if diff.loadable else "bold red"
     console.print(Text(printable(diff.summary), style=style))
@@ -179,6 +204,8 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
             None,
         )
         _print_plain(console, "shape mismatches", diff.unexplained_mismatched, {}, diff)
+    if diff.from_pretrained is not None:
+        _print_from_pretrained(console, diff.from_pretrained)
     if diff.mapping:
         console.print()
         path = mapping_file or DEFAULT_MAPPING_FILE
