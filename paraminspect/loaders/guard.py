@@ -1,4 +1,9 @@
-"""The network guard: while a model builds, any socket connection is refused."""
+"""The network guard: while a model builds, any socket connection is refused.
+
+In the Python API the guard covers the building thread while the build runs. In a runner
+child (the CLI) `refuse_network()` turns it on for every thread, for the child's whole life:
+a factory's own threads (or threads it leaves running) cannot reach the network either.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ from paraminspect.errors import NetworkBlockedError
 
 _guard = threading.local()
 _hook_installed = False
+_state: dict[str, Any] = {"everywhere": False, "attempted": None}
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not getattr(_guard, "active", False):
+    if not (_state["everywhere"] or getattr(_guard, "active", False)):
         return
     if event == "socket.getaddrinfo":
         target = f"{args[0]}:{args[1]}"
@@ -26,23 +32,34 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         target = f"{address[0]}:{address[1]}"
     else:
         return
-    _guard.attempted = target
+    _state["attempted"] = target  # process-wide: the attempt may come from another thread
     raise NetworkBlockedError(f"network access to {target} refused while building the model")
+
+
+def _install_hook() -> None:
+    global _hook_installed
+    if not _hook_installed:
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: it stays, gated by _guard/_state
+        _hook_installed = True
 
 
 @contextlib.contextmanager
 def no_network() -> Iterator[None]:
     """Refuse socket connections made by this thread while the block runs."""
-    global _hook_installed
-    if not _hook_installed:
-        sys.addaudithook(_audit)  # audit hooks cannot be removed: it stays, gated by _guard
-        _hook_installed = True
-    _guard.active, _guard.attempted = True, None
+    _install_hook()
+    _guard.active = True
+    _state["attempted"] = None
     try:
         yield
     finally:
         _guard.active = False
 
 
+def refuse_network() -> None:
+    """Refuse socket connections from every thread of this process from now on."""
+    _install_hook()
+    _state["everywhere"] = True
+
+
 def network_attempt() -> str | None:
-    return getattr(_guard, "attempted", None)
+    return _state["attempted"]

@@ -1,0 +1,107 @@
+"""The child side of the runner: isolate the process, run one Task, send one message back.
+
+Runs in a process forked from the CLI (or from the runner's fork server). Everything user
+code can touch is replaced before the task runs: stdin is /dev/null, stdout and stderr go to
+a capture file that the parent shows (marked as the model's output), SIGINT/SIGTERM are the
+default ones (even when the parent was started with SIGINT ignored), the process leads its
+own process group (the parent kills the group, so processes the model forked end with it),
+and network connections are refused in every thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+from paraminspect.runner.task import ERROR, INTERNAL, INTERRUPTED, OK, Task
+
+FIRST_LINE_LIMIT = 1000  # characters of an exception's first line sent back
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent goes (the CLI, or the fork server, which
+    itself ends with the CLI), so that a killed parent leaves no model running."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _text_stream(fd: int) -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+
+
+def isolate(capture_path: str) -> None:
+    """Set up this child before any user code runs (see the module docstring)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    _die_with_parent()
+    null = os.open(os.devnull, os.O_RDONLY)
+    capture = os.open(capture_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(null, 0)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+    os.close(null)
+    os.close(capture)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = _text_stream(1)
+    sys.stderr = sys.__stderr__ = _text_stream(2)
+    from paraminspect.loaders.guard import refuse_network
+
+    refuse_network()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text if len(text) <= FIRST_LINE_LIMIT else f"{text[:FIRST_LINE_LIMIT]}... ({len(text):,} characters)"
+
+
+def run_task(task: Task) -> tuple[str, Any, str, str]:
+    """(status, value, message, traceback) of running the task here."""
+    from paraminspect.errors import ParamInspectError
+
+    try:
+        module_name, _, attr = task.target.partition(":")
+        function = getattr(importlib.import_module(module_name), attr)
+        return OK, function(**task.kwargs), "", ""
+    except ParamInspectError as exc:
+        return ERROR, None, str(exc), traceback.format_exc()
+    except KeyboardInterrupt:
+        return INTERRUPTED, None, "interrupted", traceback.format_exc()
+    except BaseException as exc:
+        return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+
+
+def child_main(task: Task, conn: Any, capture_path: str) -> None:
+    """The process target: isolate, run, send (status, value, message, traceback), and leave
+    with os._exit: tearing down an interpreter that imported torch costs time for nothing."""
+    try:
+        isolate(capture_path)
+        message = run_task(task)
+    except BaseException as exc:  # isolation itself failed: still say why
+        message = (INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc())
+    try:
+        conn.send(message)
+    except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
+        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", ""))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)

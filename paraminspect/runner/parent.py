@@ -1,0 +1,227 @@
+"""The parent side of the runner: start one child process per task, at most `jobs` at a
+time, wait for a message, an exit or a deadline, and turn each into an Outcome.
+
+Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
+- One task, in a process that has not imported torch (the CLI): fork this process. It holds
+  only typer and paraminspect's CLI, so the fork costs ~1 ms and the child imports what the
+  model needs; nothing is paid twice.
+- Several tasks, or a caller that has imported torch: fork from multiprocessing's fork
+  server, which imported torch (and timm for timm names) once (`set_forkserver_preload`).
+  Each model still gets a fresh process of its own, forked from the server in a few ms,
+  instead of each worker importing torch (2-4 s each). Forking the caller instead is not
+  safe once torch has run an OpenMP region: a forked child's first parallel op hangs
+  (reproduced: a matmul in the parent, then one in a forked child, never returns).
+- Not pebble (DESIGN.md's first choice): its pool drops a worker that ends with exit status 0
+  before answering (`inspect_workers` keeps only non-zero exit codes), so a factory that
+  calls os._exit(0) leaves its task waiting for the timeout instead of failing at once; its
+  workers share one task channel and ignore SIGINT; and per-task capture of output, process
+  groups and the fork-server preload would all be layered on top. What is needed here is one
+  process per task and a wait() over pipes and sentinels, which is this file.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from paraminspect.runner.task import (
+    DEFAULT_TIMEOUT,
+    ENDED,
+    INTERRUPTED,
+    OUTPUT_LIMIT,
+    TIMEOUT,
+    Outcome,
+    Task,
+    Terminated,
+)
+
+# What the fork server imports once, before any task: the runner's own child side, torch
+# and the stages every task uses. Callers add timm (or transformers) when a spec needs it.
+BASE_PRELOAD = ("paraminspect.runner.child", "torch", "paraminspect.checking", "paraminspect.inventory")
+
+
+@dataclass
+class _Running:
+    index: int
+    task: Task
+    process: Any
+    conn: Any
+    capture: str
+    deadline: float
+
+
+def validate_timeout(timeout: float, option: str = "--timeout") -> float:
+    """A positive, finite number of seconds (nan never times out; inf overflows the clock)."""
+    from paraminspect.errors import UsageError
+
+    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise UsageError(f"{option} must be a positive, finite number of seconds, got {timeout!r}")
+    if timeout > 7 * 24 * 3600:
+        raise UsageError(f"{option} must be at most a week (604800 s), got {timeout:g}")
+    return float(timeout)
+
+
+def _context(tasks: Sequence[Task], preload: Sequence[str]) -> Any:
+    if len(tasks) == 1 and "torch" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))  # used when the server starts
+    return ctx
+
+
+@contextmanager
+def _signals_end_children() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise Terminated in the main thread, so that the `finally` that ends
+    the children runs (SIGINT already raises KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _end(running: _Running) -> None:
+    """Kill the child's process group (the child and whatever it forked), reap the child."""
+    pid = running.process.pid
+    if pid is not None:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # before reaping: the group id cannot be reused yet
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.kill(pid, signal.SIGKILL)  # the child had no time to make its group yet
+        except (ProcessLookupError, PermissionError):
+            pass
+    running.process.join()
+    running.conn.close()
+
+
+def _read_output(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(OUTPUT_LIMIT + 1)
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return ""
+    text = data[:OUTPUT_LIMIT].decode("utf-8", errors="backslashreplace")
+    if size > OUTPUT_LIMIT:
+        text += f"\n[... {size - OUTPUT_LIMIT:,} more bytes of output cut]\n"
+    return text
+
+
+def _ended_message(label: str, exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"{label} crashed its process ({name}) before returning a result"
+    return (
+        f"{label} ended its process with exit status {exitcode} before returning a result "
+        "(os._exit, or sys.exit in a thread?)"
+    )
+
+
+def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Running:
+    from paraminspect.runner.child import child_main
+
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    capture = os.path.join(folder, f"{index}.out")
+    process = ctx.Process(target=child_main, args=(task, child_conn, capture), daemon=False)
+    process.start()
+    child_conn.close()
+    return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)
+
+
+def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
+    message: Any = None
+    if not timed_out and running.conn.poll():
+        try:
+            message = running.conn.recv()
+        except (EOFError, OSError):
+            message = None
+    _end(running)
+    output = _read_output(running.capture)
+    label, exitcode = running.task.label, running.process.exitcode
+    if message is not None:
+        status, value, text, trace = message
+        return Outcome(label, status, value=value, message=text, output=output, traceback=trace, exitcode=0)
+    if timed_out:
+        return Outcome(label, TIMEOUT, message=f"{label} timed out after {timeout:g} s (--timeout)", output=output)
+    if exitcode == -signal.SIGINT:
+        return Outcome(label, INTERRUPTED, message="interrupted", output=output, exitcode=exitcode)
+    return Outcome(label, ENDED, message=_ended_message(label, exitcode), output=output, exitcode=exitcode)
+
+
+def run_many(
+    tasks: Sequence[Task],
+    jobs: int = 1,
+    timeout: float = DEFAULT_TIMEOUT,
+    preload: Sequence[str] = (),
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run every task in a child process of its own, at most `jobs` at a time; outcomes in
+    the order of `tasks`. Each task gets `timeout` seconds from its start. KeyboardInterrupt
+    and Terminated (SIGTERM/SIGHUP) end every child before they propagate."""
+    from paraminspect.errors import UsageError
+
+    if not tasks:
+        return []
+    if jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
+    timeout = validate_timeout(timeout)
+    ctx = _context(tasks, preload)
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    pending = list(enumerate(tasks))
+    pending.reverse()  # pop() from the end keeps the given order
+    running: list[_Running] = []
+    folder = tempfile.mkdtemp(prefix="paraminspect-")
+    try:
+        with _signals_end_children():
+            while pending or running:
+                while pending and len(running) < jobs:
+                    index, task = pending.pop()
+                    running.append(_start(ctx, index, task, folder, timeout))
+                now = time.monotonic()
+                pause = max(0.0, min(r.deadline for r in running) - now)
+                ready = set(wait([r.conn for r in running] + [r.process.sentinel for r in running], pause))
+                now = time.monotonic()
+                for item in list(running):
+                    done = item.conn in ready or item.process.sentinel in ready
+                    if not done and now < item.deadline:
+                        continue
+                    running.remove(item)
+                    outcome = _finish(item, timed_out=not done, timeout=timeout)
+                    outcomes[item.index] = outcome
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+    finally:
+        for item in running:
+            _end(item)
+        shutil.rmtree(folder, ignore_errors=True)
+    return [o for o in outcomes if o is not None]
+
+
+def run_one(task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = ()) -> Outcome:
+    """Run one task in a child process (see run_many)."""
+    return run_many([task], 1, timeout, preload)[0]

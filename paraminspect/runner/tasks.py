@@ -1,0 +1,90 @@
+"""The task kinds the CLI runs in child processes: `show_task` and `check_task`.
+
+Each is called in the child with plain keyword arguments and returns plain data that the
+parent can unpickle without torch (records and findings are torch-free dataclasses; the
+inventory's class table, which would make the parent import the user's module, is dropped).
+This module imports only the standard library at module level: the parent imports it to
+unpickle ShowResult.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+SHOW = "paraminspect.runner.tasks:show_task"
+CHECK = "paraminspect.runner.tasks:check_task"
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    """What `show` renders: the loaded spec's description, the whole inventory (for totals),
+    the records that pass --kind/--filter, and the per-module rows of --depth."""
+
+    spec: str
+    resolved: str
+    build_device: str
+    source: str
+    notes: tuple[str, ...]
+    inventory: Any  # paraminspect inventory.Inventory without module_classes
+    records: tuple[Any, ...]
+    modules: Any = None  # list of ModuleSummaryRow under --depth
+
+
+def show_task(
+    spec: str,
+    kwargs: dict[str, Any] | None = None,
+    device: str | None = None,
+    trust_pickle: bool = False,
+    depth: int | None = None,
+    kind: str | None = None,
+    name_filter: str | None = None,
+) -> ShowResult:
+    """Load `spec` and take its inventory (in the child)."""
+    import gc
+
+    from paraminspect.inventory import build_inventory, module_summary, unwrap
+    from paraminspect.loading import load
+
+    loaded = load(spec, kwargs or {}, device, trust_pickle=trust_pickle)
+    gc.freeze()  # the model is built: the collector need not rescan its objects
+    if loaded.inventory is not None:  # a checkpoint listed from its headers
+        inv, wrap_notes = loaded.inventory, []
+    else:
+        module, wrap_notes = unwrap(loaded.module)
+        inv = build_inventory(module)
+    inv = dataclasses.replace(inv, module_classes={})  # classes would import user code in the parent
+    records = tuple(
+        r
+        for r in inv.tensors
+        if (kind is None or r.kind == kind)
+        and (name_filter is None or any(fnmatch.fnmatchcase(n, name_filter) for n in (r.name, *r.aliases)))
+    )
+    return ShowResult(
+        spec=loaded.spec,
+        resolved=loaded.resolved,
+        build_device=loaded.build_device,
+        source=loaded.source,
+        notes=(*loaded.notes, *wrap_notes),
+        inventory=inv,
+        records=records,
+        modules=module_summary(inv, depth) if depth is not None else None,
+    )
+
+
+def check_task(spec: str, **options: Any) -> Any:
+    """checking.check_model in the child: a ModelResult (plain findings and notes)."""
+    from paraminspect.checking import check_model
+
+    return check_model(spec, **options)
+
+
+def failed_check(spec: str, message: str) -> Any:
+    """The ModelResult of a check whose child failed (crash, timeout, internal error)."""
+    from paraminspect.checking import ModelResult
+
+    return ModelResult(spec=spec, error=message)
+
+
