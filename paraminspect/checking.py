@@ -4,7 +4,7 @@ printing, picklable results), so that a caller may run it in worker processes.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.checks.model import Finding
@@ -21,6 +21,10 @@ class ModelResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     build_device: str | None = None
+    # What the model's code wrote to stdout/stderr in its child process, and the child's
+    # traceback of an error (shown under --debug).
+    output: str = field(default="", compare=False, repr=False)
+    traceback: str = field(default="", compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -86,6 +90,6 @@ def check_model(
         spec=spec,
         resolved=loaded.resolved,
         findings=tuple(findings),
-        notes=tuple(loaded.notes) + tuple(wrap_notes) + tuple(run_notes),
+        notes=tuple(loaded.notes) + tuple(wrap_notes) + ctx.inventory.notes + tuple(run_notes),
         build_device=loaded.build_device,
     )

@@ -6,7 +6,6 @@ module level, so `paraminspect --help` never imports torch or timm.
 
 from __future__ import annotations
 
-import fnmatch
 import gc
 import os
 import sys
@@ -18,7 +17,7 @@ from typing import IO, Any, NoReturn, Optional
 
 import typer
 
-from paraminspect.errors import ParamInspectError, UsageError
+from paraminspect.errors import ParamInspectError, Terminated, UsageError
 
 app = typer.Typer(
     name="paraminspect",
@@ -43,14 +42,55 @@ MODEL_HELP = (
 )
 
 
+class ChildError(ParamInspectError):
+    """A task in a child process failed; its traceback (if any) was shown there."""
+
+
 def _note(message: str) -> None:
-    sys.stderr.write(f"note: {message}\n")
+    from paraminspect.render.safe import one_line
+
+    sys.stderr.write(f"note: {one_line(message)}\n")
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     if value not in allowed:
         raise UsageError(f"unknown {option} {value!r}: use one of {', '.join(allowed)}")
     return value
+
+
+TIMEOUT_HELP = (
+    "A model whose build (and --run pass) takes longer than this many seconds fails "
+    "(default 120, or timeout in [tool.paraminspect])."
+)
+
+
+def _model_output(text: str, label: Optional[str] = None) -> None:
+    """What a model's code printed in its child process: on stderr, each line marked as the
+    model's and made printable (stdout carries only paraminspect's own output)."""
+    from paraminspect.render.safe import printable
+
+    mark = "model output" if label is None else f"model output ({printable(label)})"
+    for line in text.splitlines():
+        sys.stderr.write(f"{mark}: {printable(line)}\n")
+
+
+def _in_child(task: Any, timeout: float, preload: tuple[str, ...]) -> Any:
+    """Run a runner Task in a child process; its value, or the error that ends the command."""
+    from paraminspect.runner import INTERNAL, INTERRUPTED, run_one
+
+    outcome = run_one(task, timeout, preload)
+    _model_output(outcome.output)
+    if outcome.ok:
+        return outcome.value
+    if _state["debug"] and outcome.traceback:
+        sys.stderr.write(outcome.traceback)
+    if outcome.status == INTERRUPTED:
+        raise KeyboardInterrupt
+    if outcome.status == INTERNAL:
+        raise ChildError(
+            f"internal error: {outcome.message} (a paraminspect bug; rerun with --debug for the traceback)"
+        )
+    raise ChildError(outcome.message)
 
 
 @contextmanager
@@ -68,8 +108,16 @@ def _output(path: Optional[Path]) -> Iterator[IO[str]]:
         fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    with fh:
+    try:
         yield fh
+        fh.close()  # a full disk (ENOSPC, -o /dev/full) shows here or in a write
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        try:
+            fh.close()
+        except OSError:
+            pass
 
 
 def _print_version(value: bool) -> None:
@@ -119,6 +167,7 @@ def show(
         help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
         "weights, largest layer and training with Adam per dtype.",
     ),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
 ) -> int:
     """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
     _choice(output_format, SHOW_FORMATS, "--format")
@@ -130,44 +179,24 @@ def show(
 
     dtypes = parse_dtypes(dtype)
 
-    from paraminspect.loaders.dispatch import load
-    from paraminspect.loaders.spec import parse_factory_args
-    from paraminspect.tensors.totals import module_summary
-    from paraminspect.tensors.walk import build_inventory
-    from paraminspect.tensors.wrappers import unwrap
+    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
+    from paraminspect.registry import preload_for
+    from paraminspect.runner import Task, resolve_timeout
+    from paraminspect.runner.tasks import SHOW
 
-    if weights:
-        from paraminspect.loaders.hf import load_hf_weights
-
-        if arg:
-            raise UsageError("--weights lists stored tensors: it takes no -a arguments")
-        loaded = load_hf_weights(model, trust_pickle=trust_pickle)
-    else:
-        kwargs = parse_factory_args(arg)
-        loaded = load(model, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
-    gc.freeze()  # the model is built: the collector need not rescan its objects while we render
-    module = None
-    if loaded.inventory is not None:  # a checkpoint listed from its headers
-        inv, wrap_notes = loaded.inventory, []
-    else:
-        module, wrap_notes = unwrap(loaded.module)
-        inv = build_inventory(module)
-    memory = None
-    if dtypes:
-        from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
-
-        memory = estimates(inv, dtypes, no_split_classes(module))
-        inv = inventory_as(inv, dtypes[0])
-        wrap_notes = [*wrap_notes, recast_note(dtypes[0])]
-    for message in loaded.notes + wrap_notes:
+    if weights and arg:
+        raise UsageError("--weights lists stored tensors: it takes no -a arguments")
+    options = {"kwargs": parse_factory_args(arg), "device": device, "trust_pickle": trust_pickle}
+    options |= {"depth": depth, "kind": kind, "name_filter": name_filter, "weights": weights}
+    options |= {"trust_remote_code": trust_remote_code, "dtypes": dtypes}
+    refuse_overwriting(output_file, [model])
+    task = Task(SHOW, {"spec": model, **options}, label=model)
+    loaded = _in_child(task, resolve_timeout(timeout), preload_for([model]))
+    gc.freeze()  # the records are here: the collector need not rescan them while we render
+    memory = loaded.memory
+    for message in loaded.notes:
         _note(message)
-    records = [
-        r
-        for r in inv.tensors
-        if (kind is None or r.kind == kind)
-        and (name_filter is None or any(fnmatch.fnmatchcase(n, name_filter) for n in (r.name, *r.aliases)))
-    ]
-    modules = module_summary(inv, depth) if depth is not None else None
+    inv, records, modules = loaded.inventory, list(loaded.records), loaded.modules
     with _output(output_file) as out:
         if output_format == "json":
             from paraminspect.render.json import show_json
@@ -180,7 +209,7 @@ def show(
                     inventory=inv,
                     records=records,
                     modules=modules,
-                    notes=loaded.notes + wrap_notes,
+                    notes=list(loaded.notes),
                     memory=memory,
                 )
             )
@@ -269,11 +298,8 @@ def check(
         None,
         "-j",
         "--jobs",
-        help="Check the models in N isolated worker processes (default for timm globs such as 'timm:vit_*': "
-        "the number of cores).",
-    ),
-    timeout: Optional[float] = typer.Option(
-        None, "--timeout", help="In worker processes, a model that takes longer than this many seconds fails (120)."
+        help="Check N models at a time, each in its own process (default: 1; for timm globs such as "
+        "'timm:vit_*', the number of cores). At most the number of cores unless --oversubscribe.",
     ),
     fix: bool = typer.Option(
         False, "--fix", help="Rewrite the assignments of fixable findings ([*]), then build and check again."
@@ -287,6 +313,8 @@ def check(
     fix_persistent: bool = typer.Option(
         False, "--fix-persistent", help="PI002 fixes register persistent buffers (saved by state_dict())."
     ),
+    oversubscribe: bool = typer.Option(False, "--oversubscribe", help="Allow -j above the number of cores."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
     _choice(output_format, CHECK_FORMATS, "--format")
@@ -296,10 +324,11 @@ def check(
     run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
     if fail_on is not None:
         _choice(fail_on, FAIL_ON, "--fail-on")
-    from paraminspect.checking import check_model
-    from paraminspect.loaders.spec import parse_factory_args
+    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
     from paraminspect.plan import plan_check
-    from paraminspect.registry import DEFAULT_TIMEOUT, check_many, preload_for
+    from paraminspect.registry import check_many, preload_for
+    from paraminspect.render.progress import progress_bar
+    from paraminspect.runner import resolve_jobs, resolve_timeout
 
     plan = plan_check(
         models or [],
@@ -311,34 +340,33 @@ def check(
         run=run_opts,
         trust_pickle=trust_pickle,
         trust_remote_code=trust_remote_code,
+        timeout=resolve_timeout(timeout) if timeout is not None else None,
     )
     specs = [task.spec for task in plan.tasks]
+    refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in plan.tasks])
+    workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
+    if note:
+        _note(note)
 
-    def run_checks(fresh: bool = False) -> list[Any]:
-        """`fresh`: in new processes, which import the files as they are now (after --fix)."""
-        if fresh or plan.registry_run or jobs is not None or timeout is not None:
-            from paraminspect.render.progress import progress_bar
-
-            preload = preload_for(specs)
-            with progress_bar(len(plan.tasks), sys.stderr) as advance:
-                return check_many(
-                    list(plan.tasks),
-                    jobs or (1 if fresh and not plan.registry_run else os.cpu_count() or 1),
-                    timeout or DEFAULT_TIMEOUT,
-                    preload=preload,
-                    on_result=advance,
-                )
-        return [check_model(task.spec, **task.options) for task in plan.tasks]
+    def run_checks() -> list[Any]:
+        """Each model in a child process of its own (so a re-check after --fix imports the
+        files as they are now)."""
+        with progress_bar(len(plan.tasks), sys.stderr) as advance:
+            return check_many(list(plan.tasks), workers, plan.timeout, preload=preload_for(specs), on_result=advance)
 
     results = run_checks()
     for result in results:
+        label = None if len(specs) == 1 else result.spec
+        _model_output(result.output, label)
+        if _state["debug"] and result.traceback:
+            sys.stderr.write(result.traceback)
         for message in result.notes:
-            _note(message if len(specs) == 1 else f"{result.spec}: {message}")
+            _note(message if label is None else f"{label}: {message}")
     if fix or diff:
         persistent = fix_persistent or plan.fix_persistent
         if diff:
             return _show_diff(results, fix_codes, persistent, output_file)
-        results = _apply_fixes(results, fix_codes, persistent, lambda: run_checks(fresh=True))
+        results = _apply_fixes(results, fix_codes, persistent, run_checks)
     return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
 
 
@@ -364,10 +392,12 @@ def _show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool,
     from paraminspect.fixes.apply import preview
     from paraminspect.fixes.files import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
+    from paraminspect.render.safe import one_line
 
     for result in results:
         if result.error is not None:
-            sys.stderr.write(f"error: {result.error if len(results) == 1 else result.error_line()}\n")
+            message = result.error if len(results) == 1 else result.error_line()
+            sys.stderr.write(f"error: {one_line(message)}\n")
     report = preview(plan_fixes(results, codes), persistent)
     with _output(output_file) as out:
         out.write("".join(report.diffs))
@@ -395,10 +425,12 @@ def _report_check(
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A registry
     run's text report lists the failures itself (apart from the findings)."""
+    from paraminspect.render.safe import one_line
+
     for result in results:
         if result.error is not None and not (registry and output_format == "text"):
             message = result.error if len(results) == 1 else result.error_line()
-            sys.stderr.write(f"error: {message}\n")
+            sys.stderr.write(f"error: {one_line(message)}\n")
     with _output(output_file) as out:
         if output_format == "json":
             from paraminspect.render.json import check_json
@@ -548,10 +580,15 @@ def _run(argv: Optional[list[str]]) -> int:
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        sys.stderr.write("terminated\n")
+        return 128 + exc.signum
     except ParamInspectError as exc:
-        if _state["debug"]:
+        from paraminspect.render.safe import one_line
+
+        if _state["debug"] and not isinstance(exc, ChildError):
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {one_line(exc)}\n")
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_OK
@@ -566,7 +603,9 @@ def _run(argv: Optional[list[str]]) -> int:
             return EXIT_ERROR
         if _state["debug"]:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
+        from paraminspect.render.safe import one_line
+
+        first = one_line((str(exc).strip().splitlines() or [""])[0])
         sys.stderr.write(
             f"error: internal error: {type(exc).__name__}: {first} "
             "(a paraminspect bug; rerun with --debug for the traceback)\n"
@@ -601,14 +640,26 @@ def _run_command(argv: Optional[list[str]]) -> int:
     try:
         return _run(argv)
     except SystemExit as exc:  # click ends a broken pipe outside _output() with SystemExit(1)
+        if isinstance(exc.__context__, BrokenPipeError):  # `--help | head -1`: the reader went away
+            return EXIT_OK
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         sys.stderr.write(f"{exc.code}\n")  # what sys.exit("message") would print
         return 1
 
 
+def restore_sigint() -> None:
+    """Ctrl-C works even when the CLI was started with SIGINT ignored (a shell's `trap '' INT`,
+    a CI runner): it ends the model's child processes and exits 130."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Optional[list[str]] = None) -> NoReturn:
     """Run the CLI and leave through SystemExit (what in-process callers and tests expect)."""
+    restore_sigint()
     sys.exit(_finish_output(_run_command(argv)))
 
 
@@ -622,6 +673,7 @@ def entry() -> NoReturn:
     interpreter that imported torch (and timm) costs ~0.5-0.9 s and >100 MiB of peak memory
     for nothing a read-only CLI needs. PARAMINSPECT_NO_FAST_EXIT=1 (or coverage being loaded)
     keeps the normal exit, for tools that rely on atexit."""
+    restore_sigint()
     code = _finish_output(_run_command(None))
     if _fast_exit_allowed():
         os._exit(code)

@@ -22,7 +22,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FAIL_ON = ("error", "warning", "info")
-KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent")
+KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent", "timeout")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Config:
     per_model_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     allow: tuple[str, ...] = ()
     fix_persistent: bool = False  # `check --fix` registers PI002 buffers as persistent (saved)
+    timeout: float | None = None  # seconds per model (runner.DEFAULT_TIMEOUT when not set)
 
     @property
     def root(self) -> Path | None:
@@ -60,6 +61,10 @@ def find_pyproject(start: Path | None = None) -> tuple[Path, dict[str, Any]] | N
                 doc = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{candidate}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{candidate}: invalid TOML: not UTF-8 (byte {exc.start})") from None
+        except RecursionError:
+            raise UsageError(f"{candidate}: invalid TOML: nested too deep") from None
         except OSError as exc:
             raise UsageError(f"{candidate}: cannot read: {exc.strerror}") from None
         tool = doc.get("tool")
@@ -108,6 +113,16 @@ def parse_table(path: Path, table: Any) -> Config:
     models = _strings(path, "models", table.get("models", []))
     if any(not m.strip() for m in models):
         raise UsageError(f"{path}: [tool.paraminspect] models has an empty entry")
+    timeout = table.get("timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise UsageError(f"{path}: [tool.paraminspect] timeout must be a number of seconds, got {timeout!r}")
+        from paraminspect.runner.task import validate_timeout
+
+        try:
+            timeout = validate_timeout(timeout, "[tool.paraminspect] timeout")
+        except UsageError as exc:
+            raise UsageError(f"{path}: {exc}") from None
     return Config(
         path=path,
         models=models,
@@ -117,6 +132,7 @@ def parse_table(path: Path, table: Any) -> Config:
         per_model_ignores=per_model,
         allow=_strings(path, "allow", table.get("allow", [])),
         fix_persistent=fix_persistent,
+        timeout=timeout,
     )
 
 

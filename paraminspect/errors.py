@@ -17,3 +17,11 @@ class LoadError(ParamInspectError):
 
 class NetworkBlockedError(RuntimeError):
     """Raised inside a factory that tries to open a network connection while we build it."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) reached the CLI while user code ran: the children were ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -10,7 +10,7 @@ from typing import Any
 from paraminspect.checks.engine import parse_codes
 from paraminspect.config import load_config, resolve_model_path
 from paraminspect.errors import UsageError
-from paraminspect.registry import Task, expand_specs, is_glob
+from paraminspect.registry import Task, expand_specs, is_glob, timm_pattern
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class CheckPlan:
     fail_on: str
     registry_run: bool  # globs were given: a registry report, worker processes
     fix_persistent: bool = False  # [tool.paraminspect] fix-persistent
+    timeout: float = 120.0  # seconds per model: --timeout, else [tool.paraminspect] timeout
 
 
 def plan_check(
@@ -35,6 +36,7 @@ def plan_check(
     run: Any = None,
     trust_pickle: bool = False,
     trust_remote_code: bool = False,
+    timeout: float | None = None,
 ) -> CheckPlan:
     """Merge the command line with the nearest pyproject.toml's [tool.paraminspect]."""
     select_codes = parse_codes(select, "--select")
@@ -53,6 +55,12 @@ def plan_check(
         select_codes = list(config.select) if config.select is not None else None
     if ignore_codes is None:
         ignore_codes = list(config.ignore or ())
+    for spec in specs:
+        if is_glob(spec) and timm_pattern(spec.strip()) is None and not spec.strip().startswith("transformers:"):
+            raise UsageError(
+                f"{spec!r}: globs match timm names (timm:vit_*) and transformers classes only; "
+                "for files, let the shell expand them (sample_models/*.py) or list the factories"
+            )
     registry_run = any(is_glob(spec) for spec in specs)
     if registry_run:
         specs = expand_specs(specs)
@@ -73,4 +81,12 @@ def plan_check(
         )
         for spec in specs
     )
-    return CheckPlan(tasks, fail_on or config.fail_on or "warning", registry_run, config.fix_persistent)
+    from paraminspect.runner import DEFAULT_TIMEOUT
+
+    return CheckPlan(
+        tasks,
+        fail_on or config.fail_on or "warning",
+        registry_run,
+        config.fix_persistent,
+        timeout or config.timeout or DEFAULT_TIMEOUT,
+    )

@@ -227,8 +227,8 @@ def test_meta_build_does_not_import_dynamo(name):
 
 
 def _imported(*args: str) -> set[str]:
-    """Top-level packages a real `python -m paraminspect ...` process imports (-X importtime
-    lists every module at its first import, whatever imported it)."""
+    """Top-level packages a real `python -m paraminspect ...` process and its model's child
+    process import (-X importtime lists every module at its first import, whatever imported it)."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "paraminspect", *args],
         capture_output=True,
@@ -240,6 +240,7 @@ def _imported(*args: str) -> set[str]:
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     names = set()
     for line in proc.stderr.splitlines():
+        line = line.removeprefix("model output: ")  # the model's child process writes its own list
         if line.startswith("import time:") and line.count("|") == 2:
             names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
     assert "paraminspect" in names

@@ -357,12 +357,28 @@ def _problem(value: Any, expect: _Expect, label: str, presence: bool) -> str | N
     return None
 
 
+def _named_modules(model: Any) -> Iterator[tuple[str, Any]]:
+    """named_modules() order, without its recursion (1,000+ nested Sequentials) and without
+    hashing modules (a class may set `__hash__ = None`)."""
+    seen: set[int] = set()
+    stack = [("", model)]
+    while stack:
+        path, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        yield path, module
+        children = getattr(module, "_modules", None) or {}
+        prefix = f"{path}." if path else ""
+        stack.extend((prefix + name, child) for name, child in reversed(children.items()) if child is not None)
+
+
 def _iter_findings(model: Any, inventory: Any) -> Iterator[Finding]:
     from torch.nn.modules.lazy import LazyModuleMixin
 
     from paraminspect.checks.engine import locate
 
-    for path, module in model.named_modules():
+    for path, module in _named_modules(model):
         spec = _spec_for(module)
         if spec is None:
             continue

@@ -42,7 +42,8 @@ def load(
     kwargs = dict(kwargs or {})
     if device is not None:
         device = check_device(device)
-    if is_checkpoint_spec(spec) and ":" not in Path(spec).name:
+    # a `:` in a checkpoint's own file name (`run:3.pt`) does not make it a factory spec
+    if is_checkpoint_spec(spec) and (":" not in Path(spec).name or os.path.lexists(spec)):
         if kwargs:
             raise UsageError(f"{spec} is a checkpoint file: it takes no -a arguments")
         from paraminspect.loaders.checkpoints import load_checkpoint

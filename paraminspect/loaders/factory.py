@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,10 +32,16 @@ NO_WEIGHTS_DEFAULTS: dict[str, Any] = {
 
 def _import_file(path_text: str) -> Any:
     path = Path(path_text).expanduser()
-    if not path.exists():
-        raise LoadError(f"no such file: {path_text}")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise LoadError(f"no such file: {path_text}") from None
+    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
+        raise LoadError(f"cannot read {path_text[:200]}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise LoadError(f"{path_text} is a directory, expected a Python file")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block the import forever
+        raise LoadError(f"{path_text} is not a regular file (a FIFO, socket or device?), expected a Python file")
     path = path.resolve()
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     name = f"_paraminspect_user.{path.stem}_{digest}"

@@ -45,8 +45,18 @@ def a_noun(noun: str) -> str:
 
 
 def device_of(module: Any) -> str:
-    for t in module.parameters():
-        return str(t.device)
-    for t in module.buffers():
-        return str(t.device)
+    """The device of the first parameter (else buffer) in registration order; iterative, so
+    1,000+ nested modules and unhashable module classes are fine."""
+    for table in ("_parameters", "_buffers"):
+        seen: set[int] = set()
+        stack = [module]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            for t in (getattr(current, table, None) or {}).values():
+                if t is not None:
+                    return str(t.device)
+            stack.extend(c for c in reversed((getattr(current, "_modules", None) or {}).values()) if c is not None)
     return "cpu"

@@ -44,6 +44,33 @@ def is_file_spec(left: str) -> bool:
     return left.endswith(".py") or "/" in left or os.sep in left
 
 
+def input_files(spec: str) -> list[str]:
+    """The files a MODEL spec reads by path (a checkpoint, a factory's `.py` file): what
+    `-o` must never overwrite. `pkg.mod:attr` is not looked up (that would import it)."""
+    spec = spec.strip()
+    if is_checkpoint_spec(spec):
+        return [spec]
+    target = split_target(spec)
+    if target is not None and is_file_spec(target[0]):
+        return [target[0]]
+    return []
+
+
+def refuse_overwriting(output: os.PathLike[str] | str | None, specs: list[str]) -> None:
+    """-o naming a file the models are read from (a checkpoint, a factory's .py) would
+    destroy it: a UsageError before anything runs."""
+    if output is None:
+        return
+    for spec in specs:
+        for name in input_files(spec):
+            try:
+                same = os.path.samefile(output, name)
+            except OSError:  # either does not exist (yet)
+                continue
+            if same:
+                raise UsageError(f"-o {output} is the input file {name}: refused (it would be overwritten)")
+
+
 def is_checkpoint_spec(spec: str) -> bool:
     """True when MODEL names a checkpoint file by its suffix (whether or not it exists)."""
     lower = spec.lower()

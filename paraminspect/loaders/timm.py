@@ -36,7 +36,9 @@ def resolve_timm_name(query: str) -> TimmResolution:
     substring matches; nothing matched raises LoadError with up to 5 close names."""
     import timm
 
-    base, _, tag = query.partition(".")
+    base, _, tag = query.strip().partition(".")
+    if not base:  # `timm:` or `timm:.tag`: every name would match, and the pick means nothing
+        raise LoadError(f"empty timm model name in {query!r}: give one, e.g. timm:resnet50")
     names = timm.list_models()
     if base in set(names):
         return TimmResolution(base, 1, tag or None)

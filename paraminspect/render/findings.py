@@ -12,6 +12,7 @@ from rich.text import Text
 
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
 from paraminspect.render.github import display_path
+from paraminspect.render.safe import printable
 
 SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
 
@@ -42,14 +43,14 @@ def summary_line(results: Sequence[Any], fail_on: str) -> str:
 
 def _target(f: Any) -> str:
     if f.module and f.attribute:
-        return f"{f.module}.{f.attribute}"
-    return f.attribute or f.module or (f.names[0] if f.names else "(model)")
+        return printable(f"{f.module}.{f.attribute}")
+    return printable(f.attribute or f.module or (f.names[0] if f.names else "(model)"))
 
 
 def model_header(result: Any) -> Text:
-    header = Text(result.spec, style="bold")
+    header = Text(printable(result.spec), style="bold")
     if result.resolved and result.resolved != result.spec:
-        header.append(f" -> {result.resolved}", style="dim")
+        header.append(f" -> {printable(result.resolved)}", style="dim")
     return header
 
 
@@ -65,8 +66,9 @@ def finding_lines(f: Any) -> tuple[Text, Text]:
     line.append(_target(f), style="bold")
     path = display_path(f.file)
     if path is not None:
+        path = printable(path)
         line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
-    return line, Text(f"      {f.message}")
+    return line, Text(f"      {printable(f.message)}")
 
 
 def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> None:

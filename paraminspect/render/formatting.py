@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from paraminspect.render.safe import printable  # re-exported: render/diff.py, render/fixes.py
 from paraminspect.tensors.records import BUFFER, UNREGISTERED, TensorRecord
-
-
-def printable(text: str) -> str:
-    """Control characters (terminal escapes from a crafted file) shown as \\x.. escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer
@@ -53,7 +47,7 @@ def kind_text(r: TensorRecord) -> str:
 
 
 def name_text(r: TensorRecord) -> str:
-    return " = ".join((r.name, *r.aliases)) if r.aliases else r.name
+    return printable(" = ".join((r.name, *r.aliases)) if r.aliases else r.name)
 
 
 def tensor_cells(r: TensorRecord) -> list[str]:
@@ -63,8 +57,8 @@ def tensor_cells(r: TensorRecord) -> list[str]:
         kind_text(r),
         "yes" if r.requires_grad else "no",
         shape_text(r),
-        r.dtype,
-        r.device,
+        printable(r.dtype),
+        printable(r.device),
         count(r.numel),
         human_bytes(r.nbytes),
     ]

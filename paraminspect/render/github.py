@@ -38,6 +38,10 @@ def escape_property(text: str) -> str:
 
 
 def annotation(level: str, message: str, title: str, file: str | None = None, line: int | None = None) -> str:
+    from paraminspect.render.safe import printable
+
+    message, title = printable(message, newlines=True), printable(title)
+    file = printable(file) if file is not None else None
     props = []
     if file is not None:
         props.append(f"file={escape_property(file)}")

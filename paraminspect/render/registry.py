@@ -11,6 +11,7 @@ from rich.text import Text
 
 from paraminspect.checks.model import at_least
 from paraminspect.render.findings import finding_lines, model_header, print_fixable, severity_counts, summary_line
+from paraminspect.render.safe import one_line
 
 
 def print_registry_report(console: Console, results: Sequence[Any], fail_on: str) -> None:
@@ -36,7 +37,7 @@ def print_registry_report(console: Console, results: Sequence[Any], fail_on: str
     if failed:
         console.print(Text(f"Failures: {len(failed)} of {len(results)} models could not be checked", style="bold red"))
         for result in failed:
-            console.print(Text(f"  {result.error_line()}"))
+            console.print(Text(f"  {one_line(result.error_line())}"))
         console.print()
     console.print(
         Text(f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed.")

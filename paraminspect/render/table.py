@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.style import Style
 
 from paraminspect.render.formatting import count, human_bytes, tensor_cells
+from paraminspect.render.safe import printable
 from paraminspect.tensors.records import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
 
 # Heavy head, light body: the look of rich's default table, drawn by hand below.
@@ -65,7 +66,7 @@ def print_table(
         left, mid, end, fill = parts
         return left + mid.join(fill * (w + 2) for w in widths) + end
 
-    lines = [style(title, "italic"), rule(_TOP)]
+    lines = [style(printable(title), "italic"), rule(_TOP)]
     head = [style(_pad(h, w, r), "bold") for (h, r), w in zip(headers, widths, strict=True)]
     lines.append("┃ " + " ┃ ".join(head) + " ┃")
     lines.append(rule(_SEP))
@@ -114,8 +115,8 @@ def print_module_table(console: Console, rows: list[ModuleSummaryRow], title: st
     headers = [("Module", False), ("Type", False), ("Parameters", True), ("%", True), ("Trainable", True)]
     cells = [
         [
-            "  " * m.depth + (m.path.rsplit(".", 1)[-1] if m.path else "(root)"),
-            m.type,
+            "  " * m.depth + (printable(m.path.rsplit(".", 1)[-1]) if m.path else "(root)"),
+            printable(m.type),
             count(m.parameters),
             f"{100 * m.fraction:.2f}",
             count(m.trainable),
@@ -150,14 +151,10 @@ def totals_lines(inv: Inventory) -> list[str]:
         lines.append(f"Packed (quantized weights, unpacked as state_dict saves them): {count(t.packed)}")
     if t.uninitialized:
         lines.append(f"Uninitialized (lazy) parameters/buffers: {t.uninitialized} (no shape until the first forward)")
-    if t.by_dtype:
-        lines.append(
-            "By dtype: " + ", ".join(f"{k} {count(v.numel)} ({human_bytes(v.bytes)})" for k, v in t.by_dtype.items())
-        )
-    if t.by_device:
-        lines.append(
-            "By device: " + ", ".join(f"{k} {count(v.numel)} ({human_bytes(v.bytes)})" for k, v in t.by_device.items())
-        )
+    for label, breakdown in (("By dtype", t.by_dtype), ("By device", t.by_device)):
+        if breakdown:
+            parts = (f"{printable(k)} {count(v.numel)} ({human_bytes(v.bytes)})" for k, v in breakdown.items())
+            lines.append(f"{label}: " + ", ".join(parts))
     return lines
 
 

@@ -7,6 +7,7 @@ import io
 
 from paraminspect.render.formatting import count, tensor_cells
 from paraminspect.render.json import tensor_dict
+from paraminspect.render.safe import printable
 from paraminspect.tensors.records import ModuleSummaryRow, TensorRecord
 
 CSV_FIELDS = [
@@ -33,7 +34,7 @@ def tensors_csv(records: list[TensorRecord]) -> str:
         row = tensor_dict(r)
         row["shape"] = "x".join(str(s) for s in r.shape) if r.shape is not None else ""
         row["aliases"] = ";".join(r.aliases)
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else printable(v) if isinstance(v, str) else v for k, v in row.items()})
     return out.getvalue()
 
 
@@ -42,7 +43,7 @@ def modules_csv(rows: list[ModuleSummaryRow]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["module", "type", "depth", "parameters", "fraction", "trainable"])
     for m in rows:
-        writer.writerow([m.path, m.type, m.depth, m.parameters, f"{m.fraction:.6f}", m.trainable])
+        writer.writerow([printable(m.path), printable(m.type), m.depth, m.parameters, f"{m.fraction:.6f}", m.trainable])
     return out.getvalue()
 
 
@@ -65,7 +66,13 @@ def modules_markdown(rows: list[ModuleSummaryRow]) -> str:
     for m in rows:
         lines.append(
             _md_row(
-                [f"`{m.path or '(root)'}`", m.type, count(m.parameters), f"{100 * m.fraction:.2f}", count(m.trainable)]
+                [
+                    f"`{printable(m.path or '(root)')}`",
+                    printable(m.type),
+                    count(m.parameters),
+                    f"{100 * m.fraction:.2f}",
+                    count(m.trainable),
+                ]
             )
         )
     return "\n".join(lines) + "\n"

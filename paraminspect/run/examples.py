@@ -12,6 +12,7 @@ serves the meta run and a CPU fallback.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ INPUT_OPTIONS_HELP = (
     "or --example path/file.py:make_input"
 )
 SEED = 0
+MAX_INPUT_ELEMENTS = 2**31  # of --input-shape/--input-ids: an example input is allocated for real
 # A model that cannot run on meta is run on CPU only up to this many bytes of parameters and
 # buffers (a CPU copy allocates them all); --max-cpu-bytes or the environment variable overrides.
 DEFAULT_MAX_CPU_BYTES = 2 * 1024**3
@@ -139,7 +141,12 @@ def parse_shape(text: str, option: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(n <= 0 for n in shape):
-        raise UsageError(f"bad {option} {text!r}: expected positive integers separated by commas, e.g. 1,3,32,32")
+        raise UsageError(f"bad {option} {text[:100]!r}: expected positive integers separated by commas, e.g. 1,3,32,32")
+    numel = math.prod(shape)
+    if numel > MAX_INPUT_ELEMENTS:  # an example input is made for real on CPU: bound it
+        raise UsageError(
+            f"{option} {text[:100]} has {numel:,} elements: at most {MAX_INPUT_ELEMENTS:,} (2**31) for an example input"
+        )
     return shape
 
 

@@ -18,7 +18,8 @@ comes back. See paraminspect.runner.parent for the process model and why.
 
 from __future__ import annotations
 
-from paraminspect.runner.parent import run_many, run_one, validate_timeout
+from paraminspect.errors import Terminated
+from paraminspect.runner.parent import resolve_jobs, resolve_timeout, run_many, run_one
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
@@ -30,7 +31,7 @@ from paraminspect.runner.task import (
     TIMEOUT,
     Outcome,
     Task,
-    Terminated,
+    validate_timeout,
 )
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "Outcome",
     "Task",
     "Terminated",
+    "resolve_jobs",
+    "resolve_timeout",
     "run_many",
     "run_one",
     "validate_timeout",

@@ -42,10 +42,20 @@ def _text_stream(fd: int) -> io.TextIOWrapper:
     )
 
 
-def isolate(capture_path: str) -> None:
-    """Set up this child before any user code runs (see the module docstring)."""
+def isolate(capture_path: str, where: dict[str, Any] | None = None) -> None:
+    """Set up this child before any user code runs (see the module docstring); `where` is the
+    caller's working directory, environment and sys.path."""
+    if where is not None:
+        os.chdir(where["cwd"])
+        if dict(os.environ) != where["env"]:
+            os.environ.clear()
+            os.environ.update(where["env"])
+        sys.path[:] = where["path"]
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
+    import faulthandler
+
+    faulthandler.disable()  # a caller's (pytest's) handler would write a crash to the caller's stderr
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -87,11 +97,11 @@ def run_task(task: Task) -> tuple[str, Any, str, str]:
         return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
 
 
-def child_main(task: Task, conn: Any, capture_path: str) -> None:
+def child_main(task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None) -> None:
     """The process target: isolate, run, send (status, value, message, traceback), and leave
     with os._exit: tearing down an interpreter that imported torch costs time for nothing."""
     try:
-        isolate(capture_path)
+        isolate(capture_path, where)
         message = run_task(task)
     except BaseException as exc:  # isolation itself failed: still say why
         message = (INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc())

@@ -21,7 +21,6 @@ Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import shutil
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from paraminspect.errors import Terminated
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
@@ -44,12 +44,29 @@ from paraminspect.runner.task import (
     TIMEOUT,
     Outcome,
     Task,
-    Terminated,
+    validate_timeout,
 )
 
-# What the fork server imports once, before any task: the runner's own child side, torch
-# and the stages every task uses. Callers add timm (or transformers) when a spec needs it.
-BASE_PRELOAD = ("paraminspect.runner.child", "torch", "paraminspect.checking", "paraminspect.inventory")
+# What the fork server imports once, before any task: torch, the runner's child side and the
+# stages every show/check task uses (a child that imports them itself pays ~0.3 s). Callers
+# add timm (or transformers) when a spec needs it; a caller that imported them has them too.
+BASE_PRELOAD = (
+    "torch",
+    "paraminspect.runner.child",
+    "paraminspect.runner.tasks",
+    "paraminspect.loaders.dispatch",
+    "paraminspect.loaders.build",
+    "paraminspect.loaders.factory",
+    "paraminspect.loaders.fastmeta",
+    "paraminspect.tensors.walk",
+    "paraminspect.tensors.wrappers",
+    "paraminspect.checking",
+    "paraminspect.checks.engine",
+    "paraminspect.checks.registration",
+    "paraminspect.checks.shapes",
+    "paraminspect.checks.runtime",
+)
+HEAVY = ("timm", "transformers")
 
 
 @dataclass
@@ -62,22 +79,38 @@ class _Running:
     deadline: float
 
 
-def validate_timeout(timeout: float, option: str = "--timeout") -> float:
-    """A positive, finite number of seconds (nan never times out; inf overflows the clock)."""
+def resolve_timeout(value: float | None) -> float:
+    """--timeout, else [tool.paraminspect] timeout, else DEFAULT_TIMEOUT."""
+    if value is not None:
+        return validate_timeout(value)
+    from paraminspect.config import load_config
+
+    return load_config().timeout or DEFAULT_TIMEOUT
+
+
+def resolve_jobs(jobs: int | None, models: int, registry: bool, oversubscribe: bool) -> tuple[int, str | None]:
+    """-j, and a note when it was lowered: 1 or more; at most the number of cores unless
+    --oversubscribe (each model process holds torch, ~0.5 GB); default 1, or the cores for
+    a registry run."""
     from paraminspect.errors import UsageError
 
-    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise UsageError(f"{option} must be a positive, finite number of seconds, got {timeout!r}")
-    if timeout > 7 * 24 * 3600:
-        raise UsageError(f"{option} must be at most a week (604800 s), got {timeout:g}")
-    return float(timeout)
+    cores = os.cpu_count() or 1
+    if jobs is None:
+        return (cores if registry else 1), None
+    if jobs < 1:
+        raise UsageError(f"-j/--jobs must be 1 or more, got {jobs}")
+    if jobs > cores and not oversubscribe:
+        note = f"-j {jobs} is more than the {cores} cores: running {cores} at a time (--oversubscribe for more)"
+        return cores, note if models > cores else None
+    return jobs, None
 
 
 def _context(tasks: Sequence[Task], preload: Sequence[str]) -> Any:
     if len(tasks) == 1 and "torch" not in sys.modules:
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))  # used when the server starts
+    already = [name for name in HEAVY if name in sys.modules]
+    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload, *already])))  # read at server start
     return ctx
 
 
@@ -147,7 +180,10 @@ def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Ru
 
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     capture = os.path.join(folder, f"{index}.out")
-    process = ctx.Process(target=child_main, args=(task, child_conn, capture), daemon=False)
+    # A fork-server child starts from the server's state: give it the caller's working
+    # directory, environment and import path as they are now.
+    where = {"cwd": os.getcwd(), "env": dict(os.environ), "path": list(sys.path)}
+    process = ctx.Process(target=child_main, args=(task, child_conn, capture, where), daemon=False)
     process.start()
     child_conn.close()
     return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)

@@ -6,12 +6,13 @@ tasks and read outcomes without importing torch or the user's code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_TIMEOUT = 120.0  # seconds per task; `--timeout` or `timeout` in [tool.paraminspect]
-OUTPUT_LIMIT = 64 * 1024  # bytes of a child's stdout/stderr kept for the parent to show
+OUTPUT_LIMIT = 256 * 1024  # bytes of a child's stdout/stderr kept for the parent to show
 
 # How a task can end (Outcome.status).
 OK = "ok"  # the target returned; Outcome.value holds what it returned
@@ -57,9 +58,12 @@ class Outcome:
         return self.status == OK
 
 
-class Terminated(BaseException):
-    """SIGTERM (or SIGHUP) reached the parent while tasks ran: the children were ended."""
+def validate_timeout(timeout: float, option: str = "--timeout") -> float:
+    """A positive, finite number of seconds (nan never times out; inf overflows the clock)."""
+    from paraminspect.errors import UsageError
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
+    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise UsageError(f"{option} must be a positive, finite number of seconds, got {timeout!r}")
+    if timeout > 7 * 24 * 3600:
+        raise UsageError(f"{option} must be at most a week (604800 s), got {timeout:g}")
+    return float(timeout)

@@ -28,9 +28,10 @@ class ShowResult:
     build_device: str
     source: str
     notes: tuple[str, ...]
-    inventory: Any  # paraminspect inventory.Inventory without module_classes
+    inventory: Any  # tensors.records.Inventory without module_classes
     records: tuple[Any, ...]
     modules: Any = None  # list of ModuleSummaryRow under --depth
+    memory: Any = None  # list of tensors.memory.MemoryEstimate under --dtype
 
 
 def show_task(
@@ -41,20 +42,40 @@ def show_task(
     depth: int | None = None,
     kind: str | None = None,
     name_filter: str | None = None,
+    weights: bool = False,
+    trust_remote_code: bool = False,
+    dtypes: list[str] | None = None,
 ) -> ShowResult:
-    """Load `spec` and take its inventory (in the child)."""
+    """Load `spec` (or, with `weights`, list a Hugging Face folder's weight files) and take
+    its inventory, recast to `dtypes[0]` with memory estimates under --dtype (in the child)."""
     import gc
 
-    from paraminspect.inventory import build_inventory, module_summary, unwrap
-    from paraminspect.loading import load
+    from paraminspect.loaders.dispatch import load
+    from paraminspect.tensors.totals import module_summary
+    from paraminspect.tensors.walk import build_inventory
+    from paraminspect.tensors.wrappers import unwrap
 
-    loaded = load(spec, kwargs or {}, device, trust_pickle=trust_pickle)
+    if weights:
+        from paraminspect.loaders.hf import load_hf_weights
+
+        loaded = load_hf_weights(spec, trust_pickle=trust_pickle)
+    else:
+        loaded = load(spec, kwargs or {}, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
     gc.freeze()  # the model is built: the collector need not rescan its objects
+    module = None
     if loaded.inventory is not None:  # a checkpoint listed from its headers
         inv, wrap_notes = loaded.inventory, []
     else:
         module, wrap_notes = unwrap(loaded.module)
         inv = build_inventory(module)
+    wrap_notes = [*wrap_notes, *inv.notes]
+    memory = None
+    if dtypes:
+        from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
+
+        memory = estimates(inv, dtypes, no_split_classes(module))
+        inv = inventory_as(inv, dtypes[0])
+        wrap_notes.append(recast_note(dtypes[0]))
     inv = dataclasses.replace(inv, module_classes={})  # classes would import user code in the parent
     records = tuple(
         r
@@ -71,6 +92,7 @@ def show_task(
         inventory=inv,
         records=records,
         modules=module_summary(inv, depth) if depth is not None else None,
+        memory=memory,
     )
 
 

@@ -124,8 +124,12 @@ def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
     if fast is not None:
         return fast
     uninitialized = isinstance(t, UninitializedTensorMixin)
+    try:  # a subclass's __torch_function__ may raise on any attribute
+        requires_grad = bool(t.requires_grad)
+    except Exception:
+        requires_grad = False
     facts: dict[str, Any] = {
-        "requires_grad": bool(getattr(t, "requires_grad", False)),
+        "requires_grad": requires_grad,
         "uninitialized": uninitialized,
         "tensor_type": type(t).__name__,
         "is_parameter": isinstance(t, nn.Parameter),

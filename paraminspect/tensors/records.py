@@ -18,10 +18,11 @@ STORED = "stored"
 PACKED = "packed"
 KINDS = (PARAMETER, BUFFER, UNREGISTERED, STORED, PACKED)
 
-# How far into nested containers / plain objects an attribute is followed, and how many
-# values one attribute may expand to: enough for real models, bounded for pathological ones.
-MAX_CONTAINER_DEPTH = 4
+# How many values (containers, plain objects and what they hold) one attribute, and a whole
+# model, may expand to while looking for tensors: no depth limit, a bounded walk; when a
+# budget stops it, the inventory says so in `notes`.
 MAX_NODES_PER_ATTRIBUTE = 20_000
+MAX_NODES_PER_MODEL = 2_000_000
 # Quantized RNNs nest packed objects inside packed objects.
 MAX_PACKED_DEPTH = 8
 
@@ -115,6 +116,8 @@ class Inventory:
     root_type: str
     # path -> class of every module, for source lookups (file:line of assignments).
     module_classes: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What the walk could not finish (a node budget ran out), for the user to see.
+    notes: tuple[str, ...] = ()
 
     def by_kind(self, kind: str) -> tuple[TensorRecord, ...]:
         return tuple(r for r in self.tensors if r.kind == kind)

@@ -20,8 +20,8 @@ from paraminspect.sources import is_torch_class
 from paraminspect.tensors.facts import class_skips, hook_managed_names, tensor_facts, type_name
 from paraminspect.tensors.records import (
     BUFFER,
-    MAX_CONTAINER_DEPTH,
     MAX_NODES_PER_ATTRIBUTE,
+    MAX_NODES_PER_MODEL,
     MAX_PACKED_DEPTH,
     PACKED,
     PARAMETER,
@@ -169,7 +169,9 @@ def _plain_object_fields(value: Any) -> dict[str, Any] | None:
 
 
 class _AttributeScan:
-    """Follows one module attribute through containers, recording what it holds."""
+    """Follows one module attribute through containers and plain objects, recording what it
+    holds. Iterative and bounded by a node budget, not a depth: a tensor 50 containers deep
+    is found, and an attribute whose values run past the budget is named in a note."""
 
     def __init__(self, scanner: _Scanner, owner: str, owner_type: str, attribute: str) -> None:
         self.scanner = scanner
@@ -177,42 +179,58 @@ class _AttributeScan:
         self.owner_type = owner_type
         self.attribute = attribute
         self.visited: set[int] = set()
-        self.nodes = 0
 
-    def visit(self, value: Any, access: str, container: str | None, depth: int) -> None:
-        self.nodes += 1
-        if self.nodes > MAX_NODES_PER_ATTRIBUTE or isinstance(value, _ATOMS):
-            return
-        if isinstance(value, torch.Tensor):
-            self.scanner.held_tensor(self, value, access, container)
-            return
-        if isinstance(value, nn.Module):
-            self.scanner.held_module(self, value, access, container)
-            return
-        if depth >= MAX_CONTAINER_DEPTH or id(value) in self.visited:
-            return
-        self.visited.add(id(value))
-        if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # namedtuple
-            for fname, item in zip(type(value)._fields, value, strict=False):
-                self.visit(item, f"{access}.{fname}", "object", depth + 1)
-        elif isinstance(value, (list, tuple)):
-            kind = "list" if isinstance(value, list) else "tuple"
-            for i, item in enumerate(value):
-                self.visit(item, f"{access}[{i}]", kind, depth + 1)
-        elif isinstance(value, Mapping):
-            try:
-                items = list(value.items())
-            except Exception:
+    def run(self, root: Any) -> None:
+        # (value, parent node, step from the parent, container kind); access paths are built
+        # only for what is found, from the parent links (a long chain costs O(depth) each)
+        stack: list[tuple[Any, int, str, str | None]] = [(root, -1, "", None)]
+        links: list[tuple[int, str]] = []
+        scanner = self.scanner
+        while stack:
+            if len(links) >= MAX_NODES_PER_ATTRIBUTE or scanner.nodes_left <= 0:
+                scanner.stopped(self)
                 return
-            for key, item in items:
-                self.visit(item, f"{access}[{key}]", "dict", depth + 1)
-        elif isinstance(value, (set, frozenset)):
-            for i, item in enumerate(value):
-                self.visit(item, f"{access}{{{i}}}", "set", depth + 1)
-        else:
-            fields = _plain_object_fields(value)
-            for fname, item in (fields or {}).items():
-                self.visit(item, f"{access}.{fname}", "object", depth + 1)
+            value, parent, step, container = stack.pop()
+            links.append((parent, step))
+            scanner.nodes_left -= 1
+            node = len(links) - 1
+            if isinstance(value, _ATOMS):
+                continue
+            if isinstance(value, torch.Tensor):
+                scanner.held_tensor(self, value, _access(links, node), container)
+                continue
+            if isinstance(value, nn.Module):
+                scanner.held_module(self, value, _access(links, node), container)
+                continue
+            if id(value) in self.visited:
+                continue
+            self.visited.add(id(value))
+            children: list[tuple[Any, str, str]] = []
+            if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # namedtuple
+                pairs = zip(type(value)._fields, value, strict=False)
+                children = [(item, f".{fname}", "object") for fname, item in pairs]
+            elif isinstance(value, (list, tuple)):
+                kind = "list" if isinstance(value, list) else "tuple"
+                children = [(item, f"[{i}]", kind) for i, item in enumerate(value)]
+            elif isinstance(value, Mapping):
+                try:
+                    children = [(item, f"[{key}]", "dict") for key, item in list(value.items())]
+                except Exception:
+                    continue
+            elif isinstance(value, (set, frozenset)):
+                children = [(item, f"{{{i}}}", "set") for i, item in enumerate(value)]
+            else:
+                fields = _plain_object_fields(value)
+                children = [(item, f".{fname}", "object") for fname, item in (fields or {}).items()]
+            stack.extend((item, node, key, kind) for item, key, kind in reversed(children))
+
+
+def _access(links: list[tuple[int, str]], node: int) -> str:
+    steps = []
+    while node >= 0:
+        node, step = links[node]
+        steps.append(step)
+    return "".join(reversed(steps))
 
 
 class _Scanner:
@@ -224,6 +242,23 @@ class _Scanner:
         self.registered_modules = {k: v["path"] for k, v in builder.modules.items()}
         self.pending: list[tuple[nn.Module, str]] = []
         self.scanned: set[int] = set()
+        self.nodes_left = MAX_NODES_PER_MODEL
+        self.notes: list[str] = []
+
+    def stopped(self, scan: _AttributeScan) -> None:
+        """A budget ran out: say so (a silent stop could hide a tensor from the rules)."""
+        where = join_name(scan.owner, scan.attribute)
+        if self.nodes_left <= 0:
+            if not any(n.startswith("stopped following") for n in self.notes):
+                self.notes.append(
+                    f"stopped following plain attributes after {MAX_NODES_PER_MODEL:,} values (at {where}): "
+                    "tensors held deeper in containers may be missing"
+                )
+        else:
+            self.notes.append(
+                f"{where} holds more than {MAX_NODES_PER_ATTRIBUTE:,} values in containers: "
+                "only the first were searched for tensors"
+            )
 
     def scan_module(self, module: nn.Module, path: str) -> None:
         if id(module) in self.scanned:
@@ -244,7 +279,7 @@ class _Scanner:
                 or attribute in hook_managed
             ):
                 continue
-            _AttributeScan(self, path, owner_type, attribute).visit(value, "", None, 0)
+            _AttributeScan(self, path, owner_type, attribute).run(value)
 
     def held_tensor(self, scan: _AttributeScan, t: torch.Tensor, access: str, container: str | None) -> None:
         path = join_name(scan.owner, scan.attribute) + access
@@ -396,7 +431,8 @@ def _build_inventory(model: nn.Module) -> Inventory:
     _walk_registered(builder, model)
     _add_packed(builder)
     registered = {key: (fields["name"], fields["kind"]) for key, fields in builder.records.items()}
-    _Scanner(builder, registered).run()
+    scanner = _Scanner(builder, registered)
+    scanner.run()
     records = _freeze_records(builder)
     modules = tuple(
         ModuleRecord(
@@ -415,4 +451,5 @@ def _build_inventory(model: nn.Module) -> Inventory:
         totals=compute_totals(records),
         root_type=type_name(model),
         module_classes=dict(builder.module_classes),
+        notes=tuple(scanner.notes),
     )

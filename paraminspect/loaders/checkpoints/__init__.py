@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,28 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
         index = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LoadError(f"{path}: corrupt checkpoint index (not JSON: {exc})") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a 5,000-digit number
+        raise LoadError(f"{path}: corrupt checkpoint index (not JSON: {str(exc)[:200]})") from None
+    except RecursionError:
+        raise LoadError(f"{path}: corrupt checkpoint index (nested too deep)") from None
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise LoadError(f"{path}: not a sharded checkpoint index (no weight_map of tensor name -> shard file)")
     listing = Listing()
     shards = list(dict.fromkeys(weight_map.values()))
+    folder = path.parent.resolve()
+    paths = {}
+    for shard in shards:  # every shard is checked before any file is opened
+        resolved = (folder / shard).resolve()  # symlinks resolved: a link out of the folder is refused
+        if resolved == folder or not resolved.is_relative_to(folder):
+            raise LoadError(f"{path}: shard {shard!r} lies outside the index's folder: refused")
+        paths[shard] = resolved
     for shard in shards:
-        shard_path = path.parent / shard
+        shard_path = paths[shard]
         if not shard_path.is_file():
-            raise LoadError(f"{path}: shard {shard!r} is missing (expected at {shard_path})")
+            raise LoadError(f"{path}: shard {shard!r} is missing or not a file (expected at {shard_path})")
+        if not shard.endswith(SAFETENSORS_SUFFIX) and trust_pickle:
+            listing.notes.append(f"--trust-pickle: shard {shard_path} may be fully unpickled")
         if shard.endswith(SAFETENSORS_SUFFIX):
             tensors = list_safetensors(shard_path)
         else:
@@ -109,10 +121,14 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
     """List a checkpoint file's tensors (LoadedModel.inventory), or, for a trusted pickle of
     a whole nn.Module, return that module."""
     path = Path(spec).expanduser()
-    if not path.exists():
-        raise LoadError(f"no such file: {spec}")
-    if not path.is_file():
-        raise LoadError(f"{spec} is not a file")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise LoadError(f"no such file: {spec}") from None
+    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
+        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise LoadError(f"{spec} is not a regular file")
     lower = path.name.lower()
     if lower.endswith(INDEX_SUFFIX):
         listing, fmt = list_index(path, trust_pickle), "sharded"

@@ -11,6 +11,17 @@ from typing import Any
 
 from paraminspect.errors import LoadError
 from paraminspect.loaders.checkpoints.stored import MAX_HEADER_BYTES, SAFETENSORS_DTYPES, StoredTensor
+from paraminspect.loaders.model import one_line
+
+# Element sizes in bits of the sub-byte codes (SAFETENSORS_DTYPES has None for them): the
+# format requires a tensor's bits to fill whole bytes.
+SUB_BYTE_BITS = {"F4": 4}
+INT64_MAX = 2**63 - 1
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
@@ -31,8 +42,10 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LoadError(f"{path}: corrupt safetensors header (not JSON: {exc})") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a 5,000-digit number
+        raise LoadError(f"{path}: corrupt safetensors header (not JSON: {one_line(exc)})") from None
+    except RecursionError:
+        raise LoadError(f"{path}: corrupt safetensors header (nested too deep)") from None
     if not isinstance(header, dict):
         raise LoadError(f"{path}: corrupt safetensors header (expected a JSON object)")
     return header, size - 8 - length
@@ -45,10 +58,12 @@ def _safetensors_entry(path: Path, name: str, info: Any, data_size: int) -> Stor
     code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(code, str):
         raise LoadError(f"{bad} has no dtype)")
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
-        raise LoadError(f"{bad} has a bad shape {shape!r})")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-        raise LoadError(f"{bad} has bad data_offsets {offsets!r})")
+    if not (isinstance(shape, list) and all(type(s) is int and 0 <= s <= INT64_MAX for s in shape)):
+        raise LoadError(f"{bad} has a bad shape {_short(shape)})")
+    if code not in SAFETENSORS_DTYPES:
+        raise LoadError(f"{bad} has an unknown dtype {_short(code)})")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+        raise LoadError(f"{bad} has bad data_offsets {_short(offsets)})")
     begin, end = offsets
     if not 0 <= begin <= end:
         raise LoadError(f"{bad} has bad data_offsets {offsets!r})")
@@ -57,10 +72,13 @@ def _safetensors_entry(path: Path, name: str, info: Any, data_size: int) -> Stor
             f"{path}: truncated safetensors file (tensor {name!r} ends at data byte {end:,}, "
             f"the file holds {data_size:,})"
         )
-    dtype, itemsize = SAFETENSORS_DTYPES.get(code, (code.lower(), None))
+    dtype, itemsize = SAFETENSORS_DTYPES[code]
     numel = math.prod(shape)
-    if itemsize is not None and numel * itemsize != end - begin:
-        raise LoadError(f"{bad}: {code}{shape} needs {int(numel * itemsize):,} bytes, offsets give {end - begin:,})")
+    if numel > INT64_MAX:
+        raise LoadError(f"{bad}: shape {shape} has more elements than int64 can count)")
+    bits = numel * (SUB_BYTE_BITS[code] if itemsize is None else int(itemsize) * 8)
+    if bits % 8 or bits // 8 != end - begin:
+        raise LoadError(f"{bad}: {code}{shape} needs {bits / 8:,g} bytes, offsets give {end - begin:,})")
     return StoredTensor(name=name, dtype=dtype, shape=tuple(shape), nbytes=end - begin)
 
 

@@ -10,7 +10,7 @@ import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,20 +135,31 @@ def _check_torch_format(path: Path) -> None:
         raise LoadError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
 
 
-def _tensor_items(obj: Any, prefix: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
-    """(dotted name, tensor) for every tensor in nested dicts/lists, a few levels deep."""
+def _tensor_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted name, tensor) for every tensor in nested dicts/lists, a few levels deep. Each
+    container is entered once: a list that holds itself 1,000 times is 1,000 items, not
+    1,000**6 paths."""
     import torch
 
-    if isinstance(obj, torch.Tensor):
-        yield prefix, obj
-    elif depth >= 6:
-        return
-    elif isinstance(obj, Mapping):
-        for key, value in obj.items():
-            yield from _tensor_items(value, f"{prefix}.{key}" if prefix else str(key), depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from _tensor_items(value, f"{prefix}.{i}" if prefix else str(i), depth + 1)
+    out: list[tuple[str, Any]] = []
+    entered: set[int] = set()
+    stack: list[tuple[Any, str, int]] = [(obj, prefix, 0)]
+    while stack:
+        value, name, depth = stack.pop()
+        if isinstance(value, torch.Tensor):
+            out.append((name, value))
+            continue
+        if depth >= 6 or id(value) in entered:
+            continue
+        if isinstance(value, Mapping):
+            children = [(f"{name}.{key}" if name else str(key), item) for key, item in value.items()]
+        elif isinstance(value, (list, tuple)):
+            children = [(f"{name}.{i}" if name else str(i), item) for i, item in enumerate(value)]
+        else:
+            continue
+        entered.add(id(value))
+        stack.extend((item, child, depth + 1) for child, item in reversed(children))
+    return out
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -224,7 +235,7 @@ def list_torch_file(path: Path, trust_pickle: bool) -> Listing:
         listing.notes.append(f"listing the state_dict at checkpoint{key_text}{also}")
     elif not _is_state_dict(payload):
         listing.notes.append("no state_dict found in the file: listing every tensor it holds")
-    items = list(_tensor_items(payload, ""))
+    items = _tensor_items(payload)
     if not items:
         raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}); expected a state_dict")
     listing.tensors = _stored_from_tensors(items, locations)
