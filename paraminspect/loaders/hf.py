@@ -46,7 +46,10 @@ _TRUE = {"1", "on", "yes", "true"}
 def is_hf_folder(spec: str) -> bool:
     """A folder holding a config.json (a save_pretrained folder, a downloaded snapshot)."""
     path = Path(spec).expanduser()
-    return path.is_dir() and (path / CONFIG_NAME).is_file()
+    try:
+        return path.is_dir() and (path / CONFIG_NAME).is_file()
+    except OSError:  # a 5,000-character name: not a folder we can read
+        return False
 
 
 def is_hf_spec(spec: str) -> bool:
