@@ -7,6 +7,8 @@ import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -412,3 +414,25 @@ def test_output_file(cli, tmp_path):
     result = cli("diff", spec("Classifier"), str(ckpt), "--format", "json", "-o", str(out))
     assert result.code == 0 and result.out == ""
     assert json.loads(out.read_text())["loadable"] is True
+
+
+def test_two_safetensors_files_are_diffed_without_importing_torch(tmp_path):
+    save_file({"a.weight": torch.zeros(2, 3), "b": torch.zeros(1)}, str(tmp_path / "x.safetensors"))
+    save_file({"module.a.weight": torch.zeros(2, 3)}, str(tmp_path / "y.safetensors"))
+    script = (
+        "import sys\nfrom paraminspect.cli import main\n"
+        "try:\n    main(['diff', 'x.safetensors', 'y.safetensors', '--format', 'json'])\n"
+        "except SystemExit as exc:\n    sys.stderr.write(f'exit={exc.code} torch={\"torch\" in sys.modules}')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert proc.stderr.endswith("exit=1 torch=False"), proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "keys" and doc["mapping"] == {"module.a.weight": "a.weight"}
+    assert doc["unexplained"]["missing"] == ["b"]

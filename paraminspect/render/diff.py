@@ -194,11 +194,11 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
         console.print()
         console.print(Text("Not explained", style="bold"))
         _print_plain(
-            console, "missing (in the target, not in the other side)", diff.unexplained_missing, diff.left.keys, None
+            console, "missing: in the target, not in the other side", diff.unexplained_missing, diff.left.keys, None
         )
         _print_plain(
             console,
-            "unexpected (in the other side, not in the target)",
+            "unexpected: in the other side, not in the target",
             diff.unexplained_unexpected,
             diff.right.keys,
             None,
