@@ -89,7 +89,8 @@ def _excluded_roots() -> tuple[str, ...]:
         module = sys.modules.get(name)
         for folder in getattr(module, "__path__", None) or ():
             roots.add(folder)
-    return tuple(os.path.join(os.path.realpath(r), "") for r in roots if r)
+    real = {os.path.realpath(r) for r in roots if r}
+    return tuple(os.path.join(r, "") for r in {*roots, *real} if r)
 
 
 def imported_sources(modules: Iterable[Any] | None = None) -> list[str]:
@@ -99,8 +100,8 @@ def imported_sources(modules: Iterable[Any] | None = None) -> list[str]:
     files: set[str] = set()
     for module in list(modules if modules is not None else sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if not isinstance(path, str) or not path:
-            continue
+        if not isinstance(path, str) or not path or path.startswith(excluded):
+            continue  # most files: decided without resolving links
         real = os.path.realpath(path)
         if not real.startswith(excluded) and os.path.isfile(real):
             files.add(real)
@@ -211,3 +212,99 @@ class ResultCache:
         ignore = self.folder / ".gitignore"
         if not ignore.exists():  # like .pytest_cache and .ruff_cache: never committed
             ignore.write_text("# Created by paraminspect automatically.\n*\n", encoding="utf-8")
+
+
+class _Recorder:
+    """A text stream that writes through to `stream` and keeps what was written."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding...
+        return getattr(self._stream, name)
+
+
+def project_files(start: Path | None = None) -> dict[str, str | None]:
+    """The digest of every pyproject.toml from `start` up: the configuration a run reads."""
+    here = (start or Path.cwd()).resolve()
+    return {str(f / "pyproject.toml"): file_digest(str(f / "pyproject.toml")) for f in (here, *here.parents)}
+
+
+def terminal_parts() -> dict[str, Any]:
+    """What the output's layout depends on: which streams are terminals, and their width."""
+    import shutil
+
+    parts: dict[str, Any] = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            parts[name] = bool(stream.isatty())
+        except (AttributeError, ValueError, OSError):
+            parts[name] = False
+    if parts["stdout"] or parts["stderr"]:
+        parts["size"] = tuple(shutil.get_terminal_size())
+    return parts
+
+
+def cached_run(
+    folder: Path, parts: Mapping[str, Any], output_file: Path | None, run: Any, watch: Any
+) -> int:
+    """Replay the cached run for `parts` (stdout, stderr, the -o file, the exit code), or call
+    `run()` while recording what it prints, inside `watch()` (a context manager that yields
+    the set of source files the run's child processes imported), and store it. Only runs
+    that ended with 0 or 1 are stored: an error may depend on a file that does not exist yet."""
+    cache = ResultCache(folder)
+    key = request_key({**parts, "cwd": os.getcwd(), "project": project_files(), "terminal": terminal_parts()})
+    hit = cache.lookup(key)
+    if hit is not None and (hit.output_file is None) == (output_file is None):
+        if output_file is not None:
+            try:
+                Path(output_file).write_text(hit.output_file or "", encoding="utf-8")
+            except OSError:
+                hit = None
+        if hit is not None:
+            sys.stdout.write(hit.stdout)
+            sys.stderr.write(hit.stderr)
+            return hit.exit_code
+    out, err = _Recorder(sys.stdout), _Recorder(sys.stderr)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        with watch() as sources:
+            code = run()
+    finally:
+        sys.stdout, sys.stderr = saved
+    if code in (0, 1) and sources:
+        written = None
+        if output_file is not None:
+            try:
+                written = Path(output_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return code
+        cache.store(key, CachedRun("".join(out.parts), "".join(err.parts), code, written), sorted(sources))
+    return code
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above `start` that holds a pyproject.toml."""
+    here = (start or Path.cwd()).resolve()
+    return next((f for f in (here, *here.parents) if (f / "pyproject.toml").is_file()), None)
+
+
+def cacheable(specs: Sequence[str]) -> bool:
+    """Models whose result depends only on the key and on imported source files: factories,
+    timm and transformers names. Checkpoint files, Hugging Face folders and caches, and
+    folders to discover read files that are not imported modules, so they are not cached."""
+    from paraminspect.loaders.spec import is_checkpoint_spec, split_target
+
+    for spec in specs:
+        if spec.startswith("hf:") or is_checkpoint_spec(spec) or os.path.isdir(spec):
+            return False
+        if split_target(spec) is None and spec.endswith(".py"):
+            return False
+    return True

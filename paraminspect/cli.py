@@ -93,6 +93,22 @@ def _in_child(task: Any, timeout: float, preload: tuple[str, ...]) -> Any:
     raise ChildError(outcome.message)
 
 
+NO_CACHE_HELP = "Run even when an unchanged earlier run could answer from .paraminspect_cache/."
+
+
+def _maybe_cached(specs: list[str], enabled: bool, output_file: Optional[Path], run: Any) -> int:
+    """`run()`, or the answer of an earlier run with the same inputs (see paraminspect.cache:
+    the command line, versions, config, terminal, and every source file the build imported)."""
+    from paraminspect.cache import cache_folder, cacheable, cached_run, project_root
+
+    if not enabled or not cacheable(specs):
+        return run()
+    from paraminspect.runner import watch_sources
+
+    parts = {"argv": _state.get("argv", []), "debug": _state["debug"]}
+    return cached_run(cache_folder(project_root()), parts, output_file, run, watch_sources)
+
+
 @contextmanager
 def _output(path: Optional[Path]) -> Iterator[IO[str]]:
     """stdout, or the -o file (closed before the command returns). A reader that goes away
@@ -168,6 +184,7 @@ def show(
         "weights, largest layer and training with Adam per dtype.",
     ),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
 ) -> int:
     """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
     _choice(output_format, SHOW_FORMATS, "--format")
@@ -179,70 +196,76 @@ def show(
 
     dtypes = parse_dtypes(dtype)
 
-    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
-    from paraminspect.registry import preload_for
-    from paraminspect.runner import Task, resolve_timeout
-    from paraminspect.runner.tasks import SHOW
+    def build_and_render() -> int:
+        from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
+        from paraminspect.registry import preload_for
+        from paraminspect.runner import Task, resolve_timeout
+        from paraminspect.runner.tasks import SHOW, runs_no_code, show_task
 
-    if weights and arg:
-        raise UsageError("--weights lists stored tensors: it takes no -a arguments")
-    options = {"kwargs": parse_factory_args(arg), "device": device, "trust_pickle": trust_pickle}
-    options |= {"depth": depth, "kind": kind, "name_filter": name_filter, "weights": weights}
-    options |= {"trust_remote_code": trust_remote_code, "dtypes": dtypes}
-    refuse_overwriting(output_file, [model])
-    task = Task(SHOW, {"spec": model, **options}, label=model)
-    loaded = _in_child(task, resolve_timeout(timeout), preload_for([model]))
-    gc.freeze()  # the records are here: the collector need not rescan them while we render
-    memory = loaded.memory
-    for message in loaded.notes:
-        _note(message)
-    inv, records, modules = loaded.inventory, list(loaded.records), loaded.modules
-    with _output(output_file) as out:
-        if output_format == "json":
-            from paraminspect.render.json import show_json
+        if weights and arg:
+            raise UsageError("--weights lists stored tensors: it takes no -a arguments")
+        options = {"kwargs": parse_factory_args(arg), "device": device, "trust_pickle": trust_pickle}
+        options |= {"depth": depth, "kind": kind, "name_filter": name_filter, "weights": weights}
+        options |= {"trust_remote_code": trust_remote_code, "dtypes": dtypes}
+        refuse_overwriting(output_file, [model])
+        task = Task(SHOW, {"spec": model, **options}, label=model)
+        if runs_no_code(model, trust_pickle, weights):
+            loaded = show_task(**task.kwargs)
+        else:
+            loaded = _in_child(task, resolve_timeout(timeout), preload_for([model]))
+        gc.freeze()  # the records are here: the collector need not rescan them while we render
+        memory = loaded.memory
+        for message in loaded.notes:
+            _note(message)
+        inv, records, modules = loaded.inventory, list(loaded.records), loaded.modules
+        with _output(output_file) as out:
+            if output_format == "json":
+                from paraminspect.render.json import show_json
 
-            out.write(
-                show_json(
-                    spec=loaded.spec,
-                    resolved=loaded.resolved,
-                    build_device=loaded.build_device,
+                out.write(
+                    show_json(
+                        spec=loaded.spec,
+                        resolved=loaded.resolved,
+                        build_device=loaded.build_device,
+                        inventory=inv,
+                        records=records,
+                        modules=modules,
+                        notes=list(loaded.notes),
+                        memory=memory,
+                    )
+                )
+            elif output_format == "csv":
+                from paraminspect.render.text import modules_csv, tensors_csv
+
+                out.write(modules_csv(modules) if modules is not None else tensors_csv(records))
+            elif output_format == "markdown":
+                from paraminspect.render.text import modules_markdown, tensors_markdown
+
+                out.write(modules_markdown(modules) if modules is not None else tensors_markdown(records))
+            else:
+                from paraminspect.render.console import make_console
+                from paraminspect.render.table import print_show
+
+                resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
+                built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
+                title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
+                caption = (
+                    "np = non-persistent buffer (not in state_dict)"
+                    if any(r.persistent is False for r in records)
+                    else None
+                )
+                print_show(
+                    make_console(out),
+                    title=title,
                     inventory=inv,
                     records=records,
                     modules=modules,
-                    notes=list(loaded.notes),
+                    caption=caption,
                     memory=memory,
                 )
-            )
-        elif output_format == "csv":
-            from paraminspect.render.text import modules_csv, tensors_csv
+        return EXIT_OK
 
-            out.write(modules_csv(modules) if modules is not None else tensors_csv(records))
-        elif output_format == "markdown":
-            from paraminspect.render.text import modules_markdown, tensors_markdown
-
-            out.write(modules_markdown(modules) if modules is not None else tensors_markdown(records))
-        else:
-            from paraminspect.render.console import make_console
-            from paraminspect.render.table import print_show
-
-            resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
-            built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
-            title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
-            caption = (
-                "np = non-persistent buffer (not in state_dict)"
-                if any(r.persistent is False for r in records)
-                else None
-            )
-            print_show(
-                make_console(out),
-                title=title,
-                inventory=inv,
-                records=records,
-                modules=modules,
-                caption=caption,
-                memory=memory,
-            )
-    return EXIT_OK
+    return _maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
 
 
 CHECK_FORMATS = ("text", "json", "github", "sarif")
@@ -315,59 +338,65 @@ def check(
     ),
     oversubscribe: bool = typer.Option(False, "--oversubscribe", help="Allow -j above the number of cores."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP + " Never used with --run or --fix."),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
-    _choice(output_format, CHECK_FORMATS, "--format")
-    fix_codes = _fix_options(fix, diff, fix_only, fix_persistent)
-    from paraminspect.run.examples import run_options
+    def check_and_report() -> int:
+        _choice(output_format, CHECK_FORMATS, "--format")
+        fix_codes = _fix_options(fix, diff, fix_only, fix_persistent)
+        from paraminspect.run.examples import run_options
 
-    run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
-    if fail_on is not None:
-        _choice(fail_on, FAIL_ON, "--fail-on")
-    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
-    from paraminspect.plan import plan_check
-    from paraminspect.registry import check_many, preload_for
-    from paraminspect.render.progress import progress_bar
-    from paraminspect.runner import resolve_jobs, resolve_timeout
+        run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+        if fail_on is not None:
+            _choice(fail_on, FAIL_ON, "--fail-on")
+        from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
+        from paraminspect.plan import plan_check
+        from paraminspect.registry import check_many, preload_for
+        from paraminspect.render.progress import progress_bar
+        from paraminspect.runner import resolve_jobs, resolve_timeout
 
-    plan = plan_check(
-        models or [],
-        kwargs=parse_factory_args(arg),
-        device=device,
-        select=select,
-        ignore=ignore,
-        fail_on=fail_on,
-        run=run_opts,
-        trust_pickle=trust_pickle,
-        trust_remote_code=trust_remote_code,
-        timeout=resolve_timeout(timeout) if timeout is not None else None,
-    )
-    specs = [task.spec for task in plan.tasks]
-    refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in plan.tasks])
-    workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
-    if note:
-        _note(note)
+        plan = plan_check(
+            models or [],
+            kwargs=parse_factory_args(arg),
+            device=device,
+            select=select,
+            ignore=ignore,
+            fail_on=fail_on,
+            run=run_opts,
+            trust_pickle=trust_pickle,
+            trust_remote_code=trust_remote_code,
+            timeout=resolve_timeout(timeout) if timeout is not None else None,
+        )
+        specs = [task.spec for task in plan.tasks]
+        refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in plan.tasks])
+        workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
+        if note:
+            _note(note)
 
-    def run_checks() -> list[Any]:
-        """Each model in a child process of its own (so a re-check after --fix imports the
-        files as they are now)."""
-        with progress_bar(len(plan.tasks), sys.stderr) as advance:
-            return check_many(list(plan.tasks), workers, plan.timeout, preload=preload_for(specs), on_result=advance)
+        def run_checks() -> list[Any]:
+            """Each model in a child process of its own (so a re-check after --fix imports the
+            files as they are now)."""
+            with progress_bar(len(plan.tasks), sys.stderr) as advance:
+                tasks, preload = list(plan.tasks), preload_for(specs)
+                return check_many(tasks, workers, plan.timeout, preload=preload, on_result=advance)
 
-    results = run_checks()
-    for result in results:
-        label = None if len(specs) == 1 else result.spec
-        _model_output(result.output, label)
-        if _state["debug"] and result.traceback:
-            sys.stderr.write(result.traceback)
-        for message in result.notes:
-            _note(message if label is None else f"{label}: {message}")
-    if fix or diff:
-        persistent = fix_persistent or plan.fix_persistent
-        if diff:
-            return _show_diff(results, fix_codes, persistent, output_file)
-        results = _apply_fixes(results, fix_codes, persistent, run_checks)
-    return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+        results = run_checks()
+        for result in results:
+            label = None if len(specs) == 1 else result.spec
+            _model_output(result.output, label)
+            if _state["debug"] and result.traceback:
+                sys.stderr.write(result.traceback)
+            for message in result.notes:
+                _note(message if label is None else f"{label}: {message}")
+        if fix or diff:
+            persistent = fix_persistent or plan.fix_persistent
+            if diff:
+                return _show_diff(results, fix_codes, persistent, output_file)
+            results = _apply_fixes(results, fix_codes, persistent, run_checks)
+        return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+
+    use_cache = not (no_cache or run or fix or diff)
+    return _maybe_cached(list(models or []), use_cache, output_file, check_and_report)
 
 
 def _fix_options(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: bool) -> Optional[list[str]]:
@@ -573,6 +602,7 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 
 def _run(argv: Optional[list[str]]) -> int:
+    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=argv, prog_name="paraminspect", standalone_mode=False)
     except typer.Exit as exc:

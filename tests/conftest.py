@@ -14,6 +14,13 @@ SAMPLES = ROOT / "sample_models"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _own_result_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty result cache of its own: a run in one test never
+    answers from another's, and nothing is written into the checkout."""
+    monkeypatch.setenv("PARAMINSPECT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @dataclass
 class Result:
     code: int

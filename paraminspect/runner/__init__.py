@@ -19,7 +19,7 @@ comes back. See paraminspect.runner.parent for the process model and why.
 from __future__ import annotations
 
 from paraminspect.errors import Terminated
-from paraminspect.runner.parent import resolve_jobs, resolve_timeout, run_many, run_one
+from paraminspect.runner.parent import resolve_jobs, resolve_timeout, run_many, run_one, watch_sources
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
@@ -51,4 +51,5 @@ __all__ = [
     "run_many",
     "run_one",
     "validate_timeout",
+    "watch_sources",
 ]

@@ -97,18 +97,26 @@ def run_task(task: Task) -> tuple[str, Any, str, str]:
         return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
 
 
-def child_main(task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None) -> None:
-    """The process target: isolate, run, send (status, value, message, traceback), and leave
-    with os._exit: tearing down an interpreter that imported torch costs time for nothing."""
+def child_main(
+    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
+) -> None:
+    """The process target: isolate, run, send (status, value, message, traceback, sources),
+    and leave with os._exit: tearing down an interpreter that imported torch costs time for
+    nothing. `watch`: also send the source files imported (for the result cache)."""
     try:
         isolate(capture_path, where)
         message = run_task(task)
     except BaseException as exc:  # isolation itself failed: still say why
         message = (INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc())
+    sources: tuple[str, ...] = ()
+    if watch:
+        from paraminspect.cache import imported_sources
+
+        sources = tuple(imported_sources())
     try:
-        conn.send(message)
+        conn.send((*message, sources))
     except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
-        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", ""))
+        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", ()))
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -175,6 +175,22 @@ def _ended_message(label: str, exitcode: int | None) -> str:
     )
 
 
+# Sources imported by every child since watch_sources() began (None: nobody watches).
+_watched: set[str] | None = None
+
+
+@contextmanager
+def watch_sources() -> Iterator[set[str]]:
+    """Collect the source files that the children started inside the block imported (the
+    result cache watches them); children started outside it skip the work."""
+    global _watched
+    previous, _watched = _watched, set()
+    try:
+        yield _watched
+    finally:
+        _watched = previous
+
+
 def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Running:
     from paraminspect.runner.child import child_main
 
@@ -183,7 +199,8 @@ def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Ru
     # A fork-server child starts from the server's state: give it the caller's working
     # directory, environment and import path as they are now.
     where = {"cwd": os.getcwd(), "env": dict(os.environ), "path": list(sys.path)}
-    process = ctx.Process(target=child_main, args=(task, child_conn, capture, where), daemon=False)
+    args = (task, child_conn, capture, where, _watched is not None)
+    process = ctx.Process(target=child_main, args=args, daemon=False)
     process.start()
     child_conn.close()
     return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)
@@ -200,8 +217,10 @@ def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
     output = _read_output(running.capture)
     label, exitcode = running.task.label, running.process.exitcode
     if message is not None:
-        status, value, text, trace = message
-        return Outcome(label, status, value=value, message=text, output=output, traceback=trace, exitcode=0)
+        status, value, text, trace, sources = message
+        if _watched is not None:
+            _watched.update(sources)
+        return Outcome(label, status, value, text, output, trace, 0, tuple(sources))
     if timed_out:
         return Outcome(label, TIMEOUT, message=f"{label} timed out after {timeout:g} s (--timeout)", output=output)
     if exitcode == -signal.SIGINT:

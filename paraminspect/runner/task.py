@@ -52,6 +52,9 @@ class Outcome:
     output: str = ""
     traceback: str = ""
     exitcode: int | None = None
+    # Source files the child imported (outside the standard library and the versioned model
+    # libraries), sent only while the caller watches sources for the result cache.
+    sources: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

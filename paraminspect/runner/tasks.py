@@ -52,8 +52,6 @@ def show_task(
 
     from paraminspect.loaders.dispatch import load
     from paraminspect.tensors.totals import module_summary
-    from paraminspect.tensors.walk import build_inventory
-    from paraminspect.tensors.wrappers import unwrap
 
     if weights:
         from paraminspect.loaders.hf import load_hf_weights
@@ -66,6 +64,9 @@ def show_task(
     if loaded.inventory is not None:  # a checkpoint listed from its headers
         inv, wrap_notes = loaded.inventory, []
     else:
+        from paraminspect.tensors.walk import build_inventory  # imports torch
+        from paraminspect.tensors.wrappers import unwrap
+
         module, wrap_notes = unwrap(loaded.module)
         inv = build_inventory(module)
     wrap_notes = [*wrap_notes, *inv.notes]
@@ -94,6 +95,14 @@ def show_task(
         modules=module_summary(inv, depth) if depth is not None else None,
         memory=memory,
     )
+
+
+def runs_no_code(spec: str, trust_pickle: bool, weights: bool) -> bool:
+    """Listings that run no code from anywhere, so the CLI may take them in its own process
+    (and without torch for safetensors): a safetensors file, or an index of shards read
+    header-only or with weights_only unpickling."""
+    lower = spec.lower()
+    return not weights and (lower.endswith(".safetensors") or (lower.endswith(".index.json") and not trust_pickle))
 
 
 def check_task(spec: str, **options: Any) -> Any:

@@ -32,8 +32,6 @@ from paraminspect.tensors.totals import inventory_from_records
 
 
 def list_index(path: Path, trust_pickle: bool) -> Listing:
-    from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
-
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -63,6 +61,8 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
         if shard.endswith(SAFETENSORS_SUFFIX):
             tensors = list_safetensors(shard_path)
         else:
+            from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
+
             sub = list_torch_file(shard_path, trust_pickle)
             if sub.module is not None:
                 raise LoadError(f"{path}: shard {shard!r} holds an nn.Module, not a state_dict")

@@ -1,0 +1,139 @@
+"""Repeated runs answer from the result cache: same output, same exit code, no torch import;
+any change to an input (a source file the build imported, the command line) runs again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_process
+
+FACTORY = """
+import torch
+from torch import nn
+from layers import width
+
+with open(__file__ + ".runs", "a") as fh:  # one line per real build
+    fh.write("built\\n")
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(width(), 2)
+        {extra}
+
+
+def build():
+    return Net()
+"""
+
+
+def _project(tmp_path: Path, extra: str = "pass") -> Path:
+    (tmp_path / "layers.py").write_text("def width():\n    return 4\n")
+    (tmp_path / "model.py").write_text(textwrap.dedent(FACTORY).replace("{extra}", extra))
+    return tmp_path
+
+
+def _builds(tmp_path: Path) -> int:
+    runs = tmp_path / "model.py.runs"
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def test_repeated_check_answers_from_the_cache_without_torch(tmp_path: Path) -> None:
+    _project(tmp_path, "self.mask = torch.ones(2)")
+    first = run_process("check", "model.py:build", cwd=tmp_path)
+    assert first.code == 1 and "PI002" in first.out
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "paraminspect", "check", "model.py:build"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stdout) == (first.code, first.out)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
+    assert "torch" not in imported and "paraminspect.cache" in imported
+    assert _builds(tmp_path) == 1
+
+
+def test_edit_of_an_imported_sibling_runs_again(tmp_path: Path) -> None:
+    _project(tmp_path)
+    assert run_process("show", "model.py:build", "-f", "json", cwd=tmp_path).code == 0
+    (tmp_path / "layers.py").write_text("def width():\n    return 8   # wider\n")
+    again = run_process("show", "model.py:build", "-f", "json", cwd=tmp_path)
+    assert again.code == 0 and '"numel": 16' in again.out
+    assert _builds(tmp_path) == 2
+
+
+def test_edit_of_the_factory_file_runs_again(tmp_path: Path) -> None:
+    _project(tmp_path)
+    assert run_process("check", "model.py:build", cwd=tmp_path).code == 0
+    model = tmp_path / "model.py"
+    model.write_text(model.read_text().replace("        pass", "        self.mask = torch.ones(2)"))
+    again = run_process("check", "model.py:build", cwd=tmp_path)
+    assert again.code == 1 and "PI002" in again.out
+    assert _builds(tmp_path) == 2
+
+
+@pytest.mark.parametrize("flags", [["--no-cache"], ["--run"], ["-a", "unused=1"]])
+def test_no_cache_run_and_other_arguments_build_again(tmp_path: Path, flags: list[str]) -> None:
+    _project(tmp_path)
+    base = ["check", "model.py:build"]
+    assert run_process(*base, cwd=tmp_path).code == 0
+    run_process(*base, *flags, cwd=tmp_path)
+    assert _builds(tmp_path) == 2
+
+
+def test_output_file_is_written_again_from_the_cache(tmp_path: Path) -> None:
+    _project(tmp_path, "self.mask = torch.ones(2)")
+    out = tmp_path / "report.json"
+    first = run_process("check", "model.py:build", "-f", "json", "-o", str(out), cwd=tmp_path)
+    content = out.read_text()
+    out.unlink()
+    again = run_process("check", "model.py:build", "-f", "json", "-o", str(out), cwd=tmp_path)
+    assert (again.code, out.read_text()) == (first.code, content) and first.code == 1
+    assert _builds(tmp_path) == 1
+
+
+def test_corrupt_entries_are_ignored(tmp_path: Path) -> None:
+    _project(tmp_path)
+    cache = Path(os.environ["PARAMINSPECT_CACHE_DIR"])
+    assert run_process("check", "model.py:build", cwd=tmp_path).code == 0
+    for entry in (cache / "v1").glob("*.json"):
+        entry.write_text('{"format": 1, "key": "' + entry.stem + '", "run": {"stdout": "forged", "exit_code": 0}}')
+    again = run_process("check", "model.py:build", cwd=tmp_path)
+    assert again.code == 0 and "forged" not in again.out
+    assert _builds(tmp_path) == 2
+
+
+def test_cache_folder_sits_beside_the_pyproject_with_its_own_gitignore(tmp_path: Path) -> None:
+    _project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PARAMINSPECT_CACHE_DIR"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paraminspect", "check", "../model.py:build"],
+        cwd=sub,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / ".paraminspect_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_failures_are_not_cached(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text("def build():\n    open(__file__ + '.runs', 'a').write('x\\n')\n    raise ValueError('no')\n")
+    runs = tmp_path / "model.py.runs"
+    assert run_process("check", "model.py:build", cwd=tmp_path).code == 2
+    once = len(runs.read_text().splitlines())  # tried on meta, then on CPU
+    assert run_process("check", "model.py:build", cwd=tmp_path).code == 2
+    assert len(runs.read_text().splitlines()) == 2 * once
