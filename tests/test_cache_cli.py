@@ -131,7 +131,8 @@ def test_cache_folder_sits_beside_the_pyproject_with_its_own_gitignore(tmp_path:
 
 
 def test_failures_are_not_cached(tmp_path: Path) -> None:
-    (tmp_path / "model.py").write_text("def build():\n    open(__file__ + '.runs', 'a').write('x\\n')\n    raise ValueError('no')\n")
+    source = "def build():\n    open(__file__ + '.runs', 'a').write('x\\n')\n    raise ValueError('no')\n"
+    (tmp_path / "model.py").write_text(source)
     runs = tmp_path / "model.py.runs"
     assert run_process("check", "model.py:build", cwd=tmp_path).code == 2
     once = len(runs.read_text().splitlines())  # tried on meta, then on CPU
