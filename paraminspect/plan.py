@@ -10,7 +10,7 @@ from typing import Any
 from paraminspect.checks.engine import parse_codes
 from paraminspect.config import load_config, resolve_model_path
 from paraminspect.errors import UsageError
-from paraminspect.registry import Task, expand_specs, is_glob, timm_pattern
+from paraminspect.registry import Task, expand_in_server, is_glob, timm_pattern
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def plan_check(
             )
     registry_run = any(is_glob(spec) for spec in specs)
     if registry_run:
-        specs = expand_specs(specs)
+        specs = expand_in_server(specs)
     tasks = tuple(
         Task(
             spec,

@@ -86,6 +86,23 @@ def preload_for(specs: Sequence[str]) -> tuple[str, ...]:
     return ("torch", *extra)
 
 
+def expand_in_server(specs: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """expand_specs run in a child of the runner's fork server: the server imports timm (or
+    transformers) once, for this expansion and for every model of the sweep after it, and
+    the CLI process imports neither."""
+    from paraminspect.errors import LoadError
+    from paraminspect.runner import ERROR, run_one
+    from paraminspect.runner import Task as RunnerTask
+
+    task = RunnerTask("paraminspect.registry:expand_specs", {"specs": list(specs)}, label="expanding the globs")
+    outcome = run_one(task, timeout, preload_for(specs), server=True)
+    if outcome.ok:
+        return list(outcome.value)
+    if outcome.status == INTERRUPTED:
+        raise KeyboardInterrupt
+    raise (UsageError if outcome.status == ERROR else LoadError)(outcome.message)
+
+
 # --- checking many models in child processes -------------------------------------------
 
 

@@ -105,8 +105,8 @@ def resolve_jobs(jobs: int | None, models: int, registry: bool, oversubscribe: b
     return jobs, None
 
 
-def _context(tasks: Sequence[Task], preload: Sequence[str]) -> Any:
-    if len(tasks) == 1 and "torch" not in sys.modules:
+def _context(tasks: Sequence[Task], preload: Sequence[str], server: bool) -> Any:
+    if len(tasks) == 1 and not server and "torch" not in sys.modules:
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
     already = [name for name in HEAVY if name in sys.modules]
@@ -234,6 +234,7 @@ def run_many(
     timeout: float = DEFAULT_TIMEOUT,
     preload: Sequence[str] = (),
     on_outcome: Callable[[Outcome], None] | None = None,
+    server: bool = False,
 ) -> list[Outcome]:
     """Run every task in a child process of its own, at most `jobs` at a time; outcomes in
     the order of `tasks`. Each task gets `timeout` seconds from its start. KeyboardInterrupt
@@ -245,7 +246,7 @@ def run_many(
     if jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     timeout = validate_timeout(timeout)
-    ctx = _context(tasks, preload)
+    ctx = _context(tasks, preload, server)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     pending = list(enumerate(tasks))
     pending.reverse()  # pop() from the end keeps the given order
@@ -277,6 +278,10 @@ def run_many(
     return [o for o in outcomes if o is not None]
 
 
-def run_one(task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = ()) -> Outcome:
-    """Run one task in a child process (see run_many)."""
-    return run_many([task], 1, timeout, preload)[0]
+def run_one(
+    task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = (), server: bool = False
+) -> Outcome:
+    """Run one task in a child process (see run_many). `server`: fork it from the fork server
+    even so, because more tasks will follow that need the same imports (a sweep's glob
+    expansion: the server imports timm once for the expansion and every model after it)."""
+    return run_many([task], 1, timeout, preload, server=server)[0]
