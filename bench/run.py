@@ -147,11 +147,11 @@ def model_cases(with_check: bool, references: list[str]) -> list[Case]:
         spec = model["timm"] if "timm" in model else f"{model['path']}:{model['attr']}"
         commands = {
             "floor": [PY, "-c", floor_script(model)],
-            "show": [PY, "-m", "paraminspect", "show", spec],
+            "show": [PY, "-m", "paraminspect", "show", spec, "--no-cache"],  # a real build every run
         }
         ok = {}
         if with_check:
-            commands["check"] = [PY, "-m", "paraminspect", "check", spec]
+            commands["check"] = [PY, "-m", "paraminspect", "check", spec, "--no-cache"]
             ok["check"] = (0, 1)  # 1: findings
         if model["reference"]:  # built on CPU by those tools: not for the 70B model
             for tool in references:
