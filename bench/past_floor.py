@@ -86,7 +86,10 @@ def cases(work: Path, env: dict[str, str]) -> list[Case]:
         Case("safetensors: show of a 4-shard index", {"floor": import_torch, "show": [*pi, "show", str(index)]}),
         Case(
             "sweep: check 'timm:resnet*' -j 2",
-            {"floor": [PY, "-c", _sweep_floor("resnet*")], "show": [*pi, "check", "timm:resnet*", "-j", "2", "--no-cache"]},
+            {
+                "floor": [PY, "-c", _sweep_floor("resnet*")],
+                "show": [*pi, "check", "timm:resnet*", "-j", "2", "--no-cache"],
+            },
             {"show": (0, 1)},
         ),
     ]
