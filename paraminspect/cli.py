@@ -559,18 +559,22 @@ def diff(
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
     _choice(output_format, DIFF_FORMATS, "--format")
-    from paraminspect.diffs import diff_sides
-    from paraminspect.loaders.spec import parse_factory_args
+    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
+    from paraminspect.registry import preload_for
+    from paraminspect.runner import Task, resolve_timeout
+    from paraminspect.runner.tasks import DIFF, diff_task, runs_no_code
 
     if (right is None) == (not weights):
         raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
     kwargs = parse_factory_args(arg)
     right_kwargs = parse_factory_args(right_arg) if right_arg else kwargs
-    if weights:
-        from paraminspect.diffs.gather import gather_weights
-
-        right = gather_weights(left, trust_pickle=trust_pickle)  # type: ignore[assignment]
-    result = diff_sides(left, right, left_kwargs=kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
+    refuse_overwriting(output_file, [left, *([right] if right else [])])
+    options = {"left": left, "right": right, "left_kwargs": kwargs, "right_kwargs": right_kwargs}
+    options |= {"trust_pickle": trust_pickle, "weights": weights}
+    if all(runs_no_code(spec, trust_pickle, weights) for spec in (left, right or "")):
+        result = diff_task(**options)  # two safetensors headers: no code runs, no torch needed
+    else:
+        result = _in_child(Task(DIFF, options, label=f"diff {left}"), resolve_timeout(None), preload_for([left]))
     for side in (result.left, result.right):
         for message in side.notes:
             _note(f"{side.spec}: {message}")

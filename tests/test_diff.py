@@ -387,16 +387,16 @@ def test_embedding_for_another_vocabulary_and_right_side_arguments(cli):
     assert sorted(shape["names"]) == ["embed.weight", "lm_head.weight"]
 
 
-def test_flat_module_trees_too_costly_for_torch_get_the_key_verdict(cli, tmp_path, monkeypatch):
+def test_flat_module_trees_too_costly_for_torch_get_the_key_verdict(tmp_path, monkeypatch):
     from paraminspect.diffs import gather as gather_module
 
     monkeypatch.setattr(gather_module, "MAX_LOAD_COST", 10)
     ckpt = tmp_path / "clean.safetensors"
     save_file(models.Classifier().state_dict(), str(ckpt))
-    result = cli("diff", spec("Classifier"), str(ckpt), "--format", "json")
-    assert result.code == 0
-    assert json.loads(result.out)["verdict"] == "keys"
-    assert "key comparisons" in result.err
+    # in this process (the CLI runs the diff in a child, where the patched limit does not reach)
+    result = paraminspect.diff(spec("Classifier"), str(ckpt))
+    assert result.loadable and result.verdict_by == "keys"
+    assert any("key comparisons" in note for note in result.left.notes)
 
 
 def test_names_from_a_file_are_made_printable(cli, tmp_path):
@@ -436,3 +436,18 @@ def test_two_safetensors_files_are_diffed_without_importing_torch(tmp_path):
     doc = json.loads(proc.stdout)
     assert doc["verdict"] == "keys" and doc["mapping"] == {"module.a.weight": "a.weight"}
     assert doc["unexplained"]["missing"] == ["b"]
+
+
+def test_diff_runs_the_models_code_in_a_child_process(tmp_path):
+    # What the factory prints never reaches stdout (the JSON stays valid), and a factory that
+    # ends its process is a load error (exit 2), not a silent pass.
+    (tmp_path / "loud.py").write_text(
+        "import os, sys\nfrom torch import nn\n"
+        "def build():\n    print('hello from the factory')\n    return nn.Linear(2, 2)\n"
+        "def leave():\n    os._exit(0)\n"
+    )
+    loud = run_process("diff", "loud.py:build", "loud.py:build", "-f", "json", cwd=tmp_path)
+    assert loud.code == 0 and json.loads(loud.out)["loadable"] is True
+    assert "model output: hello from the factory" in loud.err
+    gone = run_process("diff", "loud.py:leave", "loud.py:build", cwd=tmp_path)
+    assert gone.code == 2 and "before returning a result" in gone.err

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SHOW = "paraminspect.runner.tasks:show_task"
+DIFF = "paraminspect.runner.tasks:diff_task"
 CHECK = "paraminspect.runner.tasks:check_task"
 
 
@@ -119,3 +120,23 @@ def failed_check(spec: str, message: str) -> Any:
     return ModelResult(spec=spec, error=message)
 
 
+
+
+def diff_task(
+    left: str,
+    right: str | None,
+    left_kwargs: dict[str, Any],
+    right_kwargs: dict[str, Any],
+    trust_pickle: bool = False,
+    weights: bool = False,
+) -> Any:
+    """`diff`: both sides gathered and compared here (a Diff of plain, torch-free data);
+    with `weights`, RIGHT is LEFT's own weight files."""
+    from paraminspect.diffs import diff_sides
+
+    other: Any = right
+    if weights:
+        from paraminspect.diffs.gather import gather_weights
+
+        other = gather_weights(left, trust_pickle=trust_pickle)
+    return diff_sides(left, other, left_kwargs=left_kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
