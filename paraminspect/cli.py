@@ -339,8 +339,12 @@ def check(
     oversubscribe: bool = typer.Option(False, "--oversubscribe", help="Allow -j above the number of cores."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP + " Never used with --run or --fix."),
+    strict: bool = typer.Option(
+        False, "--strict", help="check PATH: exit 2 when a module class found there cannot be built (abstract, raises)."
+    ),
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
+
     def check_and_report() -> int:
         _choice(output_format, CHECK_FORMATS, "--format")
         fix_codes = _fix_options(fix, diff, fix_only, fix_persistent)
@@ -367,8 +371,17 @@ def check(
             trust_remote_code=trust_remote_code,
             timeout=resolve_timeout(timeout) if timeout is not None else None,
         )
-        specs = [task.spec for task in plan.tasks]
-        refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in plan.tasks])
+        tasks, path_run = list(plan.tasks), None
+        if plan.paths:  # `check src/`: the module classes defined there, found in a child process
+            from paraminspect.discover.paths import discover_paths
+
+            path_run = discover_paths(plan, plan.timeout)
+            _model_output(path_run.output)
+            tasks += path_run.tasks
+            for message in path_run.notes():
+                _note(message)
+        specs = [task.spec for task in tasks]
+        refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in tasks])
         workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
         if note:
             _note(note)
@@ -376,9 +389,10 @@ def check(
         def run_checks() -> list[Any]:
             """Each model in a child process of its own (so a re-check after --fix imports the
             files as they are now)."""
-            with progress_bar(len(plan.tasks), sys.stderr) as advance:
-                tasks, preload = list(plan.tasks), preload_for(specs)
-                return check_many(tasks, workers, plan.timeout, preload=preload, on_result=advance)
+            if not tasks:
+                return []
+            with progress_bar(len(tasks), sys.stderr) as advance:
+                return check_many(tasks, workers, plan.timeout, preload=preload_for(specs), on_result=advance)
 
         results = run_checks()
         for result in results:
@@ -393,7 +407,10 @@ def check(
             if diff:
                 return _show_diff(results, fix_codes, persistent, output_file)
             results = _apply_fixes(results, fix_codes, persistent, run_checks)
-        return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+        if path_run is None:
+            return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+        results, extra = path_run.report(results, strict)
+        return _report_check(results, output_format, output_file, plan.fail_on, registry=True, **extra)
 
     use_cache = not (no_cache or run or fix or diff)
     return _maybe_cached(list(models or []), use_cache, output_file, check_and_report)
@@ -450,21 +467,32 @@ def _apply_fixes(results: list[Any], codes: Optional[list[str]], persistent: boo
 
 
 def _report_check(
-    results: list[Any], output_format: str, output_file: Optional[Path], fail_on: str, registry: bool = False
+    results: list[Any],
+    output_format: str,
+    output_file: Optional[Path],
+    fail_on: str,
+    registry: bool = False,
+    skipped: Any = (),
+    counts_line: Optional[str] = None,
+    lenient: frozenset[str] = frozenset(),
+    noun: str = "models",
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A registry
-    run's text report lists the failures itself (apart from the findings)."""
+    run's text report lists the failures itself (apart from the findings). Failures of the
+    `lenient` specs (classes found by `check PATH`, without --strict) do not make it 2."""
     from paraminspect.render.safe import one_line
 
+    if not results and not skipped and output_format == "text":
+        return EXIT_OK  # `check PATH` found no module class: its note said so
     for result in results:
         if result.error is not None and not (registry and output_format == "text"):
             message = result.error if len(results) == 1 else result.error_line()
-            sys.stderr.write(f"error: {one_line(message)}\n")
+            sys.stderr.write(f"{'warning' if result.spec in lenient else 'error'}: {one_line(message)}\n")
     with _output(output_file) as out:
         if output_format == "json":
             from paraminspect.render.json import check_json
 
-            out.write(check_json(results))
+            out.write(check_json(results, skipped))
         elif output_format == "github":
             from paraminspect.render.github import check_github
 
@@ -479,13 +507,13 @@ def _report_check(
             from paraminspect.render.console import make_console
             from paraminspect.render.registry import print_registry_report
 
-            print_registry_report(make_console(out), results, fail_on)
+            print_registry_report(make_console(out), results, fail_on, skipped, counts_line, noun)
         else:
             from paraminspect.render.console import make_console
             from paraminspect.render.findings import print_findings
 
             print_findings(make_console(out), results, fail_on)
-    if any(r.error is not None for r in results):
+    if any(r.error is not None and r.spec not in lenient for r in results):
         return EXIT_ERROR
     from paraminspect.checks.model import at_least
 

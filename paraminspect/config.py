@@ -22,7 +22,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FAIL_ON = ("error", "warning", "info")
-KEYS = ("models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent", "timeout")
+KEYS = (
+    "models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent", "timeout",
+    "exclude", "args",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Config:
     allow: tuple[str, ...] = ()
     fix_persistent: bool = False  # `check --fix` registers PI002 buffers as persistent (saved)
     timeout: float | None = None  # seconds per model (runner.DEFAULT_TIMEOUT when not set)
+    exclude: tuple[str, ...] = ()  # path globs that `check PATH` skips
+    args: dict[str, dict[str, Any]] = field(default_factory=dict)  # MODEL spec (glob) -> keyword arguments
 
     @property
     def root(self) -> Path | None:
@@ -46,6 +51,20 @@ class Config:
         import fnmatch
 
         return [c for key, codes in self.per_model_ignores.items() if fnmatch.fnmatchcase(spec, key) for c in codes]
+
+    def args_for(self, *specs: str) -> dict[str, Any]:
+        """Keyword arguments from `[tool.paraminspect.args]` for a model known by any of
+        `specs` (as printed, or relative to the pyproject.toml's folder): an exact key wins
+        over a glob; of several globs, the first in the file."""
+        import fnmatch
+
+        for spec in specs:
+            if spec in self.args:
+                return dict(self.args[spec])
+        for key, kwargs in self.args.items():
+            if any(fnmatch.fnmatchcase(spec, key) for spec in specs):
+                return dict(kwargs)
+        return {}
 
 
 def find_pyproject(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
@@ -110,6 +129,17 @@ def parse_table(path: Path, table: Any) -> Config:
     fix_persistent = table.get("fix-persistent", False)
     if not isinstance(fix_persistent, bool):
         raise UsageError(f"{path}: [tool.paraminspect] fix-persistent must be true or false, got {fix_persistent!r}")
+    args: dict[str, dict[str, Any]] = {}
+    raw_args = table.get("args", {})
+    if not isinstance(raw_args, dict):
+        raise UsageError(f"{path}: [tool.paraminspect] args must be a table of model -> {{ name = value }}")
+    for model, kwargs in raw_args.items():
+        if not isinstance(kwargs, dict) or not all(k.isidentifier() for k in kwargs):
+            raise UsageError(
+                f"{path}: [tool.paraminspect.args] {model!r} must be a table of keyword arguments, "
+                f"e.g. {{ dim = 4 }}, got {kwargs!r}"
+            )
+        args[model] = dict(kwargs)
     models = _strings(path, "models", table.get("models", []))
     if any(not m.strip() for m in models):
         raise UsageError(f"{path}: [tool.paraminspect] models has an empty entry")
@@ -133,6 +163,8 @@ def parse_table(path: Path, table: Any) -> Config:
         allow=_strings(path, "allow", table.get("allow", [])),
         fix_persistent=fix_persistent,
         timeout=timeout,
+        exclude=_strings(path, "exclude", table.get("exclude", [])),
+        args=args,
     )
 
 

@@ -3,12 +3,15 @@ expanded into tasks. Above registry.py in the pipeline; plain data out."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.checks.engine import parse_codes
-from paraminspect.config import load_config, resolve_model_path
+from paraminspect.config import Config, load_config, resolve_model_path
+from paraminspect.discover.files import is_path_spec
 from paraminspect.errors import UsageError
 from paraminspect.registry import Task, expand_in_server, is_glob, timm_pattern
 
@@ -20,9 +23,18 @@ class CheckPlan:
 
     tasks: tuple[Any, ...]  # paraminspect.registry.Task
     fail_on: str
-    registry_run: bool  # globs were given: a registry report, worker processes
+    registry_run: bool  # globs (or paths) were given: a registry report, worker processes
     fix_persistent: bool = False  # [tool.paraminspect] fix-persistent
     timeout: float = 120.0  # seconds per model: --timeout, else [tool.paraminspect] timeout
+    paths: tuple[str, ...] = ()  # folders and .py files whose module classes are checked (`check PATH`)
+    config: Config = field(default_factory=Config)
+    options: dict[str, Any] | None = None  # check_model options shared by every task
+
+    def task(self, spec: str, kwargs: dict[str, Any], load_spec: str | None = None) -> Task:
+        """The check task of one more model (a class found under `paths`)."""
+        options = dict(self.options or {})
+        options["ignore"] = [*options.get("ignore", ()), *self.config.ignores_for(spec)]
+        return Task(spec, {**options, "kwargs": kwargs, "load_spec": load_spec})
 
 
 def plan_check(
@@ -61,32 +73,51 @@ def plan_check(
                 f"{spec!r}: globs match timm names (timm:vit_*) and transformers classes only; "
                 "for files, let the shell expand them (sample_models/*.py) or list the factories"
             )
-    registry_run = any(is_glob(spec) for spec in specs)
-    if registry_run:
+    from paraminspect.runner import DEFAULT_TIMEOUT
+
+
+    def in_project(spec: str) -> str:  # entries of `models` are relative to the pyproject.toml
+        if not from_config or config.root is None or os.path.isabs(spec):
+            return spec
+        return str(config.root / spec)
+
+    paths = tuple(spec for spec in specs if is_path_spec(in_project(spec.strip())))
+    if paths:
+        if kwargs:
+            raise UsageError(
+                "-a/--arg gives arguments to one model, not to the classes found under a path: "
+                "use [tool.paraminspect.args] in pyproject.toml"
+            )
+        specs = [spec for spec in specs if spec not in paths]
+        paths = tuple(in_project(p.strip()) for p in paths)
+    registry_run = bool(paths) or any(is_glob(spec) for spec in specs)
+    if any(is_glob(spec) for spec in specs):
         specs = expand_in_server(specs)
+    options = {
+        "device": device,
+        "select": select_codes,
+        "ignore": list(ignore_codes),
+        "allow": config.allow,
+        "run": run,
+        "trust_pickle": trust_pickle,
+        "trust_remote_code": trust_remote_code,
+    }
+    plan = CheckPlan(
+        (),
+        fail_on or config.fail_on or "warning",
+        registry_run,
+        fix_persistent=config.fix_persistent,
+        timeout=timeout or config.timeout or DEFAULT_TIMEOUT,
+        paths=paths,
+        config=config,
+        options=options,
+    )
     tasks = tuple(
-        Task(
+        plan.task(
             spec,
-            {
-                "kwargs": kwargs,
-                "device": device,
-                "select": select_codes,
-                "ignore": [*ignore_codes, *config.ignores_for(spec)],
-                "allow": config.allow,
-                "load_spec": resolve_model_path(spec, config.root) if from_config else None,
-                "run": run,
-                "trust_pickle": trust_pickle,
-                "trust_remote_code": trust_remote_code,
-            },
+            {**config.args_for(spec), **kwargs},
+            resolve_model_path(spec, config.root) if from_config else None,
         )
         for spec in specs
     )
-    from paraminspect.runner import DEFAULT_TIMEOUT
-
-    return CheckPlan(
-        tasks,
-        fail_on or config.fail_on or "warning",
-        registry_run,
-        config.fix_persistent,
-        timeout or config.timeout or DEFAULT_TIMEOUT,
-    )
+    return dataclasses.replace(plan, tasks=tasks)

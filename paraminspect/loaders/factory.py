@@ -18,6 +18,7 @@ from typing import Any
 from paraminspect.errors import LoadError, UsageError
 from paraminspect.loaders.build import build_on
 from paraminspect.loaders.model import LoadedModel, a_noun, device_of, one_line
+from paraminspect.loaders.packages import import_in_package
 from paraminspect.loaders.spec import is_file_spec
 
 # Factory parameters that make torchvision/timm-style factories fetch weights. Unless the
@@ -43,6 +44,9 @@ def _import_file(path_text: str) -> Any:
     if not stat.S_ISREG(mode):  # a FIFO or a device would block the import forever
         raise LoadError(f"{path_text} is not a regular file (a FIFO, socket or device?), expected a Python file")
     path = path.resolve()
+    in_package = import_in_package(path, path_text)  # `from .common import Block` works
+    if in_package is not None:
+        return in_package
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     name = f"_paraminspect_user.{path.stem}_{digest}"
     if name in sys.modules:
@@ -110,7 +114,9 @@ def _describe(target: Any) -> str:
     return getattr(target, "__qualname__", None) or type(target).__name__
 
 
-def _missing_arguments(target: Callable[..., Any], kwargs: dict[str, Any]) -> list[str] | None:
+def missing_arguments(target: Callable[..., Any], kwargs: dict[str, Any]) -> list[str] | None:
+    """The required parameters of `target` that `kwargs` does not give ([] when it binds;
+    None when the signature cannot be read)."""
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):
@@ -180,7 +186,7 @@ def load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device
     if not callable(target):
         raise LoadError(f"{spec} is {a_noun(type(target).__name__)}, not an nn.Module, a class or a factory")
     what = f"{'class' if isinstance(target, type) else 'factory'} {_describe(target)}"
-    missing = _missing_arguments(target, kwargs)
+    missing = missing_arguments(target, kwargs)
     if missing:
         example = " ".join(f"-a {m}=VALUE" for m in missing)
         raise LoadError(f"{what} needs argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}: pass {example}")
@@ -190,3 +196,9 @@ def load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device
         kwargs = {**kwargs, **defaults}
     built, built_on = build_on(what, lambda: target(**kwargs), device, notes)
     return LoadedModel(spec, spec, _as_module(what, built), built_on, "factory", notes)
+
+
+def import_file(path_text: str) -> Any:
+    """The module of a `.py` file: imported as part of its package when it is in one
+    (package-relative imports work), else on its own with its folder on sys.path."""
+    return _import_file(path_text)

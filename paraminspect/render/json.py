@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -100,8 +101,9 @@ def show_json(
 CHECK_SCHEMA_VERSION = 1
 
 
-def check_json(results: list[Any]) -> str:
-    """`check --format json`: every finding of every model (ModelResult) and a summary."""
+def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
+    """`check --format json`: every finding of every model (ModelResult), the failures, the
+    skipped models (`check PATH`: classes that need arguments) and a summary."""
     from paraminspect.render.github import display_path
 
     findings = [
@@ -126,9 +128,11 @@ def check_json(results: list[Any]) -> str:
         "findings": findings,
         # models that could not be checked (load error, crash, timeout), apart from the findings
         "failures": [{"model": r.spec, "error": r.error} for r in results if r.error is not None],
+        "skipped": [{"model": s.model, "reason": s.reason} for s in skipped],
         "summary": {
             "models": len(results),
             "failed": sum(1 for r in results if r.error is not None),
+            "skipped": len(skipped),
             "errors": severities.count("error"),
             "warnings": severities.count("warning"),
             "infos": severities.count("info"),

@@ -14,9 +14,17 @@ from paraminspect.render.findings import finding_lines, model_header, print_fixa
 from paraminspect.render.safe import one_line
 
 
-def print_registry_report(console: Console, results: Sequence[Any], fail_on: str) -> None:
+def print_registry_report(
+    console: Console,
+    results: Sequence[Any],
+    fail_on: str,
+    skipped: Sequence[Any] = (),
+    counts_line: str | None = None,
+    noun: str = "models",
+) -> None:
     """Models with findings at or above `fail_on` (lower ones are only counted: a registry
-    has thousands), then the failures, then the summary."""
+    has thousands), then the failures, then the skipped models (`check PATH`: classes that
+    need arguments), then the summary (`counts_line` replaces "Checked N models: ...")."""
     with_findings = [r for r in results if r.error is None and r.findings]
     failed = [r for r in results if r.error is not None]
     clean = len(results) - len(with_findings) - len(failed)
@@ -35,13 +43,26 @@ def print_registry_report(console: Console, results: Sequence[Any], fail_on: str
     if with_findings:
         console.print()
     if failed:
-        console.print(Text(f"Failures: {len(failed)} of {len(results)} models could not be checked", style="bold red"))
+        console.print(Text(f"Failures: {len(failed)} of {len(results)} {noun} could not be checked", style="bold red"))
         for result in failed:
             console.print(Text(f"  {one_line(result.error_line())}"))
         console.print()
-    console.print(
-        Text(f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed.")
-    )
+    if skipped:
+        console.print(
+            Text(
+                f"Skipped: {len(skipped)} module class{'es' if len(skipped) != 1 else ''} "
+                f"need{'s' if len(skipped) == 1 else ''} arguments ([tool.paraminspect.args] gives them)",
+                style="bold",
+            )
+        )
+        for entry in skipped:
+            console.print(Text(f"  {entry.model}: {entry.reason}"))
+        console.print()
+    if counts_line is None:
+        counts_line = (
+            f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed."
+        )
+    console.print(Text(counts_line))
     print_fixable(console, results)
     counts = severity_counts(results)
     style = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"

@@ -1,0 +1,278 @@
+"""`paraminspect check PATH`: the nn.Module classes a project's files define, checked with no
+factory named. A scratch project in tmp_path (a src/ package with relative imports, a flat
+package), real processes for the CLI and the pre-commit hook."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_process
+
+from paraminspect.config import parse_table
+from paraminspect.discover.files import find_files, is_path_spec, may_define_module_class
+from paraminspect.errors import UsageError
+
+PYPROJECT = """
+[tool.paraminspect]
+exclude = ["src/nets/legacy.py", "scratch"]
+
+[tool.paraminspect.args]
+"src/nets/models.py:Sized" = { dim = 4 }
+"""
+
+COMMON = """
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int = 4):
+        super().__init__()
+        self.lin = nn.Linear(dim, dim)
+"""
+
+MODELS = """
+import abc
+
+import torch
+from torch import nn
+
+from .common import Block
+
+
+class Clean(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+
+
+class Buggy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = [nn.Linear(2, 2)]
+        self.scale = torch.ones(3)
+
+
+class NeedsArgs(nn.Module):
+    def __init__(self, dim, depth=2, *, heads):
+        super().__init__()
+
+
+class Sized(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.lin = nn.Linear(dim, dim)
+        self.cache = [torch.zeros(dim)]
+
+
+class Raises(nn.Module):
+    def __init__(self):
+        super().__init__()
+        raise RuntimeError("needs a config file")
+
+
+class Base(nn.Module, abc.ABC):
+    @abc.abstractmethod
+    def forward(self, x): ...
+
+
+Alias = Clean
+"""
+
+BUGGY = """
+from torch import nn
+
+
+class Inner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.heads = {"a": nn.Linear(2, 2)}
+"""
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """src/nets (a package: models.py imports .common), files that the skip rules leave out,
+    and a file that defines no module class."""
+    root = tmp_path / "proj"
+    _write(root / "pyproject.toml", PYPROJECT)
+    _write(root / "src/nets/__init__.py", "")
+    _write(root / "src/nets/common.py", COMMON)
+    _write(root / "src/nets/models.py", MODELS)
+    _write(root / "src/nets/consts.py", "SIZE = 4\n\n\nclass Config:\n    dim = 4\n")
+    _write(root / "src/nets/legacy.py", BUGGY)  # exclude glob
+    _write(root / "scratch/try.py", BUGGY)  # exclude glob on a folder name
+    _write(root / "tests/test_nets.py", BUGGY)  # tests/ by default
+    _write(root / "src/nets/test_models.py", BUGGY)  # a test file
+    _write(root / ".cache/gen.py", BUGGY)  # hidden folder
+    _write(root / "env/lib/site.py", BUGGY)  # a virtualenv (pyvenv.cfg)
+    _write(root / "env/pyvenv.cfg", "home = /usr/bin\n")
+    return root
+
+
+# --- file search and the pre-filter: no import -------------------------------------------------
+
+
+def test_prefilter_reads_source_for_class_statements_with_bases():
+    assert not may_define_module_class(b"import torch\nx = torch.ones(2)\n")
+    assert not may_define_module_class(b"class Config:\n    dim = 4\n")
+    assert not may_define_module_class(b"class Oops(ValueError):\n    pass\nclass Mode(enum.Enum):\n    A = 1\n")
+    assert not may_define_module_class(b"class A(Exception): ...\nclass B(A): ...\n")  # a local chain
+    assert may_define_module_class(b"class Net(nn.Module):\n    pass\n")
+    assert may_define_module_class(b"from .common import Block\nclass Big(Block):\n    pass\n")
+    assert may_define_module_class(b"class A(Base): ...\nclass B(A): ...\n")
+    assert may_define_module_class(b"class Broken(nn.Module:\n")  # unparsable: its import will say why
+    assert not may_define_module_class(b'"""class Net(nn.Module)"""\n')  # only in a string
+
+
+def test_find_files_honours_exclude_and_default_skips(project: Path):
+    config = parse_table(project / "pyproject.toml", {"exclude": ["src/nets/legacy.py", "scratch"]})
+    search = find_files([str(project)], project, config.exclude)
+    found = sorted(p.relative_to(project).as_posix() for p in search.files)
+    assert found == ["src/nets/common.py", "src/nets/models.py"]  # consts.py: pre-filtered
+    assert search.looked_at == 4  # __init__, common, models, consts
+    given = find_files(
+        [str(project / "tests/test_nets.py"), str(project / "src/nets/legacy.py")], project, ["*/legacy.py"]
+    )
+    assert given.files == ()
+    assert [why for _, why in given.skipped_given] == ["in a tests/ folder", "excluded by '*/legacy.py'"]
+
+
+def test_path_specs_and_bad_paths(project: Path):
+    assert is_path_spec(str(project / "src")) and is_path_spec("src/nets/models.py")
+    assert not is_path_spec("src/nets/models.py:Buggy") and not is_path_spec("resnet50")
+    _write(project / "hf-model/config.json", "{}")  # a Hugging Face folder is a model, not a path
+    assert not is_path_spec(str(project / "hf-model"))
+    with pytest.raises(UsageError, match="no such file or folder: nope/"):
+        find_files(["nope/"], project)
+
+
+def test_args_table_is_validated(tmp_path: Path):
+    path = tmp_path / "pyproject.toml"
+    config = parse_table(path, {"args": {"a.py:Net": {"dim": 4}, "src/*.py:*": {"depth": 1}}})
+    assert config.args_for("a.py:Net") == {"dim": 4}
+    assert config.args_for("src/m.py:X") == {"depth": 1} and config.args_for("b.py:Net") == {}
+    with pytest.raises(UsageError, match="must be a table of keyword arguments"):
+        parse_table(path, {"args": {"a.py:Net": 4}})
+
+
+# --- the CLI, as a real process ----------------------------------------------------------------
+
+
+def test_check_src_reports_findings_failures_and_skipped_classes(project: Path):
+    result = run_process("check", "src/", "-j", "1", cwd=project, timeout=300)
+    assert result.code == 1, result.err  # findings; the classes that cannot be built are not exit 2
+    out = result.out
+    assert "src/nets/models.py:Buggy" in out and "PI004" in out and "PI002" in out
+    assert "src/nets/models.py:Sized" in out and "PI003" in out  # built with dim=4 from the args table
+    assert "Failures: 2 of 6 module classes could not be checked" in out
+    assert "src/nets/models.py:Raises: class Raises raised RuntimeError: needs a config file" in out
+    assert "src/nets/models.py:Base: abstract class (abstract methods: forward)" in out
+    assert "Skipped: 1 module class needs arguments" in out
+    assert "src/nets/models.py:NeedsArgs: needs dim, heads" in out
+    assert "Checked 6 module classes in 2 files (2 clean, 2 with findings, 2 failed); 1 skipped: need arguments." in out
+    # only classes defined in the file: Block is listed under common.py, Alias is Clean
+    assert "models.py:Block" not in out and "Alias" not in out
+    for left_out in ("legacy", "scratch", "test_nets", "test_models", ".cache", "env/lib"):
+        assert left_out not in out
+
+
+def test_check_path_json_and_strict(project: Path):
+    result = run_process(
+        "check", "src/nets/models.py", "--format", "json", "--strict", "-j", "1", cwd=project, timeout=300
+    )
+    assert result.code == 2  # --strict: classes that cannot be built fail the run
+    doc = json.loads(result.out)
+    assert doc["skipped"] == [{"model": "src/nets/models.py:NeedsArgs", "reason": "needs dim, heads"}]
+    assert sorted(f["model"] for f in doc["failures"]) == ["src/nets/models.py:Base", "src/nets/models.py:Raises"]
+    models = {f["model"] for f in doc["findings"]}
+    assert models == {"src/nets/models.py:Buggy", "src/nets/models.py:Sized"}
+    assert {f["file"] for f in doc["findings"]} == {"src/nets/models.py"}
+    assert doc["summary"]["models"] == 5 and doc["summary"]["skipped"] == 1 and doc["summary"]["failed"] == 2
+    assert "warning: src/nets/models.py:Raises" not in result.err and "error: src/nets/models.py:Raises" in result.err
+
+
+def test_flat_layout_from_a_subfolder_with_a_file_that_cannot_be_imported(project: Path):
+    """A package at the project root (flat layout), checked from inside it; a file whose
+    import fails is an error (exit 2) listed apart, and the other files are still checked."""
+    _write(project / "flat/__init__.py", "")
+    _write(project / "flat/parts.py", COMMON)
+    _write(project / "flat/net.py", "from .parts import Block\n\n\nclass Net(Block):\n    pass\n")
+    _write(project / "flat/broken.py", "from .missing import Thing\n\n\nclass X(Thing):\n    pass\n")
+    result = run_process("check", ".", "-j", "1", cwd=project / "flat", timeout=300)
+    assert result.code == 2, result.err
+    assert "  cannot import broken.py (as flat.broken): ModuleNotFoundError" in result.out
+    assert (
+        "Checked 2 module classes in 2 files (2 clean, 0 with findings, 0 failed); 1 file could not be imported."
+        in (result.out)
+    )
+
+
+def test_file_spec_of_a_package_file_imports_relative_imports(tmp_path: Path, cli, monkeypatch):
+    """`path/file.py:attr` imports a package file as part of its package (in the child)."""
+    _write(tmp_path / "src/relpkg_spec/__init__.py", "")
+    _write(tmp_path / "src/relpkg_spec/common.py", COMMON)
+    _write(tmp_path / "src/relpkg_spec/models.py", MODELS)
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "src/relpkg_spec/models.py:Buggy", "-f", "json")
+    assert result.code == 1, result.err
+    assert {f["code"] for f in json.loads(result.out)["findings"]} == {"PI002", "PI004"}
+    assert "relpkg_spec.models" not in sys.modules  # imported in the child, never by the CLI
+    usage = cli("check", "src/", "-a", "dim=4")
+    assert usage.code == 2 and "[tool.paraminspect.args]" in usage.err
+    _write(tmp_path / "src/relpkg_spec/consts.py", "SIZE = 4\n")
+    empty = cli("check", "src/relpkg_spec/consts.py", "-f", "json")  # nothing to check: still valid JSON
+    assert empty.code == 0 and json.loads(empty.out)["summary"]["models"] == 0
+    assert empty.err == "note: no nn.Module class is defined in src/relpkg_spec/consts.py (1 Python file looked at)\n"
+
+
+def test_no_module_class_is_one_note_and_exit_0(project: Path):
+    result = run_process("check", "src/nets/consts.py", "tests/", cwd=project, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.code == 0 and result.out == ""
+    notes = [line for line in result.err.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: skipped tests/ (in a tests/ folder): name a class to check it (file.py:Class)",
+        "note: no nn.Module class is defined in src/nets/consts.py, tests/ (1 Python file looked at)",
+    ]
+    assert not any(line.rstrip().endswith("| torch") for line in result.err.splitlines())  # never imported
+
+
+# --- the pre-commit hook ---------------------------------------------------------------------
+
+
+def _hook(hook_id: str) -> dict[str, object]:
+    """One hook of .pre-commit-hooks.yaml (a flat list of `key: value` entries)."""
+    hooks: list[dict[str, object]] = []
+    for line in (ROOT / ".pre-commit-hooks.yaml").read_text().splitlines():
+        if line.startswith("- id:"):
+            hooks.append({"id": line.split(":", 1)[1].strip()})
+        elif line.startswith("  ") and ":" in line and hooks:
+            key, value = line.strip().split(":", 1)
+            hooks[-1][key] = value.strip()
+    return next(h for h in hooks if h["id"] == hook_id)
+
+
+def test_files_hook_checks_the_changed_files(project: Path):
+    hook = _hook("paraminspect-check-files")
+    assert hook["pass_filenames"] == "true" and hook["types"] == "[python]"
+    entry = shlex.split(str(hook["entry"]))
+    assert entry[0] == "paraminspect"
+    command = [sys.executable, "-m", "paraminspect", *entry[1:]]
+    env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    _write(project / "src/nets/common.py", COMMON + BUGGY.replace("from torch import nn", ""))
+    changed = ["src/nets/consts.py", "src/nets/common.py", "tests/test_nets.py"]  # as pre-commit passes them
+    done = subprocess.run([*command, *changed], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "src/nets/common.py:Inner" in done.stdout and "PI004" in done.stdout
+    assert "Checked 2 module classes in 1 file (1 clean, 1 with findings, 0 failed)." in done.stdout
+    assert "skipped tests/test_nets.py (in a tests/ folder)" in done.stderr
