@@ -14,9 +14,23 @@ if TYPE_CHECKING:
     from paraminspect.checks.model import Finding
     from paraminspect.diffs import Diff
     from paraminspect.loaders.model import LoadedModel
+    from paraminspect.summaries import ModelSummary
     from paraminspect.tensors.records import Inventory
 
-__all__ = ["__version__", "check", "diff", "inventory", "load"]
+__all__ = ["ModelSummary", "__version__", "check", "diff", "inventory", "load", "show", "summary"]
+
+
+def __dir__() -> list[str]:
+    # the public names only, not this module's imports (Any, TYPE_CHECKING, annotations)
+    return sorted(__all__)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelSummary":  # imported on first use: `import paraminspect` stays torch-free
+        from paraminspect.summaries import ModelSummary
+
+        return ModelSummary
+    raise AttributeError(f"module 'paraminspect' has no attribute {name!r}")
 
 
 def load(
@@ -75,3 +89,32 @@ def diff(
     from paraminspect.diffs import diff_sides
 
     return diff_sides(left, right, left_kwargs=left_kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
+
+
+def summary(
+    model: Any,
+    depth: int | None = None,
+    filter: str | None = None,
+    kind: str | None = None,
+) -> ModelSummary:
+    """The `show` table of an nn.Module as an object: the totals as attributes
+    (`.parameters`, `.trainable`, `.frozen`, `.buffers`, `.bytes`, `.tensors`), the records
+    (`.records`), `.to_dict()` (the `show --format json` document), `str()` (the text
+    table) and an HTML/Markdown table in notebooks. `depth`, `filter` and `kind` are
+    `show`'s --depth, --filter and --kind. Prints nothing."""
+    from paraminspect.summaries import summarize
+
+    return summarize(model, depth=depth, filter=filter, kind=kind)
+
+
+def show(
+    model: Any,
+    depth: int | None = None,
+    filter: str | None = None,
+    kind: str | None = None,
+) -> ModelSummary:
+    """Print the `show` table of an nn.Module (fitted to the terminal; an HTML table in a
+    notebook) and return its summary (see `summary`)."""
+    from paraminspect.summaries import display, summarize
+
+    return display(summarize(model, depth=depth, filter=filter, kind=kind))

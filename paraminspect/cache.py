@@ -251,9 +251,7 @@ def terminal_parts() -> dict[str, Any]:
     return parts
 
 
-def cached_run(
-    folder: Path, parts: Mapping[str, Any], output_file: Path | None, run: Any, watch: Any
-) -> int:
+def cached_run(folder: Path, parts: Mapping[str, Any], output_file: Path | None, run: Any, watch: Any) -> int:
     """Replay the cached run for `parts` (stdout, stderr, the -o file, the exit code), or call
     `run()` while recording what it prints, inside `watch()` (a context manager that yields
     the set of source files the run's child processes imported), and store it. Only runs

@@ -249,26 +249,15 @@ def show(
                 resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
                 built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
                 title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
-                caption = (
-                    "np = non-persistent buffer (not in state_dict)"
-                    if any(r.persistent is False for r in records)
-                    else None
-                )
                 print_show(
-                    make_console(out),
-                    title=title,
-                    inventory=inv,
-                    records=records,
-                    modules=modules,
-                    caption=caption,
-                    memory=memory,
+                    make_console(out), title=title, inventory=inv, records=records, modules=modules, memory=memory
                 )
         return EXIT_OK
 
     return _maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
 
 
-CHECK_FORMATS = ("text", "json", "github", "sarif")
+CHECK_FORMATS = ("text", "concise", "json", "github", "sarif")
 FAIL_ON = ("error", "warning", "info")
 CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
 
@@ -287,7 +276,9 @@ def check(
     fail_on: Optional[str] = typer.Option(
         None, "--fail-on", help="Exit 1 on findings at or above: error, warning (default) or info."
     ),
-    output_format: str = typer.Option("text", "--format", "-f", help="text, json, github or sarif."),
+    output_format: str = typer.Option(
+        "text", "--format", "-f", help="text (each finding with its source line), concise, json, github or sarif."
+    ),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
@@ -485,9 +476,10 @@ def _report_check(
     if not results and not skipped and output_format == "text":
         return EXIT_OK  # `check PATH` found no module class: its note said so
     for result in results:
-        if result.error is not None and not (registry and output_format == "text"):
+        if result.error is not None and not (registry and output_format in ("text", "concise")):
             message = result.error if len(results) == 1 else result.error_line()
             sys.stderr.write(f"{'warning' if result.spec in lenient else 'error'}: {one_line(message)}\n")
+    style = "concise" if output_format == "concise" else "full"
     with _output(output_file) as out:
         if output_format == "json":
             from paraminspect.render.json import check_json
@@ -507,12 +499,12 @@ def _report_check(
             from paraminspect.render.console import make_console
             from paraminspect.render.registry import print_registry_report
 
-            print_registry_report(make_console(out), results, fail_on, skipped, counts_line, noun)
+            print_registry_report(make_console(out), results, fail_on, skipped, counts_line, noun, style)
         else:
             from paraminspect.render.console import make_console
             from paraminspect.render.findings import print_findings
 
-            print_findings(make_console(out), results, fail_on)
+            print_findings(make_console(out), results, fail_on, style)
     if any(r.error is not None and r.spec not in lenient for r in results):
         return EXIT_ERROR
     from paraminspect.checks.model import at_least

@@ -75,7 +75,6 @@ def plan_check(
             )
     from paraminspect.runner import DEFAULT_TIMEOUT
 
-
     def in_project(spec: str) -> str:  # entries of `models` are relative to the pyproject.toml
         if not from_config or config.root is None or os.path.isabs(spec):
             return spec

@@ -110,9 +110,7 @@ def _class_assignments(cls: type, outside_init: bool) -> dict[tuple[str, ...], S
     return found
 
 
-def find_assignment(
-    cls: type, chain: tuple[str, ...] | str, *, outside_init: bool = False
-) -> SourceLocation | None:
+def find_assignment(cls: type, chain: tuple[str, ...] | str, *, outside_init: bool = False) -> SourceLocation | None:
     """Where `cls` (or a base class) assigns `self.<chain>`; None when not found.
     `outside_init`: only an assignment made outside __init__ (in forward, say)."""
     if isinstance(chain, str):

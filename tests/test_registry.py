@@ -151,7 +151,7 @@ def test_registry_report_lists_failures_apart_from_findings(monkeypatch):
     text = "\n".join(lines)
     assert "timm:b" in text and "PI002" in text and "scale message" in text
     assert "timm:a" not in text  # clean models are only counted
-    assert "PI010" not in text and "1 findings below --fail-on warning not listed" in text
+    assert "PI010" not in text and "1 finding below --fail-on warning not listed" in text
     failures = lines.index("Failures: 2 of 5 models could not be checked")
     assert text.index("PI002") < text.index("Failures")
     assert lines[failures + 1 : failures + 3] == [

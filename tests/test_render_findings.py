@@ -107,10 +107,10 @@ def test_text_report_groups_by_model_then_summary(monkeypatch):
     text = out.getvalue()
     assert text.index("m:build") < text.index("PI002") < text.index("PI006") < text.index("other:build")
     assert "sample_models/ci_example.py:8" in text
-    assert "broken:build" in text and "not checked: it failed" in text
+    assert "broken:build" in text and "not checked: factory broken raised ValueError: nope" in text
     assert text.rstrip().splitlines()[-1] == summary_line(RESULTS, "warning")
     assert summary_line(RESULTS, "warning") == (
-        "Found 3 findings (2 warning, 1 info) in 3 models; 2 at or above --fail-on warning; "
+        "Found 3 findings (2 warnings, 1 info) in 3 models; 2 at or above --fail-on warning; "
         "1 model failed to load or run."
     )
     assert "\x1b[" not in text

@@ -404,7 +404,8 @@ def check_frozen(ctx: Any) -> list[Finding]:
                 module,
                 "",
                 [r.name for r in records],
-                f"{len(records)} of {_plural(total, 'parameter')} {where} are frozen (requires_grad=False, "
+                f"{len(records)} of {_plural(total, 'parameter')} {where} {'is' if len(records) == 1 else 'are'} "
+                f"frozen (requires_grad=False, "
                 f"{numel:,} elements): the optimizer will not update them; fine for fine-tuning",
             )
         )

@@ -3,6 +3,9 @@ inventory, so that `rules` and `explain` stay instant."""
 
 from __future__ import annotations
 
+import linecache
+import re
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -11,14 +14,13 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
+from paraminspect.render.fit import cell_width, crop, plural
 from paraminspect.render.github import display_path
 from paraminspect.render.safe import printable
 
 SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+SEVERITY_PLURAL = {ERROR: "errors", WARNING: "warnings", INFO: "infos"}
+FULL, CONCISE = "full", "concise"
 
 
 def severity_counts(results: Sequence[Any]) -> Counter[str]:
@@ -30,14 +32,17 @@ def summary_line(results: Sequence[Any], fail_on: str) -> str:
     total = sum(counts.values())
     failed = sum(1 for r in results if r.error is not None)
     failing = sum(n for sev, n in counts.items() if at_least(sev, fail_on))
-    models = _plural(len(results), "model")
+    suppressed = sum(getattr(r, "suppressed", 0) for r in results)
+    models = plural(len(results), "model")
     if total:
-        by = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s])
-        text = f"Found {_plural(total, 'finding')} ({by}) in {models}; {failing} at or above --fail-on {fail_on}"
+        by = ", ".join(plural(counts[s], s, SEVERITY_PLURAL[s]) for s in SEVERITIES if counts[s])
+        text = f"Found {plural(total, 'finding')} ({by}) in {models}; {failing} at or above --fail-on {fail_on}"
     else:
         text = f"No findings in {models}"
+    if suppressed:
+        text += f"; {suppressed} suppressed (# noqa)"
     if failed:
-        text += f"; {failed} {'model' if failed == 1 else 'models'} failed to load or run"
+        text += f"; {plural(failed, 'model')} failed to load or run"
     return text + "."
 
 
@@ -54,40 +59,109 @@ def model_header(result: Any) -> Text:
     return header
 
 
-def finding_lines(f: Any) -> tuple[Text, Text]:
-    """`  CODE severity module.attribute  file:line`, then the indented message."""
-    line = Text("  ")
+def _location(f: Any) -> str | None:
+    path = display_path(f.file)
+    if path is None:
+        return None
+    return printable(f"{path}:{f.line}" if f.line is not None else path)
+
+
+def finding_head(f: Any, indent: str = "") -> Text:
+    """`path:line: CODE severity module.attribute` (the path first, as ruff prints it, so
+    that editors and terminals make it a link); without a file, `CODE severity target`."""
+    line = Text(indent)
+    location = _location(f)
+    if location is not None:
+        line.append(f"{location}: ", style="bold")
     line.append(f.code, style="bold")
     if f.fix:  # `check --fix` can fix it
         line.append(" [*]", style="bold")
     line.append(" ")
-    line.append(f"{f.severity:<7}", style=SEVERITY_STYLE[f.severity])
+    line.append(f.severity, style=SEVERITY_STYLE[f.severity])
     line.append(" ")
-    line.append(_target(f), style="bold")
-    path = display_path(f.file)
-    if path is not None:
-        path = printable(path)
-        line.append(f"  {path}:{f.line}" if f.line is not None else f"  {path}", style="dim")
-    return line, Text(f"      {printable(f.message)}")
+    line.append(printable(_target(f)), style="bold")
+    return line
 
 
-def print_findings(console: Console, results: Sequence[Any], fail_on: str) -> None:
+def finding_lines(f: Any, width: int | None = None, style: str = FULL) -> list[Text]:
+    """A finding for humans: the head line; in the full style, then the message indented
+    and wrapped to `width` (None: one line), then the source line with the attribute marked
+    (ruff's full output). The concise style is the head line and the message on one line."""
+    if style == CONCISE:
+        head = finding_head(f)
+        head.append(f": {printable(f.message)}")
+        return [head]
+    lines = [finding_head(f)]
+    lines.extend(Text(line) for line in wrap_text(printable(f.message), width, "    "))
+    lines.extend(source_lines(f.file, f.line, f.attribute, width))
+    return lines
+
+
+def wrap_text(text: str, width: int | None, indent: str) -> list[str]:
+    if width is None or cell_width(indent + text) <= width:
+        return [indent + text]
+    return textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
+    ) or [indent + text]
+
+
+def source_lines(file: str | None, line: int | None, attribute: str, width: int | None) -> list[Text]:
+    """The source line of a finding under a numbered gutter, the attribute underlined with
+    `^` when the line names it; nothing when the file cannot be read."""
+    if not file or not line:
+        return []
+    code = linecache.getline(file, line).rstrip("\n").expandtabs(4)
+    if not code.strip():
+        return []
+    code = printable(code)
+    number = str(line)
+    gutter = " " * len(number)
+    start, length = _mark(code, attribute)
+    room = None if width is None else width - len(number) - 4
+    if room is not None and cell_width(code) > room:
+        code = crop(code, max(room, 1))
+    out = [Text(f"{gutter} |", style="blue"), Text(f"{number} | ", style="blue") + Text(code)]
+    if length and (room is None or start + length <= room):
+        out.append(Text(f"{gutter} | ", style="blue") + Text(" " * start + "^" * length, style="bold red"))
+    return out
+
+
+def _mark(code: str, attribute: str) -> tuple[int, int]:
+    """Where `attribute` (`self.scale` first, else the bare word) is in the line."""
+    if not attribute or not code.isascii():
+        return 0, 0
+    name = attribute.split("[", 1)[0].split(".")[-1]
+    for pattern in (rf"self\.{re.escape(name)}\b", rf"\b{re.escape(name)}\b"):
+        match = re.search(pattern, code)
+        if match:
+            start = match.start() + (len("self.") if pattern.startswith("self") else 0)
+            return start, len(name)
+    return 0, 0
+
+
+def print_findings(console: Console, results: Sequence[Any], fail_on: str, style: str = FULL) -> None:
     """Findings grouped by model, then a one-line summary."""
+    width = console.width if console.is_terminal else None
     for result in results:
         console.print(model_header(result))
         if result.error is not None:
-            console.print(Text("  not checked: it failed (see the error on stderr)", style="red"))
+            for line in wrap_text(f"not checked: {printable(result.error)}", width, "  "):
+                console.print(Text(line, style="red"))
             continue
         if not result.findings:
             console.print(Text("  no findings", style="green"))
         for f in result.findings:
-            for line in finding_lines(f):
-                console.print(line)
-    console.print()
+            for line in finding_lines(f, width, style):
+                console.print(line, soft_wrap=True)
+            if style == FULL:
+                console.print()
+    if style == CONCISE or not any(r.findings for r in results):
+        console.print()
     print_fixable(console, results)
     counts = severity_counts(results)
-    style = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
-    console.print(Text(summary_line(results, fail_on), style=style))
+    colour = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
+    for line in wrap_text(summary_line(results, fail_on), width, ""):
+        console.print(Text(line, style=colour))
 
 
 def print_fixable(console: Console, results: Sequence[Any]) -> None:
@@ -102,20 +176,83 @@ def print_fixable(console: Console, results: Sequence[Any]) -> None:
 
 
 def print_rules(console: Console, rules: Sequence[Any]) -> None:
-    """One aligned line per rule: code, name, severity, summary."""
+    """One aligned line per rule: code, name, severity, summary (wrapped under itself on a
+    terminal)."""
+    width = console.width if console.is_terminal else None
     name_width = max((len(r.name) for r in rules), default=0)
     for rule in rules:
+        lead = f"{rule.code}  {rule.name:<{name_width}}  {rule.severity:<7}  "
         line = Text(f"{rule.code}  {rule.name:<{name_width}}  ")
         line.append(f"{rule.severity:<7}", style=SEVERITY_STYLE[rule.severity])
-        line.append(f"  {rule.summary}")
-        console.print(line)
+        if width is None or len(lead) + len(rule.summary) <= width:
+            console.print(line + Text(f"  {rule.summary}"), soft_wrap=True)
+            continue
+        # too narrow for the summary beside the name: it goes below, indented under the name
+        console.print(line, soft_wrap=True)
+        for rest in wrap_text(rule.summary, width, " " * 7):
+            console.print(Text(rest), soft_wrap=True)
+
+
+CODE_INDENT = "    "
+
+
+def explanation_blocks(text: str) -> list[tuple[str, str]]:
+    """The explanation as ("prose", paragraph), ("code", line) and ("blank", "") blocks.
+    Lines indented by four spaces or more are code, kept as written except that each run of
+    code is dedented to two spaces (a one-line fix shown at its class-body indentation would
+    not fit 80 columns otherwise); the lines of a prose paragraph are joined, to be wrapped
+    to the terminal."""
+    blocks: list[tuple[str, str]] = []
+    paragraph: list[str] = []
+    code: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append(("prose", " ".join(paragraph)))
+            paragraph.clear()
+        if code:
+            trailing = 0
+            while code and not code[-1].strip():  # blank lines after the run are blanks again
+                code.pop()
+                trailing += 1
+            for line in textwrap.dedent("\n".join(code)).splitlines():
+                blocks.append(("code", "  " + line if line.strip() else ""))
+            blocks.extend([("blank", "")] * trailing)
+            code.clear()
+
+    for line in text.rstrip().splitlines():
+        line = line.rstrip()
+        if line.startswith(CODE_INDENT) and line.strip():
+            if paragraph:
+                flush()
+            code.append(line)
+        elif not line.strip():
+            if code:
+                code.append("")
+            else:
+                flush()
+                blocks.append(("blank", ""))
+        else:
+            flush()
+            paragraph.append(line.strip())
+    flush()
+    return blocks
 
 
 def print_explanation(console: Console, rule: Any) -> None:
+    width = console.width if console.is_terminal else None
     console.print(Text(f"{rule.code} {rule.name} ({rule.severity})", style="bold"))
-    console.print(Text(rule.summary))
+    for line in wrap_text(rule.summary, width, ""):
+        console.print(Text(line))
     console.print()
-    console.print(Text(rule.explanation.rstrip()))
+    for kind, text in explanation_blocks(rule.explanation):
+        if kind == "code":  # never wrapped: a broken line of code reads as two statements
+            console.print(Text(text, style="green" if width else ""), soft_wrap=True)
+        elif kind == "blank":
+            console.print()
+        else:
+            for line in wrap_text(text, width, ""):
+                console.print(Text(line))
     if rule.fix is not None:
         print_fix(console, rule)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from paraminspect.render.fit import plural
 from paraminspect.render.safe import printable  # re-exported: render/diff.py, render/fixes.py
 from paraminspect.tensors.records import BUFFER, UNREGISTERED, TensorRecord
+
+__all__ = ["count", "human_bytes", "kind_text", "name_text", "plural", "shape_text", "tensor_cells"]
 
 
 @lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer

@@ -59,6 +59,23 @@ def memory_dict(estimates: list[Any]) -> dict[str, Any]:
     }
 
 
+MODULE_FIELDS = ("path", "type", "depth", "parameters", "trainable", "fraction", "buffers", "bytes")
+
+
+def module_dict(m: ModuleSummaryRow) -> dict[str, Any]:
+    """One `--depth` row; the CSV has the same columns in the same order (MODULE_FIELDS)."""
+    return {
+        "path": m.path,
+        "type": m.type,
+        "depth": m.depth,
+        "parameters": m.parameters,
+        "trainable": m.trainable,
+        "fraction": round(m.fraction, 6),
+        "buffers": m.buffers,
+        "bytes": m.bytes,
+    }
+
+
 def show_json(
     *,
     spec: str,
@@ -84,17 +101,7 @@ def show_json(
         "totals": totals,
     }
     if modules is not None:
-        doc["modules"] = [
-            {
-                "path": m.path,
-                "type": m.type,
-                "depth": m.depth,
-                "parameters": m.parameters,
-                "trainable": m.trainable,
-                "fraction": round(m.fraction, 6),
-            }
-            for m in modules
-        ]
+        doc["modules"] = [module_dict(m) for m in modules]
     return json.dumps(doc, indent=2) + "\n"
 
 

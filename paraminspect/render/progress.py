@@ -16,22 +16,33 @@ def progress_bar(total: int, file: IO[str]) -> Iterator[Callable[[Any], None]]:
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
+
+    from paraminspect.render.fit import printable
 
     counts = {"findings": 0, "failed": 0}
     columns = (
         TextColumn("[bold]checking"),
-        BarColumn(),
+        BarColumn(bar_width=24),  # a fixed bar: long model names must not squeeze it
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
+        # the only column that gives way: cut at the edge, never wrapped, never pushing the time out
+        TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis", min_width=1)),
     )
+
+    def status(spec: str | None = None) -> str:
+        text = f"{counts['findings']} with findings · {counts['failed']} failed"
+        return f"{text} · {printable(spec)}" if spec else text
+
     with Progress(*columns, console=Console(file=file), transient=False) as progress:
         task = progress.add_task("check", total=total, status="")
 
         def advance(result: Any) -> None:
             counts["failed"] += result.error is not None
             counts["findings"] += bool(result.findings)
-            status = f"{counts['findings']} with findings · {counts['failed']} failed · {result.spec}"
-            progress.update(task, advance=1, status=status)
+            progress.update(task, advance=1, status=status(result.spec))
 
-        yield advance
+        try:
+            yield advance
+        finally:  # the last frame: the counts, not the name of whichever model ended last
+            progress.update(task, status=status())

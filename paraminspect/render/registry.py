@@ -10,7 +10,16 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import at_least
-from paraminspect.render.findings import finding_lines, model_header, print_fixable, severity_counts, summary_line
+from paraminspect.render.findings import (
+    FULL,
+    finding_lines,
+    model_header,
+    print_fixable,
+    severity_counts,
+    summary_line,
+    wrap_text,
+)
+from paraminspect.render.fit import plural
 from paraminspect.render.safe import one_line
 
 
@@ -21,10 +30,12 @@ def print_registry_report(
     skipped: Sequence[Any] = (),
     counts_line: str | None = None,
     noun: str = "models",
+    style: str = FULL,
 ) -> None:
     """Models with findings at or above `fail_on` (lower ones are only counted: a registry
     has thousands), then the failures, then the skipped models (`check PATH`: classes that
     need arguments), then the summary (`counts_line` replaces "Checked N models: ...")."""
+    width = console.width if console.is_terminal else None
     with_findings = [r for r in results if r.error is None and r.findings]
     failed = [r for r in results if r.error is not None]
     clean = len(results) - len(with_findings) - len(failed)
@@ -36,16 +47,22 @@ def print_registry_report(
             continue
         console.print(model_header(result))
         for f in listed:
-            for line in finding_lines(f):
-                console.print(line)
+            for line in finding_lines(f, width, style):
+                console.print(line, soft_wrap=True)
+            if style == FULL:
+                console.print()
     if unlisted:
-        console.print(Text(f"({unlisted} findings below --fail-on {fail_on} not listed; --fail-on info lists them)"))
+        below = f"({plural(unlisted, 'finding')} below --fail-on {fail_on} not listed; --fail-on info lists them)"
+        for line in wrap_text(below, width, ""):
+            console.print(Text(line))
     if with_findings:
         console.print()
     if failed:
-        console.print(Text(f"Failures: {len(failed)} of {len(results)} {noun} could not be checked", style="bold red"))
+        head = f"Failures: {len(failed)} of {len(results)} {noun} could not be checked"
+        console.print(Text(head, style="bold red"))
         for result in failed:
-            console.print(Text(f"  {one_line(result.error_line())}"))
+            for line in wrap_text(one_line(result.error_line()), width, "  "):
+                console.print(Text(line))
         console.print()
     if skipped:
         console.print(
@@ -59,11 +76,11 @@ def print_registry_report(
             console.print(Text(f"  {entry.model}: {entry.reason}"))
         console.print()
     if counts_line is None:
-        counts_line = (
-            f"Checked {len(results)} models: {clean} clean, {len(with_findings)} with findings, {len(failed)} failed."
-        )
+        counts_line = f"Checked {plural(len(results), 'model')}: {clean} clean, "
+        counts_line += f"{len(with_findings)} with findings, {len(failed)} failed."
     console.print(Text(counts_line))
     print_fixable(console, results)
     counts = severity_counts(results)
-    style = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
-    console.print(Text(summary_line(results, fail_on), style=style))
+    colour = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
+    for line in wrap_text(summary_line(results, fail_on), width, ""):
+        console.print(Text(line, style=colour))

@@ -1,37 +1,43 @@
-"""Rich tables for humans. On a terminal: colour and the terminal's width; piped or written
-to a file: no colour and no width limit, so names are never cut in the middle."""
+"""`show`'s tables for humans, drawn by hand in O(rows). Pure functions of the records and a
+width: `width=None` (piped, a file) keeps every column and whole names; a terminal's width
+makes the table fit it (see `fit_columns` for the order in which columns give way)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 
-from paraminspect.render.formatting import count, human_bytes, tensor_cells
+from paraminspect.render.fit import crop, shorten_middle, wrap_items
+from paraminspect.render.formatting import count, human_bytes, kind_text, name_text, plural, shape_text
 from paraminspect.render.safe import printable
-from paraminspect.tensors.records import BUFFER, UNREGISTERED, Inventory, ModuleSummaryRow, TensorRecord
+from paraminspect.tensors.records import (
+    BUFFER,
+    PARAMETER,
+    STORED,
+    UNREGISTERED,
+    Inventory,
+    ModuleSummaryRow,
+    TensorRecord,
+)
 
 # Heavy head, light body: the look of rich's default table, drawn by hand below.
-_TOP, _HEAD, _SEP, _BOTTOM = ("┏", "┳", "┓", "━"), ("┃", "┃", "┃"), ("┡", "╇", "┩", "━"), ("└", "┴", "┘", "─")
-_BODY = ("│", "│", "│")
+_TOP, _SEP, _BOTTOM = ("┏", "┳", "┓", "━"), ("┡", "╇", "┩", "━"), ("└", "┴", "┘", "─")
+# A model with more tensors than this gets its totals before the table, not only after it.
+HEADER_FIRST_ABOVE = 300
+# Names are shortened no further than this while other columns can still give way.
+NAME_MIN = 16
 
 
-def _cell_width(text: str) -> int:
-    return len(text) if text.isascii() else cell_len(text)
+class Styler:
+    """ANSI styling for a colour system (`None`: pipes, files, NO_COLOR -> plain text)."""
 
-
-def _pad(text: str, width: int, right: bool) -> str:
-    gap = " " * (width - _cell_width(text))
-    return gap + text if right else text + gap
-
-
-class _Styler:
-    """ANSI styling on colour terminals; identity elsewhere (pipes, files, NO_COLOR)."""
-
-    def __init__(self, console: Console) -> None:
-        self.system = console.color_system if console.is_terminal and not console.no_color else None
+    def __init__(self, system: str | None) -> None:
+        self.system = system
         self._codes: dict[str, tuple[str, str]] = {}
 
     def __call__(self, text: str, style: str) -> str:
@@ -39,91 +45,227 @@ class _Styler:
             return text
         codes = self._codes.get(style)
         if codes is None:  # render once, reuse the escape codes around every cell
-            before, _, after = Style.parse(style).render("\0", color_system=self.system).partition("\0")
+            before, _, after = Style.parse(style).render("\0", color_system=self.system).partition("\0")  # type: ignore[arg-type]
             codes = self._codes[style] = (before, after)
         return codes[0] + text + codes[1]
 
 
-def print_table(
-    console: Console,
-    title: str,
-    headers: list[tuple[str, bool]],
-    rows: list[list[str]],
-    row_styles: list[dict[int, str] | None] | None = None,
-    caption: str | None = None,
-) -> None:
-    """A boxed table in O(rows) with one format call per row: rich's Table measures every
-    cell and takes about a millisecond per row, far too slow for 50,000 tensors.
-    `row_styles[n]` maps column index -> rich style for that row (terminals only)."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
-    plain = all("".join(col).isascii() for col in columns)
-    measure = len if plain else cell_len
-    widths = [max(measure(h), max(map(measure, col), default=0)) for (h, _), col in zip(headers, columns, strict=True)]
-    right = [r for _, r in headers]
-    style = _Styler(console)
+@dataclass
+class Column:
+    key: str
+    header: str
+    right: bool
+    cells: list[str]
+    width: int = 0
+    plain: bool = True  # every cell is as many cells wide as it has characters
+
+    def measure(self) -> None:
+        cells = self.cells
+        self.plain = "".join(cells).isascii()
+        measure = len if self.plain else cell_len
+        self.width = max(measure(self.header), max(map(measure, cells), default=0))
+
+
+def table_width(columns: Sequence[Column]) -> int:
+    return sum(c.width for c in columns) + 3 * len(columns) + 1
+
+
+# A step that may make a table narrower: returns the note to print when it did something.
+Step = Callable[[list[Column], int], "str | None"]
+
+
+def fit_columns(columns: list[Column], width: int | None, steps: Sequence[Step]) -> list[str]:
+    """Apply `steps` in order until the table is at most `width` cells wide; returns the
+    notes of the steps that changed something. `width=None` changes nothing."""
+    for c in columns:
+        c.measure()
+    notes: list[str] = []
+    if width is None:
+        return notes
+    for step in steps:
+        if table_width(columns) <= width:
+            break
+        note = step(columns, width)
+        if note:
+            notes.append(note)
+    return notes
+
+
+def _find(columns: list[Column], key: str) -> Column | None:
+    return next((c for c in columns if c.key == key), None)
+
+
+def drop(key: str, when: Callable[[Column], bool] = lambda c: True, why: str = "") -> Step:
+    def step(columns: list[Column], width: int) -> str | None:
+        col = _find(columns, key)
+        if col is None or not when(col):
+            return None
+        columns.remove(col)
+        return f"{col.header}{why}"
+
+    return step
+
+
+def uniform(col: Column) -> bool:
+    return len(set(col.cells)) <= 1
+
+
+def shorten(key: str, floor: int) -> Step:
+    """Cut the column's cells in the middle, to what the other columns leave (at least
+    `floor` cells)."""
+
+    def step(columns: list[Column], width: int) -> str | None:
+        col = _find(columns, key)
+        if col is None:
+            return None
+        target = max(floor, cell_len(col.header), col.width - (table_width(columns) - width))
+        if target >= col.width:
+            return None
+        col.cells = [shorten_middle(c, target) for c in col.cells]  # `…` is one cell: plain stays plain
+        col.width = target
+        return None  # the `…` in the names says it
+
+    return step
+
+
+def replace_cells(key: str, cells: list[str]) -> Step:
+    def step(columns: list[Column], width: int) -> str | None:
+        col = _find(columns, key)
+        if col is not None:
+            col.cells = cells
+            col.measure()
+        return None
+
+    return step
+
+
+def _pad(text: str, width: int, right: bool, plain: bool = False) -> str:
+    gap = " " * (width - (len(text) if plain or text.isascii() else cell_len(text)))
+    return gap + text if right else text + gap
+
+
+def table_lines(
+    columns: list[Column],
+    style: Styler,
+    row_styles: list[dict[str, str] | None] | None = None,
+    width: int | None = None,
+) -> list[str]:
+    """The boxed table, one format call per row: rich's Table measures every cell and takes
+    about a millisecond per row, far too slow for 50,000 tensors. `row_styles[n]` maps a
+    column key to a rich style for that row. Rows wider than `width` are cropped (only when
+    every step of fit_columns could not make it fit)."""
+    widths = [c.width for c in columns]
+    rows = list(zip(*(c.cells for c in columns), strict=True))
 
     def rule(parts: tuple[str, str, str, str]) -> str:
         left, mid, end, fill = parts
         return left + mid.join(fill * (w + 2) for w in widths) + end
 
-    lines = [style(printable(title), "italic"), rule(_TOP)]
-    head = [style(_pad(h, w, r), "bold") for (h, r), w in zip(headers, widths, strict=True)]
-    lines.append("┃ " + " ┃ ".join(head) + " ┃")
-    lines.append(rule(_SEP))
-    if plain:
-        fmt = "│ " + " │ ".join(f"{{:{'>' if r else '<'}{w}}}" for r, w in zip(right, widths, strict=True)) + " │"
+    too_wide = width is not None and table_width(columns) > width
+    if too_wide:  # cropped lines are plain: a cut through an escape code would garble the terminal
+        style = Styler(None)
+    head = [style(_pad(c.header, c.width, c.right), "bold") for c in columns]
+    lines = [rule(_TOP), "┃ " + " ┃ ".join(head) + " ┃", rule(_SEP)]
+    if all(c.plain for c in columns):
+        fmt = "│ " + " │ ".join(f"{{:{'>' if c.right else '<'}{c.width}}}" for c in columns) + " │"
         lines.extend(fmt.format(*row) for row in rows)
     else:
-        lines.extend("│ " + " │ ".join(map(_pad, row, widths, right)) + " │" for row in rows)
+        rights = [c.right for c in columns]
+        lines.extend("│ " + " │ ".join(map(_pad, row, widths, rights)) + " │" for row in rows)
+    lines.append(rule(_BOTTOM))
+    if too_wide:
+        lines = [crop(line, width) for line in lines]  # type: ignore[arg-type]
     if row_styles is not None and style.system is not None:
+        index = {c.key: i for i, c in enumerate(columns)}
         for n, styles in enumerate(row_styles):
             if styles:
-                cells = [_pad(c, w, r) for c, w, r in zip(rows[n], widths, right, strict=True)]
-                for i, st in styles.items():
-                    cells[i] = style(cells[i], st)
-                lines[4 + n] = "│ " + " │ ".join(cells) + " │"
-    lines.append(rule(_BOTTOM))
-    if caption:
-        lines.append(style(caption, "dim"))
-    console.file.write("\n".join(lines) + "\n")
+                cells = [_pad(c, w, col.right, col.plain) for c, w, col in zip(rows[n], widths, columns, strict=True)]
+                for key, st in styles.items():
+                    if key in index:
+                        cells[index[key]] = style(cells[index[key]], st)
+                lines[3 + n] = "│ " + " │ ".join(cells) + " │"
+    return lines
 
 
-_TENSOR_HEADERS = [
-    ("Name", False),
-    ("Kind", False),
-    ("Grad", False),
-    ("Shape", False),
-    ("Dtype", False),
-    ("Device", False),
-    ("Numel", True),
-    ("Size", True),
-]
+def _compact_shape(r: TensorRecord) -> str:
+    if r.shape is None or r.uninitialized:
+        return shape_text(r)
+    return "x".join(map(str, r.shape)) if r.shape else "()"
 
 
-def print_tensor_table(console: Console, records: list[TensorRecord], title: str, caption: str | None = None) -> None:
-    rows = [tensor_cells(r) for r in records]
-    styles: list[dict[int, str] | None] | None = None
-    if console.is_terminal:
-        styles = [
-            ({0: "bold red", 1: "bold red"} if r.kind == UNREGISTERED else {1: "cyan"} if r.kind == BUFFER else None)
+def _grad_implied(records: Sequence[TensorRecord]) -> bool:
+    """Every parameter requires grad and nothing else does: the Kind column says it all."""
+    return all(r.requires_grad == (r.kind == PARAMETER) for r in records)
+
+
+def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styler) -> tuple[list[str], list[str]]:
+    """The per-tensor table and the notes on what was left out to fit `width`. Columns give
+    way in this order: Numel (Size says it), Device when every tensor is on one device,
+    shapes written 64x3x7x7, Grad when it only repeats the kind, names shortened in the
+    middle (down to 16 cells), Dtype when there is only one, names down to 8 cells."""
+    stored = bool(records) and all(r.kind == STORED for r in records)  # a file records no grad
+    columns = [
+        Column("name", "Name", False, [printable(name_text(r)) for r in records]),
+        Column("kind", "Kind", False, [kind_text(r) for r in records]),
+        Column("shape", "Shape", False, [shape_text(r) for r in records]),
+        Column("dtype", "Dtype", False, [printable(r.dtype) for r in records]),
+        Column("device", "Device", False, [printable(r.device) for r in records]),
+        Column("numel", "Numel", True, [count(r.numel) for r in records]),
+        Column("size", "Size", True, [human_bytes(r.nbytes) for r in records]),
+    ]
+    if not stored:
+        columns.insert(2, Column("grad", "Grad", False, ["yes" if r.requires_grad else "no" for r in records]))
+    steps = [
+        drop("numel"),
+        drop("device", uniform, f" (all on {records[0].device})" if records else ""),
+        replace_cells("shape", [_compact_shape(r) for r in records]),
+        drop("grad", lambda c: _grad_implied(records), " (parameters trainable, nothing else)"),
+        shorten("name", NAME_MIN),
+        drop("dtype", uniform, f" (all {records[0].dtype})" if records else ""),
+        shorten("name", 8),
+    ]
+    notes = fit_columns(columns, width, steps)
+    row_styles = None
+    if style.system is not None:
+        row_styles = [
+            {"name": "bold red", "kind": "bold red"}
+            if r.kind == UNREGISTERED
+            else {"kind": "cyan"}
+            if r.kind == BUFFER
+            else None
             for r in records
         ]
-    print_table(console, title, _TENSOR_HEADERS, rows, styles, caption)
+    return table_lines(columns, style, row_styles, width), notes
 
 
-def print_module_table(console: Console, rows: list[ModuleSummaryRow], title: str) -> None:
-    headers = [("Module", False), ("Type", False), ("Parameters", True), ("%", True), ("Trainable", True)]
-    cells = [
-        [
-            "  " * m.depth + (printable(m.path.rsplit(".", 1)[-1]) if m.path else "(root)"),
-            printable(m.type),
-            count(m.parameters),
-            f"{100 * m.fraction:.2f}",
-            count(m.trainable),
-        ]
-        for m in rows
+def module_table(rows: Sequence[ModuleSummaryRow], width: int | None, style: Styler) -> tuple[list[str], list[str]]:
+    """Per-module totals. Columns give way in this order: Trainable when it equals
+    Parameters everywhere, Buffers when there are none, %, then Type and Module names are
+    shortened in the middle."""
+    columns = [
+        Column(
+            "module",
+            "Module",
+            False,
+            ["  " * m.depth + (printable(m.path.rsplit(".", 1)[-1]) if m.path else "(root)") for m in rows],
+        ),
+        Column("type", "Type", False, [printable(m.type) for m in rows]),
+        Column("parameters", "Parameters", True, [count(m.parameters) for m in rows]),
+        Column("percent", "%", True, [f"{100 * m.fraction:.2f}" for m in rows]),
+        Column("trainable", "Trainable", True, [count(m.trainable) for m in rows]),
+        Column("buffers", "Buffers", True, [count(m.buffers) for m in rows]),
+        Column("size", "Size", True, [human_bytes(m.bytes) for m in rows]),
     ]
-    print_table(console, title, headers, cells)
+    steps = [
+        drop("trainable", lambda c: all(m.trainable == m.parameters for m in rows), " (all trainable)"),
+        drop("buffers", lambda c: not any(m.buffers for m in rows), " (no buffers)"),
+        drop("percent"),
+        shorten("type", 12),
+        shorten("module", 12),
+        shorten("type", 6),
+    ]
+    notes = fit_columns(columns, width, steps)
+    return table_lines(columns, style, None, width), notes
 
 
 def memory_lines(estimates: list[Any]) -> list[str]:
@@ -136,26 +278,82 @@ def memory_lines(estimates: list[Any]) -> list[str]:
     ]
 
 
-def totals_lines(inv: Inventory) -> list[str]:
+def totals_lines(inv: Inventory, width: int | None = None) -> list[str]:
+    """The model's totals; for a checkpoint only what a file records (tensors, dtypes,
+    sizes), never parameters or gradients it cannot know about."""
     t = inv.totals
-    param_bytes = sum(r.nbytes or 0 for r in inv.tensors if r.kind == "parameter")
-    lines = [
-        f"Parameters: {count(t.parameters)} ({human_bytes(param_bytes)})   "
-        f"trainable: {count(t.trainable)}   frozen: {count(t.frozen)}",
-        f"Buffers: {count(t.buffers)}   unregistered: {count(t.unregistered)}   "
-        f"tensors: {count(t.tensors)}   total size: {human_bytes(t.bytes)}",
-    ]
-    if t.stored:
-        lines.append(f"Stored (checkpoint tensors, parameter or buffer not recorded): {count(t.stored)}")
+    lines: list[str] = []
+    if t.stored and not (t.parameters or t.buffers or t.unregistered or t.packed):
+        items = [plural(t.tensors, "tensor"), f"{count(t.stored)} elements", human_bytes(t.bytes)]
+        lines.extend(wrap_items("Stored: ", items, width))
+    else:
+        param_bytes = sum(r.nbytes or 0 for r in inv.tensors if r.kind == PARAMETER)
+        items = [f"{count(t.parameters)} ({human_bytes(param_bytes)})", f"trainable: {count(t.trainable)}"]
+        lines.extend(wrap_items("Parameters: ", [*items, f"frozen: {count(t.frozen)}"], width, "   "))
+        items = [f"unregistered: {count(t.unregistered)}", f"tensors: {count(t.tensors)}"]
+        items = [count(t.buffers), *items, f"total size: {human_bytes(t.bytes)}"]
+        lines.extend(wrap_items("Buffers: ", items, width, "   "))
+        if t.stored:
+            lines.append(f"Stored (checkpoint tensors, parameter or buffer not recorded): {count(t.stored)}")
     if t.packed:
         lines.append(f"Packed (quantized weights, unpacked as state_dict saves them): {count(t.packed)}")
     if t.uninitialized:
         lines.append(f"Uninitialized (lazy) parameters/buffers: {t.uninitialized} (no shape until the first forward)")
-    for label, breakdown in (("By dtype", t.by_dtype), ("By device", t.by_device)):
-        if breakdown:
-            parts = (f"{printable(k)} {count(v.numel)} ({human_bytes(v.bytes)})" for k, v in breakdown.items())
-            lines.append(f"{label}: " + ", ".join(parts))
+    for label, table in (("By dtype: ", t.by_dtype), ("By device: ", t.by_device)):
+        if table:
+            items = [f"{printable(k)} {count(v.numel)} ({human_bytes(v.bytes)})" for k, v in table.items()]
+            lines.extend(wrap_items(label, items, width))
     return lines
+
+
+def show_lines(
+    *,
+    title: str,
+    inventory: Inventory,
+    records: Sequence[TensorRecord] | None = None,
+    modules: Sequence[ModuleSummaryRow] | None = None,
+    width: int | None = None,
+    color: str | None = None,
+) -> list[str]:
+    """Everything `show` prints for humans. Big models get their totals first, so that
+    they need not be read bottom-up; --filter/--kind say how many tensors they kept."""
+    style = Styler(color)
+    records = list(records if records is not None else inventory.tensors)
+    if modules is not None:
+        table, notes = module_table(modules, width, style)
+    else:
+        table, notes = tensor_table(records, width, style)
+    totals = totals_lines(inventory, width)
+    captions: list[str] = []
+    if len(records) != len(inventory.tensors):
+        verb = "counted" if modules is not None else "shown"
+        captions.append(f"{len(records)} of {plural(len(inventory.tensors), 'tensor')} {verb} (--filter/--kind)")
+    if modules is None and any(r.persistent is False for r in records):
+        captions.append("np = non-persistent buffer (not in state_dict)")
+    if notes:
+        captions.append(f"Left out to fit {width} columns: {'; '.join(notes)}; piped output has every column")
+    caption_lines = [line for c in captions for line in _wrap_words(c, width)]
+    head = [style(line, "italic") for line in wrap_items("", printable(title).split(" · "), width, " · ")]
+    if len(inventory.tensors) > HEADER_FIRST_ABOVE:
+        return [*head, *totals, "", *table, *(style(c, "dim") for c in caption_lines)]
+    return [*head, *table, *(style(c, "dim") for c in caption_lines), *totals]
+
+
+def _wrap_words(text: str, width: int | None) -> list[str]:
+    if width is None or len(text) <= width:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [text]
+
+
+def terminal_width(console: Console) -> int | None:
+    """The width to fit on a terminal; None (no limit) when piped or written to a file."""
+    return console.width if console.is_terminal else None
+
+
+def color_system(console: Console) -> str | None:
+    return console.color_system if console.is_terminal and not console.no_color else None
 
 
 def print_show(
@@ -163,13 +361,16 @@ def print_show(
     *,
     title: str,
     inventory: Inventory,
-    records: list[TensorRecord] | None = None,
-    modules: list[ModuleSummaryRow] | None = None,
-    caption: str | None = None,
+    records: Sequence[TensorRecord] | None = None,
+    modules: Sequence[ModuleSummaryRow] | None = None,
     memory: list[Any] | None = None,
 ) -> None:
-    if modules is not None:
-        print_module_table(console, modules, title)
-    else:
-        print_tensor_table(console, records or [], title, caption)
-    console.file.write("\n".join(totals_lines(inventory) + memory_lines(memory or [])) + "\n")
+    lines = show_lines(
+        title=title,
+        inventory=inventory,
+        records=records,
+        modules=modules,
+        width=terminal_width(console),
+        color=color_system(console),
+    )
+    console.file.write("\n".join(lines + memory_lines(memory or [])) + "\n")

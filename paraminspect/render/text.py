@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from paraminspect.render.formatting import count, tensor_cells
-from paraminspect.render.json import tensor_dict
+from paraminspect.render.formatting import count, human_bytes, tensor_cells
+from paraminspect.render.json import MODULE_FIELDS, module_dict, tensor_dict
 from paraminspect.render.safe import printable
 from paraminspect.tensors.records import ModuleSummaryRow, TensorRecord
 
@@ -40,10 +40,10 @@ def tensors_csv(records: list[TensorRecord]) -> str:
 
 def modules_csv(rows: list[ModuleSummaryRow]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["module", "type", "depth", "parameters", "fraction", "trainable"])
+    writer = csv.DictWriter(out, fieldnames=MODULE_FIELDS, lineterminator="\n")
+    writer.writeheader()
     for m in rows:
-        writer.writerow([printable(m.path), printable(m.type), m.depth, m.parameters, f"{m.fraction:.6f}", m.trainable])
+        writer.writerow({k: printable(v) if isinstance(v, str) else v for k, v in module_dict(m).items()})
     return out.getvalue()
 
 
@@ -62,17 +62,14 @@ def tensors_markdown(records: list[TensorRecord]) -> str:
 
 
 def modules_markdown(rows: list[ModuleSummaryRow]) -> str:
-    lines = [_md_row(["Module", "Type", "Parameters", "%", "Trainable"]), "|---|---|---:|---:|---:|"]
+    head = ["Module", "Type", "Parameters", "%", "Trainable", "Buffers", "Size"]
+    lines = [_md_row(head), "|---|---|---:|---:|---:|---:|---:|"]
     for m in rows:
-        lines.append(
-            _md_row(
-                [
-                    f"`{printable(m.path or '(root)')}`",
-                    printable(m.type),
-                    count(m.parameters),
-                    f"{100 * m.fraction:.2f}",
-                    count(m.trainable),
-                ]
-            )
-        )
+        cells = [
+            f"`{printable(m.path or '(root)')}`",
+            printable(m.type),
+            count(m.parameters),
+            f"{100 * m.fraction:.2f}",
+        ]
+        lines.append(_md_row([*cells, count(m.trainable), count(m.buffers), human_bytes(m.bytes)]))
     return "\n".join(lines) + "\n"

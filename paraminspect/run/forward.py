@@ -360,4 +360,3 @@ def check_run(
     report = run_model(model, example, rebuild=rebuild, max_cpu=limit, what=spec or type(model).__name__)
     findings = runtime_findings(report.observations, spec, select=select, ignore=ignore, allow=allow)
     return findings, list(report.notes)
-

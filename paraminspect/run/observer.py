@@ -279,5 +279,3 @@ class _Observer(TorchFunctionMode):
                 use.line,
             )
         )
-
-

@@ -14,7 +14,6 @@ can be found. Runs on the meta device when the model is there, with a CPU fallba
 size limit. Returns plain data; no printing.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -277,7 +276,6 @@ def _sets_device(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bo
     return func is torch.Tensor.type_as or func is torch.Tensor.cuda
 
 
-
 def _parameter_message(name: str | None) -> str:
     what = f"nn.Parameter {name}" if name else "an nn.Parameter"
     return (
@@ -321,5 +319,3 @@ def _short(path: str | None) -> str:
 
 
 # --- one run ---------------------------------------------------------------------------------
-
-

@@ -280,9 +280,7 @@ def run_many(
     return [o for o in outcomes if o is not None]
 
 
-def run_one(
-    task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = (), server: bool = False
-) -> Outcome:
+def run_one(task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = (), server: bool = False) -> Outcome:
     """Run one task in a child process (see run_many). `server`: fork it from the fork server
     even so, because more tasks will follow that need the same imports (a sweep's glob
     expansion: the server imports timm once for the expansion and every model after it)."""

@@ -93,7 +93,10 @@ def show_task(
         notes=(*loaded.notes, *wrap_notes),
         inventory=inv,
         records=records,
-        modules=module_summary(inv, depth) if depth is not None else None,
+        # --filter/--kind count in --depth views too
+        modules=module_summary(inv, depth, None if len(records) == len(inv.tensors) else records)
+        if depth is not None
+        else None,
         memory=memory,
     )
 
@@ -118,8 +121,6 @@ def failed_check(spec: str, message: str) -> Any:
     from paraminspect.checking import ModelResult
 
     return ModelResult(spec=spec, error=message)
-
-
 
 
 def diff_task(

@@ -131,6 +131,8 @@ class ModuleSummaryRow:
     parameters: int
     trainable: int
     fraction: float
+    buffers: int = 0  # buffer elements
+    bytes: int = 0  # size of every tensor counted (parameters, buffers, unregistered)
 
 
 def join_name(prefix: str, name: str) -> str:

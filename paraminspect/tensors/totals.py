@@ -3,6 +3,8 @@ Imports no torch."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from paraminspect.tensors.records import (
     BUFFER,
     PACKED,
@@ -77,29 +79,38 @@ def inventory_from_records(records: list[TensorRecord], root_type: str) -> Inven
     return Inventory(tensors=frozen, modules=modules, references=(), totals=compute_totals(frozen), root_type=root_type)
 
 
-def module_summary(inv: Inventory, max_depth: int) -> list[ModuleSummaryRow]:
+def module_summary(
+    inv: Inventory, max_depth: int, records: Sequence[TensorRecord] | None = None
+) -> list[ModuleSummaryRow]:
     """Per-module aggregate of registered parameters (tied counted once, at their first
-    name), for registered modules down to `max_depth` levels below the root. A checkpoint's
-    stored tensors count as its parameters: the file does not say which are buffers."""
+    name), buffer elements and the size of every tensor, for registered modules down to
+    `max_depth` levels below the root. A checkpoint's stored tensors count as its
+    parameters: the file does not say which are buffers. Given `records` (a --filter/--kind
+    selection), only those count, and modules holding none of them are left out."""
     totals: dict[str, list[int]] = {}
-    for r in inv.tensors:
-        if r.kind not in (PARAMETER, STORED) or r.numel is None:
+    for r in inv.tensors if records is None else records:
+        if r.numel is None:
             continue
+        param = r.kind in (PARAMETER, STORED)
         parts = r.module.split(".") if r.module else []
         for level in range(0, min(len(parts), max_depth) + 1):
             key = ".".join(parts[:level])
-            row = totals.setdefault(key, [0, 0])
-            row[0] += r.numel
-            if r.requires_grad:
-                row[1] += r.numel
+            row = totals.setdefault(key, [0, 0, 0, 0])
+            if param:
+                row[0] += r.numel
+                if r.requires_grad:
+                    row[1] += r.numel
+            elif r.kind == BUFFER:
+                row[2] += r.numel
+            row[3] += r.nbytes or 0
     grand = (inv.totals.parameters + inv.totals.stored) or 1
     rows = []
     for m in inv.modules:
-        if not m.registered:
+        if not m.registered or (records is not None and m.path not in totals):
             continue
         depth = 0 if not m.path else m.path.count(".") + 1
         if depth > max_depth:
             continue
-        count, trainable = totals.get(m.path, (0, 0))
-        rows.append(ModuleSummaryRow(m.path, m.type, depth, count, trainable, count / grand))
+        count, trainable, buffers, nbytes = totals.get(m.path, (0, 0, 0, 0))
+        rows.append(ModuleSummaryRow(m.path, m.type, depth, count, trainable, count / grand, buffers, nbytes))
     return rows
