@@ -233,7 +233,8 @@ def explanation_blocks(text: str) -> list[tuple[str, str]]:
                 flush()
                 blocks.append(("blank", ""))
         else:
-            flush()
+            if code:
+                flush()
             paragraph.append(line.strip())
     flush()
     return blocks

@@ -35,28 +35,33 @@ def _tail(text: str, cells: int) -> str:
 
 
 def shorten_middle(text: str, width: int) -> str:
-    """`text` cut in the middle to at most `width` cells: `blocks.11.…fc2.weight`. The end
-    of a dotted name says what the tensor is, so the tail gets the larger share, starting
-    at a `.` where one fits; the head keeps as much of the start as the rest allows."""
+    """`text` cut in the middle to at most `width` cells: `blocks.11.…fc2.weight`. The head
+    is the longest dotted prefix (`blocks.11.`) that takes at most half the room, which
+    keeps the layer's index; the tail gets the rest, starting at a `.` when the cut would
+    leave only a scrap (under 4 cells) of a name part."""
     if width <= 1:
         return text if cell_width(text) <= width else ELLIPSIS[:width]
-    room = width - 1
-    tail_room = max(1, (room * 3 + 4) // 5)  # ~60% of the cells go to the tail
     if text.isascii():  # the common case, kept cheap: 50,000 names per table
         if len(text) <= width:
             return text
-        tail = text[-tail_room:]
+        room = width - 1
+        cut = text.rfind(".", 0, room // 2)
+        head = text[: cut + 1] if cut > 0 else text[: room // 2]
+        start = len(text) - (room - len(head))
+        tail = text[start:]
         dot = tail.find(".")
-        if 0 <= dot < len(tail) - 1:
+        if 0 <= dot < 4 and dot < len(tail) - 1 and text[start - 1] != ".":
             tail = tail[dot + 1 :]
-        return text[: room - len(tail)] + ELLIPSIS + tail
+        return head + ELLIPSIS + tail
     if cell_len(text) <= width:
         return text
-    tail = _tail(text, tail_room)
+    room = width - 1
+    cut = _head(text, room // 2).rfind(".")
+    head = text[: cut + 1] if cut > 0 else _head(text, room // 2)
+    tail = _tail(text, room - cell_width(head))
     dot = tail.find(".")
-    if 0 <= dot < len(tail) - 1 and text.endswith(tail):  # start the tail at a name boundary
+    if 0 <= dot < 4 and dot < len(tail) - 1 and not text[: len(text) - len(tail)].endswith("."):
         tail = tail[dot + 1 :]
-    head = _head(text, room - cell_width(tail))
     return head + ELLIPSIS + tail
 
 

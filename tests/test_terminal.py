@@ -1,0 +1,169 @@
+"""Terminal layout, tested on a real pseudo-terminal of a set width: the CLI runs under
+pexpect (ptyprocess) with the pty's window size set, and pyte plays the bytes it wrote on a
+screen much wider than the pty, so that a line the terminal would wrap shows as a line
+wider than the pty."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import pexpect
+import pyte
+import pytest
+from conftest import ROOT, run_process, sample
+
+SCREEN_COLUMNS = 400
+
+
+@dataclass
+class Screen:
+    lines: list[str]
+    raw: bytes
+    code: int
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def widest(self) -> int:
+        return max((len(line) for line in self.lines), default=0)
+
+
+def on_pty(columns: int, *args: str, timeout: float = 240) -> Screen:
+    """Run `python -m paraminspect ARGS` on a pty `columns` wide; the screen it leaves."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    for name in ("NO_COLOR", "COLUMNS", "LINES", "FORCE_COLOR"):
+        env.pop(name, None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "paraminspect", *args],
+        dimensions=(2000, columns),
+        env=env,
+        cwd=str(ROOT),
+        timeout=timeout,
+    )
+    raw = child.read()
+    child.wait()
+    child.close()
+    screen = pyte.Screen(SCREEN_COLUMNS, 4000)
+    stream = pyte.ByteStream(screen)
+    stream.feed(raw.replace(b"\n", b"\r\n") if b"\r\n" not in raw else raw)
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    code = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+    return Screen(lines, raw, code)
+
+
+def table_rows(screen: Screen) -> list[str]:
+    return [line for line in screen.lines if line.startswith("│")]
+
+
+# 1. the tensor table fits the terminal: no row wraps, names shortened in the middle
+
+
+def test_show_resnet50_fits_80_columns_and_200_keeps_every_column():
+    narrow = on_pty(80, "show", "resnet50")
+    assert narrow.code == 0
+    assert narrow.widest() <= 80, max(narrow.lines, key=len)
+    rows = table_rows(narrow)
+    assert len(rows) == 320  # one screen line per tensor: nothing wrapped onto a second line
+    head = next(line for line in narrow.lines if line.startswith("┃"))
+    assert "Numel" not in head and "Size" in head and "Name" in head  # Numel gives way before Size
+    assert "Left out to fit 80 columns: Numel; Device (all on meta)" in narrow.text.replace("\n", " ")
+    assert "\x1b[" in narrow.raw.decode()  # a terminal gets colour
+    wide = on_pty(200, "show", "resnet50")
+    assert wide.widest() <= 200
+    head = next(line for line in wide.lines if line.startswith("┃"))
+    assert all(h in head for h in ("Name", "Kind", "Grad", "Shape", "Dtype", "Device", "Numel", "Size"))
+    assert "Left out" not in wide.text
+    assert "layer4.2.downsample" not in wide.text or "…" not in wide.text
+
+
+def test_long_names_shortened_in_the_middle_at_80_columns():
+    screen = on_pty(80, "show", sample("huge"))
+    assert screen.code == 0 and screen.widest() <= 80
+    rows = table_rows(screen)
+    assert len(rows) == 724
+    names = [row.split("│")[1].strip() for row in rows]
+    cut = [n for n in names if "…" in n]
+    assert cut, names[:5]
+    for name in cut:  # the layer index at the front, the tensor's own name at the end
+        assert name.startswith("layers.") and name.endswith(("weight", "inv_freq")), name
+    assert "layers.0.…q_proj.weight" in names or any(n.startswith("layers.0.") and "q_proj" in n for n in cut)
+
+
+def test_piped_output_keeps_whole_names_and_no_colour():
+    result = run_process("show", sample("huge"))
+    assert result.code == 0
+    assert "…" not in result.out and "\x1b[" not in result.out
+    assert "layers.79.self_attn.q_proj.weight" in result.out
+    head = next(line for line in result.out.splitlines() if line.startswith("┃"))
+    assert "Numel" in head and "Device" in head
+
+
+def test_depth_table_fits_80_columns():
+    screen = on_pty(80, "show", "vit_base_patch16_224", "--depth", "2")
+    assert screen.code == 0 and screen.widest() <= 80
+    assert len(table_rows(screen)) == 24  # root, 11 children, 12 blocks: one line each
+
+
+# 2. check text: ruff-style location lines, wrapped message, the source line marked
+
+
+def test_check_text_at_80_columns_is_ruff_style():
+    screen = on_pty(80, "check", sample("ci_example"))
+    assert screen.code == 1
+    assert screen.widest() <= 80
+    lines = screen.lines
+    first = lines.index("sample_models/ci_example.py:8: PI002 warning scale")
+    assert lines[first + 1].startswith("    `scale` is a plain tensor attribute")
+    assert all(line.startswith("    ") for line in lines[first + 1 : first + 3])  # indented continuation
+    assert "8 |         self.scale = torch.ones(dim)" in lines
+    marker = lines[lines.index("8 |         self.scale = torch.ones(dim)") + 1]
+    assert marker.endswith("^^^^^") and marker.index("^") == lines[first + 5].index("scale")
+    assert "sample_models/ci_example.py:9: PI004 error blocks" in lines
+
+
+def test_check_concise_one_line_per_finding():
+    result = run_process("check", sample("ci_example"), "--format", "concise")
+    assert result.code == 1
+    found = [line for line in result.out.splitlines() if ": PI00" in line]
+    assert len(found) == 2
+    assert found[0].startswith("sample_models/ci_example.py:8: PI002 warning scale: `scale` is a plain tensor")
+
+
+# 4. explain: prose wrapped to the terminal, code blocks never broken
+
+
+def test_explain_keeps_code_lines_whole_at_80_columns():
+    screen = on_pty(80, "explain", "PI004")
+    assert screen.code == 0 and screen.widest() <= 80
+    assert "  self.blocks = nn.ModuleList(nn.Linear(dim, dim) for _ in range(depth))" in screen.lines
+    assert "          self.blocks = [nn.Linear(dim, dim) for _ in range(depth)]" in screen.lines
+    prose = [line for line in screen.lines if line.startswith("tuple or dict")]
+    assert not prose or len(prose[0]) > 20  # no stub lines left by the source's own line breaks
+
+
+# 5. the progress bar of a multi-model run
+
+
+def test_progress_bar_ends_with_counts_and_its_time():
+    screen = on_pty(
+        60, "check", sample("ci_example"), sample("ci_example_fixed"), "-j", "1", "--format", "json", timeout=300
+    )
+    assert screen.code == 1
+    bar = next(line for line in screen.lines if line.startswith("checking"))
+    assert len(bar) <= 60
+    assert "2/2" in bar and bar.endswith("1 with findings · 0 failed")
+    assert "ci_example_fixed" not in bar  # not the name of whichever model finished last
+    time = bar.split("2/2", 1)[1].split()[0]
+    assert len(time.split(":")) == 3  # the whole elapsed time, h:mm:ss
+
+
+@pytest.mark.parametrize("columns", [60, 120])
+def test_rules_never_wider_than_the_terminal(columns):
+    screen = on_pty(columns, "rules")
+    assert screen.code == 0 and screen.widest() <= columns
