@@ -30,9 +30,7 @@ def _lines(text: str) -> list[str]:
 
 def test_fitted_table_never_wider_than_width_and_piped_keeps_everything():
     records = paraminspect.inventory(nn.Sequential(*[nn.Linear(2, 2) for _ in range(12)])).tensors
-    long = [
-        r.__class__(**{**{f: getattr(r, f) for f in r.__slots__}, "name": "encoder.layers." + r.name}) for r in records
-    ]
+    long = [dataclasses.replace(r, name="encoder.layers." + r.name) for r in records]
     for width in (40, 60, 80):
         lines, notes = tensor_table(long, width, Styler(None))
         assert max(len(line) for line in lines) <= width
