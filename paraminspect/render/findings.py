@@ -16,7 +16,7 @@ from rich.text import Text
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
 from paraminspect.render.fit import cell_width, crop, plural
 from paraminspect.render.github import display_path
-from paraminspect.render.safe import printable
+from paraminspect.render.safe import one_line, printable
 
 SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
 SEVERITY_PLURAL = {ERROR: "errors", WARNING: "warnings", INFO: "infos"}
@@ -145,7 +145,7 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str, style
     for result in results:
         console.print(model_header(result))
         if result.error is not None:
-            for line in wrap_text(f"not checked: {printable(result.error)}", width, "  "):
+            for line in wrap_text(f"not checked: {one_line(result.error)}", width, "  "):
                 console.print(Text(line, style="red"))
             continue
         if not result.findings:
