@@ -356,8 +356,8 @@ def test_text_report_marks_fixable_findings_and_names_state_changing_fixes(proje
     _write(tmp_path, "net.py", BUGGY)
     result = project("check", "net.py:Model")
     assert result.code == 1
-    assert "  PI004 [*] error   layers  net.py:9" in result.out
-    assert "  PI002 [*] warning mean  net.py:11" in result.out
+    assert "net.py:9: PI004 [*] error layers" in result.out
+    assert "net.py:11: PI002 [*] warning mean" in result.out
     assert (
         "[*] 2 findings fixable with `paraminspect check --fix` (preview: --diff); "
         "the PI004 fixes change what state_dict() and parameters() hold." in result.out
