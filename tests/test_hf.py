@@ -521,3 +521,36 @@ def test_diff_says_what_from_pretrained_would_report(cli, tmp_path, saved, loade
     assert set(view["newly_initialized"]) == set(info["missing_keys"])
     assert set(view["not_used"]) == set(info["unexpected_keys"])
     assert view["newly_initialized"] or view["not_used"] or saved == loaded
+
+
+SIZE_AS_TENSOR = """
+import torch
+from torch import nn
+
+
+class Folded(nn.Module):
+    def __init__(self):
+        super().__init__()
+        dims = torch.tensor([8, 4])
+        self.proj = nn.Linear(dims[0], dims[1])
+
+
+def build():
+    return Folded()
+"""
+
+
+def test_a_size_passed_as_a_tensor_is_reported_where_the_torch_module_is_built(cli, tmp_path):
+    """Found by the transformers sweep (InklingVisionEncoderLayer): nn.Linear(tensor, tensor)
+    leaves 0-dim tensors in in_features/out_features. The fix is at the caller, not a buffer."""
+    path = tmp_path / "folded.py"
+    path.write_text(SIZE_AS_TENSOR)
+    result = cli("check", f"{path}:build", "--format", "json")
+    assert result.code == 1, result.err
+    findings = json.loads(result.out)["findings"]
+    assert [(f["code"], f["attribute"], f["line"]) for f in findings] == [
+        ("PI002", "in_features", 10),
+        ("PI002", "out_features", 10),
+    ]
+    assert all("pass int(...)" in f["message"] and "register_buffer" not in f["message"] for f in findings)
+    assert all(f["file"].endswith("folded.py") for f in findings)
