@@ -16,6 +16,7 @@ from typing import Any
 
 from paraminspect.checks.model import ERROR, INFO, WARNING, Finding, Rule
 from paraminspect.checks.registration_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
+from paraminspect.checks.torch_arguments import at_creation, torch_argument
 
 _PARAMETER, _BUFFER = "parameter", "buffer"
 # How many names a message spells out before it says "and N more" (the finding's `names`
@@ -112,39 +113,12 @@ def check_trainable_tensor_attribute(ctx: Any) -> list[Finding]:
     return out
 
 
-def _torch_argument(ctx: Any, module: str, attribute: str) -> str | None:
-    """The torch.nn class whose constructor argument `attribute` is (nn.Linear's in_features),
-    when a tensor was passed there: a number that arrived as a tensor, not a tensor to register."""
-    import inspect
-
-    from paraminspect.sources import is_torch_class
-
-    cls = getattr(ctx.inventory, "module_classes", {}).get(module)
-    if cls is None or not is_torch_class(cls):
-        return None
-    try:
-        return cls.__name__ if attribute in inspect.signature(cls.__init__).parameters else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _at_creation(ctx: Any, module: str, finding: Finding) -> Finding:
-    """The finding at the line that creates the torch module (`self.proj = nn.Linear(...)` in
-    its parent's class): torch's own source is never the place to fix."""
-    from paraminspect.sources import find_assignment
-
-    parent, _, child = module.rpartition(".")
-    cls = getattr(ctx.inventory, "module_classes", {}).get(parent)
-    location = find_assignment(cls, (child,)) if cls is not None and child and "[" not in child else None
-    return replace(finding, file=location.file, line=location.line) if location is not None else finding
-
-
 def check_tensor_attribute(ctx: Any) -> list[Finding]:
     out = []
     for (module, attribute), ref in _plain_tensor_refs(ctx):
         path = _dotted(module, attribute)
         fix, no_fix = "buffer", ""
-        owner = _torch_argument(ctx, module, attribute) if ref.registered_as is None else None
+        owner = torch_argument(ctx, module, attribute) if ref.registered_as is None else None
         if owner is not None:
             message = (
                 f"`{path}` is a tensor: nn.{owner} was built with a tensor for its `{attribute}` argument, "
@@ -153,7 +127,7 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
             )
             no_fix = "the call that builds the module must pass a number"
             finding = _finding(PI002, module, attribute, [ref.name], message, "", no_fix)
-            out.append(_at_creation(ctx, module, finding))
+            out.append(at_creation(ctx, module, finding))
             continue
         if ref.registered_as is None and not ref.requires_grad:
             message = (
