@@ -294,15 +294,16 @@ def project_root(start: Path | None = None) -> Path | None:
     return next((f for f in (here, *here.parents) if (f / "pyproject.toml").is_file()), None)
 
 
-def cacheable(specs: Sequence[str]) -> bool:
+def cacheable(specs: Sequence[str], root: Path | None = None) -> bool:
     """Models whose result depends only on the key and on imported source files: factories,
     timm and transformers names. Checkpoint files, Hugging Face folders and caches, and
     folders to discover read files that are not imported modules, so they are not cached."""
     from paraminspect.loaders.spec import is_checkpoint_spec, split_target
 
     for spec in specs:
-        if spec.startswith("hf:") or is_checkpoint_spec(spec) or os.path.isdir(spec):
+        folder = os.path.isdir(spec) or (root is not None and (root / spec).is_dir())
+        if spec.startswith("hf:") or is_checkpoint_spec(spec) or folder:
             return False
-        if split_target(spec) is None and spec.endswith(".py"):
-            return False
+        if split_target(spec) is None and (spec.endswith(".py") or "/" in spec or os.sep in spec):
+            return False  # a file or folder to discover: new classes or files would go unseen
     return True

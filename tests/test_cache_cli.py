@@ -138,3 +138,20 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
     once = len(runs.read_text().splitlines())  # tried on meta, then on CPU
     assert run_process("check", "model.py:build", cwd=tmp_path).code == 2
     assert len(runs.read_text().splitlines()) == 2 * once
+
+
+def test_folders_to_discover_are_never_cached(tmp_path: Path) -> None:
+    # New files in a folder are not imported modules of an earlier run: a cached answer would miss them.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text(
+        "from torch import nn\n\nclass A(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.paraminspect]\nmodels = ["src"]\n')
+    assert run_process("check", cwd=tmp_path).code == 0
+    (src / "b.py").write_text(
+        "import torch\nfrom torch import nn\n\nclass B(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.mask = torch.ones(2)\n"
+    )
+    again = run_process("check", cwd=tmp_path)
+    assert again.code == 1 and "PI002" in again.out
