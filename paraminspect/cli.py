@@ -10,13 +10,28 @@ import gc
 import os
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 
+from paraminspect.cli_io import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    NO_CACHE_HELP,
+    ChildError,
+    apply_fixes,
+    fix_options,
+    in_child,
+    maybe_cached,
+    model_output,
+    notify,
+    output_to,
+    report_check,
+    show_diff,
+    state,
+)
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
 
 app = typer.Typer(
@@ -28,28 +43,16 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 SHOW_FORMATS = ("table", "json", "csv", "markdown")
 KINDS = ("parameter", "buffer", "unregistered", "stored", "packed")
 TRUST_PICKLE_HELP = "Allow full unpickling of a .pt/.pth/.bin/.ckpt checkpoint (runs code from the file)."
 TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.json's auto_map)."
 
-_state: dict[str, Any] = {"debug": False}
 
 MODEL_HELP = (
     "timm name (resnet50, timm:NAME, a partial name such as vit_base), pkg.module:factory, path/to/file.py:factory, "
     "a Hugging Face folder, hf:ORG/NAME or transformers:CLASS"
 )
-
-
-class ChildError(ParamInspectError):
-    """A task in a child process failed; its traceback (if any) was shown there."""
-
-
-def _note(message: str) -> None:
-    from paraminspect.render.safe import one_line
-
-    sys.stderr.write(f"note: {one_line(message)}\n")
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -62,78 +65,6 @@ TIMEOUT_HELP = (
     "A model whose build (and --run pass) takes longer than this many seconds fails "
     "(default 120, or timeout in [tool.paraminspect])."
 )
-
-
-def _model_output(text: str, label: Optional[str] = None) -> None:
-    """What a model's code printed in its child process: on stderr, each line marked as the
-    model's and made printable (stdout carries only paraminspect's own output)."""
-    from paraminspect.render.safe import printable
-
-    mark = "model output" if label is None else f"model output ({printable(label)})"
-    for line in text.splitlines():
-        sys.stderr.write(f"{mark}: {printable(line)}\n")
-
-
-def _in_child(task: Any, timeout: float, preload: tuple[str, ...]) -> Any:
-    """Run a runner Task in a child process; its value, or the error that ends the command."""
-    from paraminspect.runner import INTERNAL, INTERRUPTED, run_one
-
-    outcome = run_one(task, timeout, preload)
-    _model_output(outcome.output)
-    if outcome.ok:
-        return outcome.value
-    if _state["debug"] and outcome.traceback:
-        sys.stderr.write(outcome.traceback)
-    if outcome.status == INTERRUPTED:
-        raise KeyboardInterrupt
-    if outcome.status == INTERNAL:
-        raise ChildError(
-            f"internal error: {outcome.message} (a paraminspect bug; rerun with --debug for the traceback)"
-        )
-    raise ChildError(outcome.message)
-
-
-NO_CACHE_HELP = "Run even when an unchanged earlier run could answer from .paraminspect_cache/."
-
-
-def _maybe_cached(specs: list[str], enabled: bool, output_file: Optional[Path], run: Any) -> int:
-    """`run()`, or the answer of an earlier run with the same inputs (see paraminspect.cache:
-    the command line, versions, config, terminal, and every source file the build imported)."""
-    from paraminspect.cache import cache_folder, cacheable, cached_run, project_root
-
-    if not enabled or not cacheable(specs):
-        return run()
-    from paraminspect.runner import watch_sources
-
-    parts = {"argv": _state.get("argv", []), "debug": _state["debug"]}
-    return cached_run(cache_folder(project_root()), parts, output_file, run, watch_sources)
-
-
-@contextmanager
-def _output(path: Optional[Path]) -> Iterator[IO[str]]:
-    """stdout, or the -o file (closed before the command returns). A reader that goes away
-    (`| head`) ends the output, not the command: its exit code still reports the result
-    (click would turn the broken pipe into exit 1, which reads as "findings")."""
-    if path is None:
-        try:
-            yield sys.stdout
-        except BrokenPipeError:
-            pass  # _finish_output points stdout at /dev/null so nothing writes to the pipe again
-        return
-    try:
-        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        yield fh
-        fh.close()  # a full disk (ENOSPC, -o /dev/full) shows here or in a write
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        try:
-            fh.close()
-        except OSError:
-            pass
 
 
 def _print_version(value: bool) -> None:
@@ -151,7 +82,7 @@ def _root(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
 
 
 @app.command()
@@ -212,13 +143,13 @@ def show(
         if runs_no_code(model, trust_pickle, weights):
             loaded = show_task(**task.kwargs)
         else:
-            loaded = _in_child(task, resolve_timeout(timeout), preload_for([model]))
+            loaded = in_child(task, resolve_timeout(timeout), preload_for([model]))
         gc.freeze()  # the records are here: the collector need not rescan them while we render
         memory = loaded.memory
         for message in loaded.notes:
-            _note(message)
+            notify(message)
         inv, records, modules = loaded.inventory, list(loaded.records), loaded.modules
-        with _output(output_file) as out:
+        with output_to(output_file) as out:
             if output_format == "json":
                 from paraminspect.render.json import show_json
 
@@ -254,7 +185,7 @@ def show(
                 )
         return EXIT_OK
 
-    return _maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
+    return maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
 
 
 CHECK_FORMATS = ("text", "concise", "json", "github", "sarif")
@@ -338,7 +269,7 @@ def check(
 
     def check_and_report() -> int:
         _choice(output_format, CHECK_FORMATS, "--format")
-        fix_codes = _fix_options(fix, diff, fix_only, fix_persistent)
+        fix_codes = fix_options(fix, diff, fix_only, fix_persistent)
         from paraminspect.run.examples import run_options
 
         run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
@@ -367,15 +298,15 @@ def check(
             from paraminspect.discover.paths import discover_paths
 
             path_run = discover_paths(plan, plan.timeout)
-            _model_output(path_run.output)
+            model_output(path_run.output)
             tasks += path_run.tasks
             for message in path_run.notes():
-                _note(message)
+                notify(message)
         specs = [task.spec for task in tasks]
         refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in tasks])
         workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
         if note:
-            _note(note)
+            notify(note)
 
         def run_checks() -> list[Any]:
             """Each model in a child process of its own (so a re-check after --fix imports the
@@ -388,129 +319,23 @@ def check(
         results = run_checks()
         for result in results:
             label = None if len(specs) == 1 else result.spec
-            _model_output(result.output, label)
-            if _state["debug"] and result.traceback:
+            model_output(result.output, label)
+            if state["debug"] and result.traceback:
                 sys.stderr.write(result.traceback)
             for message in result.notes:
-                _note(message if label is None else f"{label}: {message}")
+                notify(message if label is None else f"{label}: {message}")
         if fix or diff:
             persistent = fix_persistent or plan.fix_persistent
             if diff:
-                return _show_diff(results, fix_codes, persistent, output_file)
-            results = _apply_fixes(results, fix_codes, persistent, run_checks)
+                return show_diff(results, fix_codes, persistent, output_file)
+            results = apply_fixes(results, fix_codes, persistent, run_checks)
         if path_run is None:
-            return _report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
+            return report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
         results, extra = path_run.report(results, strict)
-        return _report_check(results, output_format, output_file, plan.fail_on, registry=True, **extra)
+        return report_check(results, output_format, output_file, plan.fail_on, registry=True, **extra)
 
     use_cache = not (no_cache or run or fix or diff)
-    return _maybe_cached(list(models or []), use_cache, output_file, check_and_report)
-
-
-def _fix_options(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: bool) -> Optional[list[str]]:
-    """Validate --fix/--diff/--fix-only/--fix-persistent; the --fix-only codes (None: all)."""
-    if fix and diff:
-        raise UsageError("--diff shows the fixes and changes nothing, --fix applies them: use one of them")
-    if not (fix or diff) and (fix_only is not None or persistent):
-        raise UsageError(f"{'--fix-only' if fix_only is not None else '--fix-persistent'} needs --fix or --diff")
-    from paraminspect.checks.engine import parse_codes
-    from paraminspect.fixes.files import fixable_codes
-
-    codes = parse_codes(fix_only, "--fix-only")
-    fixable = fixable_codes()
-    for code in codes or []:
-        if code != "ALL" and not any(c.startswith(code) for c in fixable):
-            raise UsageError(f"--fix-only {code}: no rule it names has a fix; rules with fixes: {', '.join(fixable)}")
-    return codes
-
-
-def _show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, output_file: Optional[Path]) -> int:
-    """--diff: the unified diff on stdout (or -o), what cannot be fixed on stderr."""
-    from paraminspect.fixes.apply import preview
-    from paraminspect.fixes.files import fixable_codes, plan_fixes
-    from paraminspect.render.fixes import fix_lines
-    from paraminspect.render.safe import one_line
-
-    for result in results:
-        if result.error is not None:
-            message = result.error if len(results) == 1 else result.error_line()
-            sys.stderr.write(f"error: {one_line(message)}\n")
-    report = preview(plan_fixes(results, codes), persistent)
-    with _output(output_file) as out:
-        out.write("".join(report.diffs))
-    for line in fix_lines(report, fixable_codes(), persistent=persistent, preview=True):
-        sys.stderr.write(line + "\n")
-    if any(r.error is not None for r in results):
-        return EXIT_ERROR
-    return EXIT_FINDINGS if report.diffs else EXIT_OK
-
-
-def _apply_fixes(results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Any) -> list[Any]:
-    """--fix: write, re-check, revert what failed; the re-check's results."""
-    from paraminspect.fixes.apply import apply_fixes
-    from paraminspect.fixes.files import fixable_codes, plan_fixes
-    from paraminspect.render.fixes import fix_lines
-
-    report = apply_fixes(plan_fixes(results, codes), results, recheck, persistent)
-    for line in fix_lines(report, fixable_codes(), persistent=persistent, preview=False):
-        sys.stderr.write(line + "\n")
-    return report.results
-
-
-def _report_check(
-    results: list[Any],
-    output_format: str,
-    output_file: Optional[Path],
-    fail_on: str,
-    registry: bool = False,
-    skipped: Any = (),
-    counts_line: Optional[str] = None,
-    lenient: frozenset[str] = frozenset(),
-    noun: str = "models",
-) -> int:
-    """Render ModelResults, print load errors on stderr, and pick the exit code. A registry
-    run's text report lists the failures itself (apart from the findings). Failures of the
-    `lenient` specs (classes found by `check PATH`, without --strict) do not make it 2."""
-    from paraminspect.render.safe import one_line
-
-    if not results and not skipped and output_format == "text":
-        return EXIT_OK  # `check PATH` found no module class: its note said so
-    for result in results:
-        if result.error is not None and not (registry and output_format in ("text", "concise")):
-            message = result.error if len(results) == 1 else result.error_line()
-            sys.stderr.write(f"{'warning' if result.spec in lenient else 'error'}: {one_line(message)}\n")
-    style = "concise" if output_format == "concise" else "full"
-    with _output(output_file) as out:
-        if output_format == "json":
-            from paraminspect.render.json import check_json
-
-            out.write(check_json(results, skipped))
-        elif output_format == "github":
-            from paraminspect.render.github import check_github
-
-            out.write(check_github(results))
-        elif output_format == "sarif":
-            from paraminspect import __version__
-            from paraminspect.checks import all_rules
-            from paraminspect.render.sarif import check_sarif
-
-            out.write(check_sarif(results, list(all_rules().values()), __version__))
-        elif registry:
-            from paraminspect.render.console import make_console
-            from paraminspect.render.registry import print_registry_report
-
-            print_registry_report(make_console(out), results, fail_on, skipped, counts_line, noun, style)
-        else:
-            from paraminspect.render.console import make_console
-            from paraminspect.render.findings import print_findings
-
-            print_findings(make_console(out), results, fail_on, style)
-    if any(r.error is not None and r.spec not in lenient for r in results):
-        return EXIT_ERROR
-    from paraminspect.checks.model import at_least
-
-    failing = any(at_least(f.severity, fail_on) for r in results for f in r.findings)
-    return EXIT_FINDINGS if failing else EXIT_OK
+    return maybe_cached(list(models or []), use_cache, output_file, check_and_report)
 
 
 @app.command()
@@ -520,7 +345,7 @@ def rules() -> int:
     from paraminspect.render.console import make_console
     from paraminspect.render.findings import print_rules
 
-    with _output(None) as out:
+    with output_to(None) as out:
         print_rules(make_console(out), list(all_rules().values()))
     return EXIT_OK
 
@@ -540,7 +365,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", sho
         close = difflib.get_close_matches(code.strip().upper(), list(catalog), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UsageError(f"unknown rule code {code!r}{hint}: run `paraminspect rules` for the list")
-    with _output(None) as out:
+    with output_to(None) as out:
         print_explanation(make_console(out), rule)
     return EXIT_OK
 
@@ -594,20 +419,20 @@ def diff(
     if all(runs_no_code(spec, trust_pickle, weights) for spec in (left, right or "")):
         result = diff_task(**options)  # two safetensors headers: no code runs, no torch needed
     else:
-        result = _in_child(Task(DIFF, options, label=f"diff {left}"), resolve_timeout(None), preload_for([left]))
+        result = in_child(Task(DIFF, options, label=f"diff {left}"), resolve_timeout(None), preload_for([left]))
     for side in (result.left, result.right):
         for message in side.notes:
-            _note(f"{side.spec}: {message}")
+            notify(f"{side.spec}: {message}")
     if mapping is not None:
         import json
 
         if not result.mapping:
-            _note("no key mapping applies: writing an empty one")
+            notify("no key mapping applies: writing an empty one")
         try:
             mapping.write_text(json.dumps(result.mapping, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {mapping}: {exc.strerror}") from None
-    with _output(output_file) as out:
+    with output_to(output_file) as out:
         if output_format == "json":
             from paraminspect.render.diff import diff_json
 
@@ -626,7 +451,7 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 
 def _run(argv: Optional[list[str]]) -> int:
-    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
+    state["argv"] = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=argv, prog_name="paraminspect", standalone_mode=False)
     except typer.Exit as exc:
@@ -640,7 +465,7 @@ def _run(argv: Optional[list[str]]) -> int:
     except ParamInspectError as exc:
         from paraminspect.render.safe import one_line
 
-        if _state["debug"] and not isinstance(exc, ChildError):
+        if state["debug"] and not isinstance(exc, ChildError):
             traceback.print_exc()
         sys.stderr.write(f"error: {one_line(exc)}\n")
         return EXIT_ERROR
@@ -655,7 +480,7 @@ def _run(argv: Optional[list[str]]) -> int:
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]
             return EXIT_ERROR
-        if _state["debug"]:
+        if state["debug"]:
             traceback.print_exc()
         from paraminspect.render.safe import one_line
 
@@ -693,7 +518,7 @@ def _finish_output(code: int) -> int:
 def _run_command(argv: Optional[list[str]]) -> int:
     try:
         return _run(argv)
-    except SystemExit as exc:  # click ends a broken pipe outside _output() with SystemExit(1)
+    except SystemExit as exc:  # click ends a broken pipe outside output_to() with SystemExit(1)
         if isinstance(exc.__context__, BrokenPipeError):  # `--help | head -1`: the reader went away
             return EXIT_OK
         if exc.code is None or isinstance(exc.code, int):
