@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import os
 import re
 import textwrap
 from collections.abc import Iterable
@@ -110,20 +111,105 @@ def _class_assignments(cls: type, outside_init: bool) -> dict[tuple[str, ...], S
     return found
 
 
-def find_assignment(cls: type, chain: tuple[str, ...] | str, *, outside_init: bool = False) -> SourceLocation | None:
+def find_assignment(
+    cls: type, chain: tuple[str, ...] | str, *, outside_init: bool = False, user_only: bool = False
+) -> SourceLocation | None:
     """Where `cls` (or a base class) assigns `self.<chain>`; None when not found.
-    `outside_init`: only an assignment made outside __init__ (in forward, say)."""
+    `outside_init`: only an assignment made outside __init__ (in forward, say); `user_only`:
+    only in classes outside installed libraries (see is_library_file)."""
     if isinstance(chain, str):
         chain = (chain,)
     for klass in getattr(cls, "__mro__", ()):
         # torch's own classes are never where a user's bug is: a line inside torch/ would
         # only mislead annotations and SARIF
-        if klass is object or is_torch_class(klass):
+        if klass is object or is_torch_class(klass) or (user_only and is_library_class(klass)):
             continue
         location = _class_assignments(klass, outside_init).get(chain)
         if location is not None:
             return location
     return None
+
+
+# --- framework code: the user's line instead ---------------------------------------------------
+
+_LIBRARY_DIRS = ("site-packages", "dist-packages")
+
+
+@lru_cache(maxsize=4096)
+def is_library_file(file: str) -> bool:
+    """An installed package's file (site-packages): a line there is not one the user can edit."""
+    parts = os.path.normpath(file).split(os.sep)
+    return any(d in parts for d in _LIBRARY_DIRS)
+
+
+@lru_cache(maxsize=4096)
+def is_library_class(cls: type) -> bool:
+    if is_torch_class(cls):
+        return True
+    try:
+        file = inspect.getsourcefile(cls)
+    except (OSError, TypeError):
+        return False
+    return file is not None and is_library_file(file)
+
+
+def _function_tree(func: object) -> tuple[ast.AST, str, int] | None:
+    try:
+        file = inspect.getsourcefile(func)  # type: ignore[arg-type]
+        lines, start = inspect.getsourcelines(func)  # type: ignore[arg-type]
+        return ast.parse(textwrap.dedent("".join(lines))), file or "", start
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _property_setters(cls: type) -> dict[str, str]:
+    """Attribute a property setter stores -> the property's name (`self._x = value` in `x.setter`)."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or is_torch_class(klass):
+            continue
+        for name, value in vars(klass).items():
+            if not isinstance(value, property) or value.fset is None:
+                continue
+            parsed = _function_tree(value.fset)
+            if parsed is None:
+                continue
+            for node in ast.walk(parsed[0]):
+                for chain in assignment_chains(node):
+                    if len(chain) == 1:
+                        found[chain[0]] = name
+    return found
+
+
+def _super_init_call(klass: type) -> SourceLocation | None:
+    """The `super().__init__(...)` (or `Base.__init__(self, ...)`) line of klass's own __init__."""
+    init = vars(klass).get("__init__")
+    parsed = _function_tree(init) if init is not None else None
+    if parsed is None:
+        return None
+    tree, file, start = parsed
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__":
+            return SourceLocation(file, start + node.lineno - 1)
+    return None
+
+
+def user_location(cls: type, attribute: str) -> SourceLocation | None:
+    """The user's line behind an attribute that framework code (a class in site-packages) wrote:
+    the assignment to the property whose setter stored it, else the `super().__init__()` call of
+    the user's class nearest to the framework base. None when every class is library code."""
+    public = _property_setters(cls).get(attribute)
+    if public is not None:
+        location = find_assignment(cls, public, user_only=True)
+        if location is not None:
+            return location
+    nearest = None
+    for klass in cls.__mro__:
+        if klass is object or is_library_class(klass):
+            continue
+        nearest = _super_init_call(klass) or nearest
+    return nearest
 
 
 def noqa_codes(location: SourceLocation | None) -> frozenset[str] | None:

@@ -12,7 +12,14 @@ from typing import Any
 
 from paraminspect.checks import CheckContext, Finding, Rule, all_rules
 from paraminspect.errors import UsageError
-from paraminspect.sources import SourceLocation, find_assignment, is_suppressed
+from paraminspect.sources import (
+    SourceLocation,
+    find_assignment,
+    is_library_class,
+    is_library_file,
+    is_suppressed,
+    user_location,
+)
 
 ALL = "ALL"
 
@@ -107,13 +114,57 @@ def locate(inventory: Any, module: str, attribute: str, parents_first: bool = Fa
         candidates.append((".".join(parts[:i]), (*tail, attribute)))
     own = (module, (attribute,))
     candidates = [*candidates, own] if parents_first else [own, *candidates]
+    found = None
     for path, chain in candidates:
         cls = classes.get(path)
         if cls is not None:
-            location = find_assignment(cls, chain)
-            if location is not None:
-                return location
+            found = find_assignment(cls, chain)
+            if found is not None:
+                break
+    owner = classes.get(module)
+    if found is not None and not is_library_file(found.file):
+        return found
+    if found is None and (owner is None or not is_library_class(owner)):
+        return None
+    # written by framework code (a property setter, a base class, torchvision's Normalize keeping
+    # the user's tensor): the user's line that made it happen, where there is one
+    return _user_line(classes, module, attribute) or found
+
+
+def _user_line(classes: dict[str, type], module: str, attribute: str) -> SourceLocation | None:
+    """The line in the user's code behind `module.attribute`: through the owner's property
+    setters and base classes, else the assignment of the nearest user-written ancestor that
+    created the module (`self.norm = Normalize(mean, std)`)."""
+    owner = classes.get(module)
+    if owner is not None:
+        location = user_location(owner, attribute)
+        if location is not None:
+            return location
+    parts = module.split(".") if module else []
+    for i in range(len(parts) - 1, -1, -1):
+        parent = classes.get(".".join(parts[:i]))
+        child = parts[i].split("[", 1)[0]  # `blocks[0]`: the attribute holding the container
+        if parent is None or not child:
+            continue
+        location = find_assignment(parent, child, user_only=True) or user_location(parent, child)
+        if location is not None:
+            return location
     return None
+
+
+def _with_module_aliases(finding: Finding, aliases: tuple[str, ...]) -> Finding:
+    """One finding for a module registered under several names (`self.b = self.a`), naming
+    the attribute under each of them."""
+    prefix = finding.module + "."
+    names = list(finding.names)
+    for alias in aliases:
+        names += [alias + "." + n[len(prefix) :] for n in finding.names if n.startswith(prefix)]
+    also = ", ".join(f"`{a}`" for a in aliases)
+    return dataclasses.replace(
+        finding,
+        names=tuple(dict.fromkeys(names)),
+        message=f"{finding.message} (the same module is also registered as {also})",
+    )
 
 
 def run_static_checks(
@@ -131,6 +182,7 @@ def run_static_checks(
     if inventory is not ctx.inventory:
         ctx = dataclasses.replace(ctx, inventory=inventory)
     order = {m.path: i for i, m in enumerate(inventory.modules)}
+    shared = {m.path: m.aliases for m in inventory.modules if m.aliases}
     findings: list[Finding] = []
     for rule in enabled_rules(select, ignore):
         if rule.check is None:
@@ -143,6 +195,8 @@ def run_static_checks(
                 location = locate(inventory, finding.module, finding.attribute)
             if is_suppressed(finding.code, location):
                 continue
+            if finding.module in shared and finding.attribute and finding.code != "PI008":
+                finding = _with_module_aliases(finding, shared[finding.module])
             findings.append(
                 dataclasses.replace(
                     finding,

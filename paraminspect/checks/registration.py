@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from paraminspect.checks.frameworks import framework_owns
 from paraminspect.checks.model import ERROR, INFO, WARNING, Finding, Rule
 from paraminspect.checks.registration_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
 from paraminspect.checks.torch_arguments import at_creation, torch_argument
@@ -51,11 +52,15 @@ def _grouped_references(ctx: Any, target: str) -> Iterator[tuple[tuple[str, str]
     inventory order. References whose owner is itself an unregistered module (found inside
     a container) are skipped: the finding at the outermost attribute covers them."""
     registered = _registered_modules(ctx.inventory)
+    classes = getattr(ctx.inventory, "module_classes", {})
     groups: dict[tuple[str, str], list[Any]] = {}
     for ref in ctx.inventory.references:
         if ref.target == target and ref.module in registered:
             groups.setdefault((ref.module, ref.attribute), []).append(ref)
-    yield from groups.items()
+    for (module, attribute), refs in groups.items():
+        if target == "tensor" and framework_owns(classes.get(module), attribute):
+            continue  # moved by the framework's own code (see checks/frameworks.py)
+        yield (module, attribute), refs
 
 
 def _finding(

@@ -4,7 +4,7 @@ always behind the network guard."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from paraminspect.errors import LoadError, UsageError
@@ -28,11 +28,16 @@ def check_device(device: str) -> str:
     return str(dev)
 
 
-def _network_message(what: str) -> str:
-    return (
-        f"{what} tried to download weights ({network_attempt()}); paraminspect never downloads: "
-        "pass -a pretrained=False, -a weights=None or -a weights_backbone=None"
-    )
+def _network_message(what: str, weight_arguments: Sequence[str] | None) -> str:
+    start = f"{what} tried to download weights ({network_attempt()}); paraminspect never downloads: "
+    if weight_arguments is None:  # a builder whose signature paraminspect did not read
+        return start + "pass -a pretrained=False, -a weights=None or -a weights_backbone=None"
+    if not weight_arguments:
+        return start + (
+            "none of its parameters looks like a weight source; build the model without weights in a "
+            "factory of your own and point MODEL at it"
+        )
+    return start + "pass " + " or ".join(f"-a {a}" for a in weight_arguments)
 
 
 def _call_on(device: str, build: Callable[[], Any]) -> Any:
@@ -46,34 +51,41 @@ def _call_on(device: str, build: Callable[[], Any]) -> Any:
         return build()
 
 
-def build_on(what: str, build: Callable[[], Any], device: str | None, notes: list[str]) -> tuple[Any, str]:
-    """Run `build` on `device`, or on meta with a CPU fallback when no device is forced."""
+def build_on(
+    what: str,
+    build: Callable[[], Any],
+    device: str | None,
+    notes: list[str],
+    weight_arguments: Sequence[str] | None = None,
+) -> tuple[Any, str]:
+    """Run `build` on `device`, or on meta with a CPU fallback when no device is forced.
+    `weight_arguments` (`encoder_weights=None`) are what a network error advises."""
     if device is not None:
         try:
             return _call_on(device, build), device
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            raise _build_error(what, exc) from exc
+            raise _build_error(what, exc, weight_arguments) from exc
     try:
         return _call_on("meta", build), "meta"
     except KeyboardInterrupt:
         raise
     except BaseException as meta_exc:
         if network_attempt():
-            raise LoadError(_network_message(what)) from meta_exc
+            raise LoadError(_network_message(what, weight_arguments)) from meta_exc
         reason = one_line(meta_exc)
     try:
         module = _call_on("cpu", build)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raise _build_error(what, exc) from exc
+        raise _build_error(what, exc, weight_arguments) from exc
     notes.append(f"{what} cannot be built on the meta device ({reason}); built on CPU instead")
     return module, "cpu"
 
 
-def _build_error(what: str, exc: BaseException) -> LoadError:
+def _build_error(what: str, exc: BaseException, weight_arguments: Sequence[str] | None) -> LoadError:
     if network_attempt():
-        return LoadError(_network_message(what))
+        return LoadError(_network_message(what, weight_arguments))
     return LoadError(f"{what} raised {one_line(exc)}")

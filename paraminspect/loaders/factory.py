@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable
@@ -28,7 +29,26 @@ NO_WEIGHTS_DEFAULTS: dict[str, Any] = {
     "pretrained_backbone": False,
     "weights": None,
     "weights_backbone": None,
+    "encoder_weights": None,  # segmentation_models_pytorch
 }
+# Parameter names that look like a source of weights (`encoder_weights`, `pretrained_path`,
+# `ckpt_url`): what the network error advises setting, read from the factory's signature.
+_WEIGHT_SOURCE = re.compile(r"pretrain|weights|ckpt|checkpoint|download|(^|_)(url|hub|from_pretrained)($|_)", re.I)
+
+
+def weight_arguments(target: Callable[..., Any]) -> list[str] | None:
+    """`-a NAME=VALUE` texts that would switch off the factory's weight sources (False for a
+    boolean parameter, else None); None when its signature cannot be read."""
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return None
+    found = []
+    for name, p in parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or not _WEIGHT_SOURCE.search(name):
+            continue
+        found.append(f"{name}={False if isinstance(p.default, bool) else None}")
+    return found
 
 
 def _import_file(path_text: str) -> Any:
@@ -194,7 +214,7 @@ def load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device
     if defaults:
         notes.append("building without weights: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
         kwargs = {**kwargs, **defaults}
-    built, built_on = build_on(what, lambda: target(**kwargs), device, notes)
+    built, built_on = build_on(what, lambda: target(**kwargs), device, notes, weight_arguments(target))
     return LoadedModel(spec, spec, _as_module(what, built), built_on, "factory", notes)
 
 

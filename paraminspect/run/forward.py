@@ -22,14 +22,17 @@ from paraminspect.run.examples import (
     resolve_example,
 )
 from paraminspect.run.observer import _Observer
+from paraminspect.run.seeded import seeded
 from paraminspect.run.tracing import (
     Observation,
     RunReport,
     _definition_site,
     _dotted,
     _Index,
+    _is_device_mismatch,
     _location,
     _plain_attributes,
+    _short,
     _tensors_in,
 )
 
@@ -37,9 +40,51 @@ __all__ = ["Observation", "RunReport", "check_run", "run_model"]
 
 
 def _model_device(model: nn.Module) -> torch.device:
+    """Meta when any registered tensor is there (a meta build leaves legacy-constructed
+    tensors on CPU), else the first tensor's device."""
+    first = None
     for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
+        if t.device.type == "meta":
+            return t.device
+        first = first or t.device
+    if first is None:  # nothing registered: where the plain tensors are (a meta build made them)
+        for module in model.modules():
+            for _, value in _plain_attributes(module):
+                for _, t in _tensors_in(value):
+                    return t.device
+    return first or torch.device("cpu")
+
+
+_Swap = tuple[torch.Tensor, torch.Tensor]
+
+
+def _stragglers_to_meta(model: nn.Module) -> tuple[list[str], list[_Swap]]:
+    """Registered tensors of a meta model that are not on meta (`nn.Parameter(torch.Tensor(n))`:
+    legacy constructors ignore the device context): swapped in place for meta copies, so that
+    every alias sees the move, as `.to()` would move them in a real build. Returns their names and
+    what `_swap_back` needs."""
+    names: list[str] = []
+    swaps: list[_Swap] = []
+    seen: set[int] = set()
+    for name, t in (*model.named_parameters(), *model.named_buffers()):
+        if id(t) in seen or t.device.type == "meta" or isinstance(t, nn.parameter.UninitializedTensorMixin):
+            continue
+        seen.add(id(t))
+        moved = t.detach().to("meta")
+        if isinstance(t, nn.Parameter):
+            moved = nn.Parameter(moved, requires_grad=t.requires_grad)
+        try:
+            torch.utils.swap_tensors(t, moved)
+        except Exception:  # a weakref or a tensor subclass that cannot be swapped: leave it
+            continue
+        names.append(name)
+        swaps.append((t, moved))
+    return names, swaps
+
+
+def _swap_back(swaps: list[_Swap]) -> None:
+    for t, moved in swaps:
+        torch.utils.swap_tensors(t, moved)
 
 
 def _output_scalar(output: Any) -> torch.Tensor | None:
@@ -52,18 +97,30 @@ def _output_scalar(output: Any) -> torch.Tensor | None:
     return total
 
 
-def _output_tensors(value: Any, depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+def _output_tensors(value: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors in an output: in containers, dataclasses and any object's `__dict__` (a
+    torch.distributions.Categorical's logits, an int subclass carrying the loss), each once."""
     if isinstance(value, torch.Tensor):
         yield "", value
-    elif depth < 6 and isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            yield from _output_tensors(v, depth + 1)
-    elif depth < 6 and isinstance(value, dict):  # also ModelOutput-like OrderedDicts
-        for v in value.values():
-            yield from _output_tensors(v, depth + 1)
-    elif depth < 6 and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            yield from _output_tensors(getattr(value, f.name, None), depth + 1)
+        return
+    seen = set() if seen is None else seen
+    if depth >= 6 or id(value) in seen or isinstance(value, (str, bytes, nn.Module, type)):
+        return
+    seen.add(id(value))
+    items: Any = ()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    elif isinstance(value, dict):  # also ModelOutput-like OrderedDicts
+        items = value.values()
+    elif dataclasses.is_dataclass(value):
+        items = [getattr(value, f.name, None) for f in dataclasses.fields(value)]
+    elif not callable(value):
+        try:
+            items = list(vars(value).values())
+        except TypeError:  # no __dict__
+            items = ()
+    for v in items:
+        yield from _output_tensors(v, depth + 1, seen)
 
 
 def _run_once(model: nn.Module, example: Example, device: torch.device) -> tuple[list[Observation], bool, list[str]]:
@@ -79,8 +136,11 @@ def _run_once(model: nn.Module, example: Example, device: torch.device) -> tuple
     stack = observer.module_stack
     notes: list[str] = []
 
+    ran: set[int] = set()  # modules whose forward was called
+
     def pre_hook(module: nn.Module, _inputs: Any) -> None:
         stack.append(module)
+        ran.add(id(module))
 
     def post_hook(module: nn.Module, _inputs: Any, _output: Any) -> None:
         if stack and stack[-1] is module:
@@ -91,7 +151,7 @@ def _run_once(model: nn.Module, example: Example, device: torch.device) -> tuple
         nn.modules.module.register_module_forward_hook(post_hook, always_call=True),
     ]
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), seeded(device) as draws:
             with observer:
                 output = model(*args, **kwargs)
             backward = False
@@ -104,12 +164,13 @@ def _run_once(model: nn.Module, example: Example, device: torch.device) -> tuple
             handle.remove()
     changes = _attribute_changes(index, before, observer)  # may rename PI104s seen at first use
     observations = list(observer.observations) + changes
+    skipped = _random_skips(observer, draws.outside_torch, index, ran)
     if backward:
-        observations += _unused_parameters(index, trainable)
+        observations += _unused_parameters(index, trainable, skipped, notes)
     elif trainable and not any(t.is_floating_point() for _, t in _output_tensors(output)):
         notes.append("the output holds no floating tensor: no backward pass, PI101 not checked")
     elif trainable:
-        observations += _unused_parameters(index, trainable)  # the whole output is detached
+        observations += _unused_parameters(index, trainable, skipped, notes)  # the whole output is detached
     for pid, p in trainable.items():
         p.grad = saved_grads[pid]
     return observations, backward, notes
@@ -171,13 +232,32 @@ def _attribute_changes(
     return found
 
 
-def _unused_parameters(index: _Index, trainable: dict[int, nn.Parameter]) -> list[Observation]:
+def _random_skips(observer: _Observer, outside_torch: list[str], index: _Index, ran: set[int]) -> tuple[str, set[str]]:
+    """When forward drew random numbers that may decide which modules run (LayerDrop, a random
+    branch): (where they were drawn, the paths of the modules that did not run); else ("", set())."""
+    if not observer.random_decisions and not outside_torch:
+        return "", set()
+    where = [f"{_short(s.file)}:{s.line}" for s in observer.random_decisions if s.file]
+    where = list(dict.fromkeys(where))[:3] + outside_torch
+    idle = {path for path, module in index.module_objects.items() if id(module) not in ran}
+    return ", ".join(where) or "forward", idle
+
+
+def _unused_parameters(
+    index: _Index, trainable: dict[int, nn.Parameter], skipped: tuple[str, set[str]], notes: list[str]
+) -> list[Observation]:
+    """PI101; parameters of modules that a random skip may have left out are counted in a note."""
     found = []
+    where, idle = skipped
+    left_out = 0
     for pid, p in trainable.items():
         if p.grad is not None:
             continue
         names = tuple(index.params[pid])
         path, _, attr = names[0].rpartition(".")
+        if any(n.rpartition(".")[0] in idle for n in names):
+            left_out += 1
+            continue
         owner = index.module_objects.get(path)
         owner_type = type(owner).__name__ if owner is not None else "?"
         file, line = _definition_site(index, names[0])
@@ -193,6 +273,11 @@ def _unused_parameters(index: _Index, trainable: dict[int, nn.Parameter]) -> lis
                 file,
                 line,
             )
+        )
+    if left_out:
+        notes.append(
+            f"forward draws random numbers that decide what runs ({where}): PI101 leaves out "
+            f"{left_out} parameter{'s' if left_out > 1 else ''} of modules that did not run in this pass"
         )
     return found
 
@@ -210,6 +295,15 @@ def model_bytes(model: nn.Module) -> int:
         seen.add(id(t))
         total += t.numel() * t.element_size()
     return total
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _listing(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _one_line(exc: BaseException) -> str:
@@ -306,12 +400,22 @@ def run_model(
     device = _model_device(model)
     if device.type != "meta":
         return _run_checked(model, example, device, what)
+    moved, swaps = _stragglers_to_meta(model)
     try:
-        return _attempt(model, example, device)
+        report = _attempt(model, example, device)
+        if moved:
+            note = (
+                f"{_plural(len(moved), 'registered tensor')} of the meta build stayed on CPU ({_listing(moved)}: "
+                "legacy constructors such as torch.Tensor(n) ignore the device): moved to meta for the run"
+            )
+            report = dataclasses.replace(report, notes=(note, *report.notes))
+        return report
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
         reason = _one_line(exc)
+    finally:
+        _swap_back(swaps)
     limit = max_cpu if max_cpu is not None else max_cpu_bytes(None)
     size = model_bytes(model)
     if size > limit:
@@ -332,6 +436,11 @@ def _run_checked(model: nn.Module, example: Example, device: torch.device, what:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
+        if _is_device_mismatch(exc):  # the model's own tensors disagree: another input would not help
+            raise UsageError(
+                f"running {what} on {device} raised {_one_line(exc)}: its tensors are on more than one device "
+                "(see PI006 and PI105 in `paraminspect check`); --device cpu builds and runs it on CPU"
+            ) from exc
         hint = "BatchNorm in training mode needs a batch of 2 or more: " if _batch_of_one(exc) else ""
         raise UsageError(
             f"running {what} on the example input ({example.description}) raised {_one_line(exc)}; "

@@ -14,10 +14,14 @@ from torch.overrides import TorchFunctionMode
 from paraminspect.run.tracing import (
     _BOUND,
     _DATA,
+    _ESCORTED,
     _FACTORIES,
     _FOREIGN,
     _INDEXING,
     _LIKE,
+    _RANDOM,
+    _RANDOM_INPLACE,
+    _TO_PYTHON,
     Observation,
     _chain_flat,
     _Created,
@@ -47,10 +51,13 @@ class _Observer(TorchFunctionMode):
         self.observations: list[Observation] = []
         self.reported: set[object] = set()
         self.parameter_reports: dict[int, Observation] = {}
+        self.random_decisions: list[_Site] = []  # where a random number became a Python value
         for p in index.param_objects.values():
             self._label(p, _BOUND)
         for b in index.buffer_objects:
             self._label(b, _BOUND)
+        for t in index.covered:  # inside modules held in Python containers: PI004's finding
+            self._label(t, _BOUND)
 
     def _label(self, t: torch.Tensor, label: object) -> None:
         if id(t) not in self.labels:
@@ -90,23 +97,42 @@ class _Observer(TorchFunctionMode):
         bound = False
         created: _Created | None = None
         tainted: _Created | None = None
+        # `.to(x.device)`, `.type_as(x)`, `torch.as_tensor(t, device=x.device)`: moving a tensor to
+        # the inputs' device is the fix for PI103/PI105, not the bug; judged on the result below
+        moves = _sets_device(func, args, kwargs)
+        escorted: list[torch.Tensor] = []
         # a CPU index tensor works with tensors on any device: not a PI103
         index_ids = {id(t) for t in _flat(args[1])} if func in _INDEXING and len(args) > 1 else set()
         for t in _chain_flat(args, kwargs):
             label = self.labels.get(id(t))
             if label is None:
-                label = self._unknown(t)
+                label = self._unknown(t, defer=moves)
+            if label is _ESCORTED:
+                if moves:
+                    escorted.append(t)
+                    continue
+                label = self._foreign(t)  # read directly after all
             if label is _BOUND:
                 bound = True
             elif isinstance(label, _Created):
                 created = created or label
                 if label.reason is not None and tainted is None and id(t) not in index_ids:
                     tainted = label
-        if tainted is not None and bound:
+        if tainted is not None and bound and not moves:
             self._report_device(tainted)
+        if created is not None and created.random and func in _TO_PYTHON:
+            self.random_decisions.append(self._site())
 
         out = self._call(func, args, kwargs)
 
+        if escorted and isinstance(out, torch.Tensor) and out.device.type == self.device.type:
+            for t in escorted:
+                self._label(t, _ESCORTED)
+            if any(out is t for t in escorted):  # `.to()` of a tensor already there returns it: tell them apart
+                out = out.view_as(out)
+        else:  # moved somewhere else than the inputs' device: as if read directly
+            for t in escorted:
+                self._foreign(t)
         result: object
         factory = _FACTORIES.get(func)
         if factory is not None and not (func in _DATA and args and any(True for _ in _flat(args[0]))):
@@ -114,13 +140,17 @@ class _Observer(TorchFunctionMode):
         elif bound:
             result = _BOUND
         elif created is not None:
-            if created.reason is not None and _sets_device(func, args, kwargs):
+            if created.reason is not None and moves:
                 created = dataclasses.replace(created, reason=None)
+            if func in _RANDOM_INPLACE and not created.random:
+                created = dataclasses.replace(created, random=True)
             result = created
         else:
-            result = _Created(getattr(func, "__name__", "op"), None, None)
+            result = _Created(getattr(func, "__name__", "op"), None, None, random=func in _RANDOM)
         for t in _flat(out):
-            if id(t) not in self.labels or (result is _BOUND and self.labels[id(t)] is not _FOREIGN):
+            if func in _RANDOM_INPLACE and isinstance(result, _Created):
+                self._label(t, result)  # `torch.empty(1).uniform_()`: the same tensor, now random
+            elif id(t) not in self.labels or (result is _BOUND and self.labels[id(t)] is not _FOREIGN):
                 self._label(t, result)
         return out
 
@@ -145,7 +175,7 @@ class _Observer(TorchFunctionMode):
                 reason = f"device={str(device)!r} while the inputs are on {self.device}"
         if reason is not None and isinstance(out, torch.Tensor) and out.dim() == 0:
             reason = None  # a 0-dim CPU tensor mixes with tensors on any device
-        return _Created(f"torch.{name}", self._site(), reason)
+        return _Created(f"torch.{name}", self._site(), reason, random=func in _RANDOM)
 
     def _report_device(self, created: _Created) -> None:
         site = created.site
@@ -169,8 +199,9 @@ class _Observer(TorchFunctionMode):
             )
         )
 
-    def _unknown(self, t: torch.Tensor) -> object:
-        """A tensor no op produced and the model does not hold as a parameter or buffer."""
+    def _unknown(self, t: torch.Tensor, defer: bool = False) -> object:
+        """A tensor no op produced and the model does not hold as a parameter or buffer;
+        `defer`: one that is being moved to a device is _ESCORTED, not reported yet."""
         if isinstance(t, nn.Parameter):
             self._report_parameter(t)
             self._label(t, _BOUND)
@@ -184,6 +215,9 @@ class _Observer(TorchFunctionMode):
         if label is not None:
             self._label(t, label)
             return label
+        return _ESCORTED if defer else self._foreign(t)
+
+    def _foreign(self, t: torch.Tensor) -> object:
         self._report_foreign(t)
         self._label(t, _FOREIGN)
         return _FOREIGN

@@ -49,6 +49,20 @@ for _name in (*_FACTORY_NAMES, *_LIKE_NAMES):
 _LIKE = frozenset(getattr(torch, n) for n in _LIKE_NAMES if hasattr(torch, n))
 _DATA = frozenset(getattr(torch, n) for n in _DATA_FACTORIES if hasattr(torch, n))
 _INDEXING = (torch.Tensor.__getitem__, torch.Tensor.__setitem__)  # CPU index tensors work on every device
+# Random numbers: a tensor made by one of these and turned into a Python value decides control
+# flow at random (LayerDrop's `torch.rand(1).item() < p`), so which modules run is not fixed.
+_RANDOM_NAMES = ("rand", "randn", "randint", "randperm", "normal", "rand_like", "randn_like", "randint_like")
+_RANDOM = frozenset(
+    getattr(torch, n) for n in (*_RANDOM_NAMES, "bernoulli", "multinomial", "poisson") if hasattr(torch, n)
+)
+_RANDOM_INPLACE = frozenset(
+    getattr(torch.Tensor, n)
+    for n in ("uniform_", "normal_", "bernoulli_", "random_", "exponential_", "geometric_", "cauchy_", "log_normal_")
+    if hasattr(torch.Tensor, n)
+)
+_TO_PYTHON = frozenset(
+    getattr(torch.Tensor, n) for n in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__")
+)
 _MAX_DEPTH = 3
 _MAX_NAME_FRAMES = 8
 
@@ -88,10 +102,12 @@ class _Created:
     func: str  # "torch.zeros"
     site: _Site | None
     reason: str | None  # why it may land on the wrong device; None when its device was given
+    random: bool = False  # drawn from a random number generator
 
 
 _BOUND = "bound"  # from parameters, buffers or inputs
 _FOREIGN = "foreign"  # reported by PI105 (or PI104), then left alone
+_ESCORTED = "escorted"  # foreign, so far only read through `.to(<the inputs' device>)`: not reported yet
 
 
 # --- frames ------------------------------------------------------------------------------
@@ -155,6 +171,25 @@ def _tensors_in(value: Any, access: str = "", depth: int = 0) -> Iterator[tuple[
             yield from _tensors_in(getattr(value, f.name, None), f"{access}.{f.name}", depth + 1)
 
 
+def _modules_in(value: Any, depth: int = 0) -> Iterator[nn.Module]:
+    """Modules held in `value` directly or in containers and plain objects (as the inventory finds them)."""
+    if isinstance(value, nn.Module):
+        yield value
+        return
+    if depth >= _MAX_DEPTH or isinstance(value, (str, bytes, torch.Tensor, type)):
+        return
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    elif not callable(value) and hasattr(value, "__dict__") and not sources.is_torch_class(type(value)):
+        items = vars(value).values()
+    else:
+        return
+    for v in items:
+        yield from _modules_in(v, depth + 1)
+
+
 class _Index:
     """Names of everything the model holds, by object identity."""
 
@@ -188,6 +223,29 @@ class _Index:
                 for attr, value in vars(klass).items():
                     for access, t in _tensors_in(value):
                         self.attributes.setdefault(id(t), (path, attr, access))
+        self.covered = self._unregistered_module_tensors()
+
+    def _unregistered_module_tensors(self) -> list[torch.Tensor]:
+        """Tensors of modules held in Python containers: PI004 reports the attribute that holds
+        them (as for the static rules), so reading them in forward is no PI104/PI105 finding."""
+        found: list[torch.Tensor] = []
+        seen: set[int] = set(self.modules)
+        pending = [
+            m for module in self.module_objects.values() for _, v in _plain_attributes(module) for m in _modules_in(v)
+        ]
+        while pending:
+            held = pending.pop()
+            if id(held) in seen:
+                continue
+            for module in held.modules():
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+                found.extend(t for t in (*module._parameters.values(), *module._buffers.values()) if t is not None)
+                for _, value in _plain_attributes(module):
+                    found.extend(t for _, t in _tensors_in(value))
+                    pending.extend(_modules_in(value))
+        return found
 
     def path(self, module: Any) -> str | None:
         return self.modules.get(id(module))
@@ -268,11 +326,14 @@ def _is_device_mismatch(exc: BaseException) -> bool:
 
 
 def _sets_device(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """`.to(x.device)`, `.to(x)`, `.type_as(x)`, `.cuda()`: the result's device was chosen."""
+    """`.to(x.device)`, `.to(x)`, `.type_as(x)`, `.cuda()`, `torch.as_tensor(t, device=...)`:
+    the result's device was chosen."""
     if func is torch.Tensor.to:
         if kwargs.get("device") is not None:
             return True
         return any(isinstance(a, (torch.device, str, int, torch.Tensor)) for a in args[1:])
+    if func in _DATA:
+        return kwargs.get("device") is not None
     return func is torch.Tensor.type_as or func is torch.Tensor.cuda
 
 
