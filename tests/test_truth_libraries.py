@@ -29,7 +29,7 @@ def test_simple_vit_positions_moved_in_forward_are_pi002_only(cli):
 def test_x_transformers_alibi_and_rotary_run_without_findings(cli):
     pytest.importorskip("x_transformers")
     for flag in ("alibi_pos_bias", "rotary_pos_emb"):
-        code, findings, err = check(
+        code, findings, _ = check(
             cli, "x_transformers:Decoder", "-a", "dim=32", "-a", "depth=1", "-a", "heads=2", "-a", f"{flag}=True",
             "--run", "--input-shape", "2,8,32",
         )  # fmt: skip

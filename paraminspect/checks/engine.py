@@ -18,6 +18,7 @@ from paraminspect.sources import (
     is_library_class,
     is_library_file,
     is_suppressed,
+    is_torch_class,
     user_location,
 )
 
@@ -124,8 +125,8 @@ def locate(inventory: Any, module: str, attribute: str, parents_first: bool = Fa
     owner = classes.get(module)
     if found is not None and not is_library_file(found.file):
         return found
-    if found is None and (owner is None or not is_library_class(owner)):
-        return None
+    if found is None and (owner is None or is_torch_class(owner) or not is_library_class(owner)):
+        return None  # torch's own classes write nothing on a user's behalf: no line to guess
     # written by framework code (a property setter, a base class, torchvision's Normalize keeping
     # the user's tensor): the user's line that made it happen, where there is one
     return _user_line(classes, module, attribute) or found
