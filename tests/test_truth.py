@@ -174,6 +174,23 @@ def test_a_factory_result_combined_without_a_move_is_still_pi103(cli, tmp_path):
     assert [f["code"] for f in json.loads(result.out)["findings"]] == ["PI103"]
 
 
+def test_a_mask_moved_to_the_inputs_device_is_no_pi103_on_cpu_either(cli, tmp_path):
+    # Lightning's demo Transformer: `torch.triu(torch.ones(n, n)).to(inputs.device)`; on CPU
+    # `.to()` returns the same tensor
+    path = tmp_path / "mask.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.proj = nn.Linear(8, 8)\n\n"
+        "    def forward(self, x):\n"
+        "        mask = torch.triu(torch.ones(8, 8), diagonal=1).to(x.device)\n"
+        "        return self.proj(x) @ mask\n"
+    )
+    for device in ("meta", "cpu"):
+        result = cli("check", f"{path}:M", "--run", "--device", device, "--input-shape", "2,8", "--format", "json")
+        assert json.loads(result.out)["findings"] == [], (device, result.out)
+
+
 # 7. tensors of modules in a Python list: PI004 covers them
 
 

@@ -148,8 +148,10 @@ class _Observer(TorchFunctionMode):
         else:
             result = _Created(getattr(func, "__name__", "op"), None, None, random=func in _RANDOM)
         for t in _flat(out):
-            if func in _RANDOM_INPLACE and isinstance(result, _Created):
-                self._label(t, result)  # `torch.empty(1).uniform_()`: the same tensor, now random
+            if (func in _RANDOM_INPLACE or moves) and isinstance(result, _Created):
+                # `torch.empty(1).uniform_()`: the same tensor, now random; `.to(x.device)` of a
+                # tensor already there returns it: moved all the same
+                self._label(t, result)
             elif id(t) not in self.labels or (result is _BOUND and self.labels[id(t)] is not _FOREIGN):
                 self._label(t, result)
         return out
