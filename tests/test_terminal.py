@@ -118,13 +118,13 @@ def test_check_text_at_80_columns_is_ruff_style():
     assert screen.code == 1
     assert screen.widest() <= 80
     lines = screen.lines
-    first = lines.index("sample_models/ci_example.py:8: PI002 warning scale")
+    first = lines.index("sample_models/ci_example.py:8: PI002 [*] warning scale")
     assert lines[first + 1].startswith("    `scale` is a plain tensor attribute")
     assert all(line.startswith("    ") for line in lines[first + 1 : first + 3])  # indented continuation
     assert "8 |         self.scale = torch.ones(dim)" in lines
     marker = lines[lines.index("8 |         self.scale = torch.ones(dim)") + 1]
     assert marker.endswith("^^^^^") and marker.index("^") == lines[first + 5].index("scale")
-    assert "sample_models/ci_example.py:9: PI004 error blocks" in lines
+    assert "sample_models/ci_example.py:9: PI004 [*] error blocks" in lines
 
 
 def test_check_concise_one_line_per_finding():
@@ -132,7 +132,7 @@ def test_check_concise_one_line_per_finding():
     assert result.code == 1
     found = [line for line in result.out.splitlines() if ": PI00" in line]
     assert len(found) == 2
-    assert found[0].startswith("sample_models/ci_example.py:8: PI002 warning scale: `scale` is a plain tensor")
+    assert found[0].startswith("sample_models/ci_example.py:8: PI002 [*] warning scale: `scale` is a plain tensor")
 
 
 # 4. explain: prose wrapped to the terminal, code blocks never broken
