@@ -1,7 +1,7 @@
 """The rule catalog. Each family module defines `RULES: list[Rule]` and must not import
 torch at module level, so that `paraminspect rules` and `explain` stay instant.
 
-Families: registration (PI001-PI010), shapes (PI011), runtime (PI1xx, reported by
+Families: registration (PI001-PI004) and registered (PI005-PI010), shapes (PI011), runtime (PI1xx, reported by
 `check --run`).
 """
 
@@ -27,6 +27,7 @@ __all__ = [
 
 FAMILIES = (
     "paraminspect.checks.registration",
+    "paraminspect.checks.registered",
     "paraminspect.checks.shapes",
     "paraminspect.checks.runtime",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,29 +37,68 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class FixExample:
-    """A before/after pair for a rule's fix: whole module sources, each defining a class
-    `Model` that builds without arguments. Tests are generated from them (the rule finds
-    `before`, the fix turns it into `after`, which checks clean) and `explain` prints them."""
+class Example:
+    """A rule's example as code: whole module sources, each defining a class `Model` that
+    builds without arguments. `bad` gets a finding of the rule at `where` ("attr" on the root
+    module, "sub.attr" deeper, "sub." for a finding about a whole submodule, "" for a model-wide
+    one), on the line that contains `line` when it is given; `good` is the corrected model and
+    gets no finding of the rule. With `fixed`, `good` is exactly what `check --fix` writes for
+    `bad`. `input_shape` makes it a `check --run` example (the PI1xx rules: the forward pass
+    gets a float input of that shape); `device` builds on that device instead of meta.
+    Tests are generated from every example (tests/test_rule_examples.py) and `explain`
+    prints them: the documentation cannot drift from the behaviour."""
 
-    before: str
-    after: str
+    bad: str
+    good: str
+    where: str
+    line: str = ""
+    fixed: bool = False
+    input_shape: str = ""
+    device: str = ""
+    title: str = ""
+
+    @property
+    def module(self) -> str:
+        """The finding's `module` (dotted path of the owning module, "" for the root)."""
+        return self.where.rpartition(".")[0]
+
+    @property
+    def attribute(self) -> str:
+        """The finding's `attribute` ("" for a model-wide or whole-module finding)."""
+        return self.where.rpartition(".")[2]
+
+
+EXAMPLE_IMPORTS = "import torch\nfrom torch import nn\n"
+
+
+def example_source(init: str, *methods: str, preamble: str = "") -> str:
+    """A whole example file: the imports, `preamble` (module-level code), then class `Model`
+    whose `__init__` body is `init` and whose other methods are `methods` (each written
+    flush left, `def forward(self, x):` and its body)."""
+
+    def block(text: str, indent: int) -> str:
+        return textwrap.indent(textwrap.dedent(text).strip("\n") + "\n", " " * indent)
+
+    head = EXAMPLE_IMPORTS + "\n\n" + (block(preamble, 0) + "\n\n" if preamble else "")
+    body = "class Model(nn.Module):\n    def __init__(self) -> None:\n        super().__init__()\n" + block(init, 8)
+    return head + body + "".join("\n" + block(method, 4) for method in methods)
 
 
 @dataclass(frozen=True)
 class Fix:
     """What `check --fix` does for a rule. `changes_state`: the fix changes what
-    state_dict() or parameters() hold (checkpoints and optimizers see the difference)."""
+    state_dict() or parameters() hold (checkpoints and optimizers see the difference). The
+    rule's examples marked `fixed` show it (bad -> exactly what the fix writes)."""
 
     summary: str
     changes_state: bool
-    examples: tuple[FixExample, ...] = ()
 
 
 @dataclass(frozen=True)
 class Rule:
     """A catalog entry. `check` gets a CheckContext and returns findings; it is None for
-    rules that another stage reports (the PI1xx runtime rules)."""
+    rules that another stage reports (the PI1xx runtime rules). `examples`: at least one,
+    each a bad model and its corrected version (see Example)."""
 
     code: str
     name: str
@@ -67,3 +107,4 @@ class Rule:
     explanation: str
     check: Callable[[Any], list[Finding]] | None = field(default=None, compare=False, repr=False)
     fix: Fix | None = field(default=None, compare=False, repr=False)
+    examples: tuple[Example, ...] = field(default=(), compare=False, repr=False)

@@ -1,5 +1,6 @@
-"""Registration rules PI001-PI010: tensors and modules that parameters(), .to() and
-state_dict() do not see, and informational facts about how tensors are registered.
+"""Registration rules PI001-PI004: tensors and modules that parameters(), .to() and
+state_dict() do not see. PI005-PI010, informational facts about how tensors are
+registered, are in registered.py (which shares the wording helpers here).
 
 Importable without torch (`paraminspect rules` / `explain`): the check functions only read
 the plain records of an Inventory, so kind names are spelled out here instead of imported
@@ -9,13 +10,12 @@ from paraminspect.tensors.records.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from paraminspect.checks import registration_examples as examples
 from paraminspect.checks.frameworks import framework_owns
-from paraminspect.checks.model import ERROR, INFO, WARNING, Finding, Rule
+from paraminspect.checks.model import ERROR, WARNING, Finding, Rule
 from paraminspect.checks.registration_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
 from paraminspect.checks.torch_arguments import at_creation, torch_argument
 
@@ -259,186 +259,6 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
     return out
 
 
-# --- PI005-PI010: records ------------------------------------------------------------------
-
-
-def _registered_records(inv: Any) -> list[Any]:
-    return [r for r in inv.tensors if r.kind in (_PARAMETER, _BUFFER)]
-
-
-def _per_buffer(ctx: Any, code: str, wanted: Callable[[Any], bool], message: str) -> list[Finding]:
-    """One finding per buffer record that `wanted` picks; `message` is formatted with `name`."""
-    return [
-        _finding(code, r.module, r.attribute, (r.name, *r.aliases), message.format(name=r.name))
-        for r in ctx.inventory.tensors
-        if r.kind == _BUFFER and wanted(r)
-    ]
-
-
-def check_buffer_requires_grad(ctx: Any) -> list[Finding]:
-    return _per_buffer(
-        ctx,
-        PI005,
-        lambda r: r.requires_grad,
-        "buffer `{name}` has requires_grad=True: buffers are not in parameters(), so the optimizer never "
-        "updates it; register it as nn.Parameter if it should be trained, else .requires_grad_(False) or "
-        ".detach() it",
-    )
-
-
-def check_mixed_devices(ctx: Any) -> list[Finding]:
-    records = [r for r in _registered_records(ctx.inventory) if r.device != "unknown"]
-    # When paraminspect built the model on meta itself, a tensor the factory created on
-    # the CPU explicitly would share the CPU with everything else in a normal build.
-    built_on_meta = getattr(ctx, "build_device", None) == "meta"
-
-    def device(r: Any) -> str:
-        return "meta" if built_on_meta and r.device == "cpu" else r.device
-
-    split = _model_wide_split(records, device)
-    if split is None:
-        return []
-    groups, majority, minority, spread = split
-    return [
-        _finding(
-            PI006,
-            "",
-            "",
-            [r.name for r in minority],
-            f"parameters and buffers are on {groups} devices: {spread}; not on {majority}: "
-            f"{_listing(r.name for r in minority)}; move the model with one .to(device) call, or check the code "
-            "that created these tensors on another device",
-        )
-    ]
-
-
-def _model_wide_split(records: list[Any], key: Callable[[Any], str]) -> tuple[int, str, list[Any], str] | None:
-    """For PI006/PI007: (how many groups, the majority group, records outside it, "a (n tensors), ...")
-    when the records fall in more than one group by `key`, else None."""
-    counts = Counter(key(r) for r in records)
-    if len(counts) < 2:
-        return None
-    majority = counts.most_common(1)[0][0]
-    minority = [r for r in records if key(r) != majority]
-    spread = ", ".join(f"{k} ({_plural(n, 'tensor')})" for k, n in counts.most_common())
-    return len(counts), majority, minority, spread
-
-
-def _is_floating(dtype: str) -> bool:
-    return dtype.startswith(("float", "bfloat"))
-
-
-def check_mixed_dtypes(ctx: Any) -> list[Finding]:
-    records = [r for r in _registered_records(ctx.inventory) if _is_floating(r.dtype)]
-    split = _model_wide_split(records, lambda r: r.dtype)
-    if split is None:
-        return []
-    groups, majority, minority, spread = split
-    return [
-        _finding(
-            PI007,
-            "",
-            "",
-            [r.name for r in minority],
-            f"floating-point parameters and buffers use {groups} dtypes: {spread}; not {majority}: "
-            f"{_listing(r.name for r in minority)}; fine when intended (e.g. float32 norms in a bf16 model)",
-        )
-    ]
-
-
-def _tie_site(module_aliases: Mapping[str, str] | set[str], alias: str) -> tuple[str, str]:
-    """Where an alias was made: the shortest shared-module alias that contains it
-    (`self.b = self.a` ties every tensor of `a`), else the alias's own attribute."""
-    parts = alias.split(".")
-    for i in range(1, len(parts)):
-        prefix = ".".join(parts[:i])
-        if prefix in module_aliases:
-            return ".".join(parts[: i - 1]), parts[i - 1]
-    return ".".join(parts[:-1]), parts[-1]
-
-
-def check_tied(ctx: Any) -> list[Finding]:
-    inv = ctx.inventory
-    shared = {a: m.path for m in inv.modules if m.registered for a in m.aliases}
-    sites: dict[tuple[str, str], list[Any]] = {}
-    for r in _registered_records(inv):
-        if r.aliases:
-            sites.setdefault(_tie_site(shared, r.aliases[0]), []).append(r)
-    from paraminspect.checks.engine import locate
-
-    out = []
-    for (module, attribute), records in sites.items():
-        site = _dotted(module, attribute)
-        names = [n for r in records for n in (r.name, *r.aliases)]
-        pairs = "; ".join(" = ".join((r.name, *r.aliases)) for r in records[:_SHOWN])
-        more = f" and {len(records) - _SHOWN} more" if len(records) > _SHOWN else ""
-        if site in shared:
-            what = f"module `{site}` is `{shared[site]}` registered again (shared), so its tensors have several names"
-        else:
-            what = f"`{site}` shares its tensor with another name"
-        finding = _finding(
-            PI008,
-            module,
-            attribute,
-            names,
-            f"{what}: {pairs}{more}; each tied tensor is one tensor, counted once and saved once in state_dict()",
-        )
-        # The tie is made in a parent (`self.lm_head.weight = self.embed.weight`), while the
-        # owner's own class (nn.Linear) assigns the original attribute: look there first.
-        location = locate(inv, module, attribute, parents_first=True)
-        if location is not None:
-            finding = replace(finding, file=location.file, line=location.line)
-        out.append(finding)
-    return out
-
-
-def check_frozen(ctx: Any) -> list[Finding]:
-    params = [r for r in ctx.inventory.tensors if r.kind == _PARAMETER]
-    frozen = [r for r in params if not r.requires_grad]
-    if not frozen:
-        return []
-
-    def top(r: Any) -> str:
-        return r.module.split(".", 1)[0]
-
-    # One finding for the whole model when everything is frozen, else one per top-level
-    # child (and one for parameters of the root itself): a few lines, never hundreds.
-    groups: dict[str, list[Any]] = {}
-    if len(frozen) == len(params):
-        groups[""] = frozen
-    else:
-        for r in frozen:
-            groups.setdefault(top(r), []).append(r)
-    totals = Counter(top(r) for r in params)
-    out = []
-    for module, records in groups.items():
-        total = len(params) if len(frozen) == len(params) else totals[module]
-        numel = sum(r.numel or 0 for r in records)
-        where = f"in `{module}`" if module else ("in the model" if total == len(params) else "of the root module")
-        out.append(
-            _finding(
-                PI009,
-                module,
-                "",
-                [r.name for r in records],
-                f"{len(records)} of {_plural(total, 'parameter')} {where} {'is' if len(records) == 1 else 'are'} "
-                f"frozen (requires_grad=False, "
-                f"{numel:,} elements): the optimizer will not update them; fine for fine-tuning",
-            )
-        )
-    return out
-
-
-def check_non_persistent(ctx: Any) -> list[Finding]:
-    return _per_buffer(
-        ctx,
-        PI010,
-        lambda r: r.persistent is False,
-        "buffer `{name}` is non-persistent: moved by .to() but not saved by state_dict(); "
-        "fine for data derived at construction",
-    )
-
-
 # --- the catalog ---------------------------------------------------------------------------
 
 PI001 = Rule(
@@ -466,6 +286,7 @@ Fix: make it a Parameter.
 """,
     check_trainable_tensor_attribute,
     fix=PI001_FIX,
+    examples=examples.PI001,
 )
 
 PI002 = Rule(
@@ -497,6 +318,7 @@ put `# noqa: PI002` on the assignment.
 """,
     check_tensor_attribute,
     fix=PI002_FIX,
+    examples=examples.PI002,
 )
 
 PI003 = Rule(
@@ -531,6 +353,7 @@ others (look them up by name, or keep the list of names).
 """,
     check_tensors_in_container,
     fix=PI003_FIX,
+    examples=examples.PI003,
 )
 
 PI004 = Rule(
@@ -558,137 +381,7 @@ Fix: nn.ModuleList (nn.ModuleDict for a dict).
 """,
     check_modules_in_container,
     fix=PI004_FIX,
+    examples=examples.PI004,
 )
 
-PI005 = Rule(
-    "PI005",
-    "buffer-requires-grad",
-    WARNING,
-    "Buffer with requires_grad=True: the optimizer never sees it.",
-    """\
-Buffers are state, not parameters: they are not in model.parameters(), so an optimizer built
-from parameters() never updates them, even though they require grad and take part in
-autograd (and cost memory for gradients).
-
-Example (bad):
-
-    self.register_buffer("temperature", torch.ones(1, requires_grad=True))
-
-Fix: if it should be trained, make it a Parameter; if not, do not require grad.
-
-    self.temperature = nn.Parameter(torch.ones(1))
-    # or
-    self.register_buffer("temperature", torch.ones(1))
-""",
-    check_buffer_requires_grad,
-)
-
-PI006 = Rule(
-    "PI006",
-    "mixed-devices",
-    WARNING,
-    "Parameters and buffers on more than one device.",
-    """\
-All tensors of a model normally live on one device; a forward pass over tensors on two
-devices fails ("Expected all tensors to be on the same device") or copies data at every
-call. The meta device counts only when mixed with real devices (a model fully on meta is
-fine; paraminspect builds on meta by default, and then tensors a factory created on the CPU
-are not counted as a second device).
-
-Example (bad):
-
-    model = Net()
-    model.head.to("cuda")       # the rest stays on the CPU
-
-Fix: move the whole model with one call, model.to(device), and create tensors in
-__init__/forward on the device of an existing parameter or buffer.
-""",
-    check_mixed_devices,
-)
-
-PI007 = Rule(
-    "PI007",
-    "mixed-float-dtypes",
-    INFO,
-    "Floating-point parameters and buffers with more than one dtype.",
-    """\
-Mixed floating dtypes are often intended (float32 norms or routers in a bfloat16 model),
-but a stray float64 buffer or a half-converted model makes matmuls fail with dtype
-mismatches or silently upcast.
-
-Example:
-
-    model = Net().half()
-    model.register_buffer("scale", torch.ones(1, dtype=torch.float64))
-
-Fix (when not intended): convert once with model.to(dtype), and create tensors with the
-dtype of an existing parameter.
-""",
-    check_mixed_dtypes,
-)
-
-PI008 = Rule(
-    "PI008",
-    "tied-parameters",
-    INFO,
-    "Tied parameters: one tensor under several names.",
-    """\
-Weight tying (an LM head that shares the input embedding) is legitimate: one tensor under
-two names, counted once in parameters() and saved once by state_dict(). It is reported so
-that you know: code that counts parameters by name or loads checkpoints with strict key
-matching must expect it, and an accidental tie (assigning one module's weight to another)
-trains both layers as one.
-
-Example:
-
-    self.lm_head.weight = self.embed.weight
-
-Fix (when not intended): give each module its own nn.Parameter, e.g.
-nn.Parameter(self.embed.weight.detach().clone()).
-""",
-    check_tied,
-)
-
-PI009 = Rule(
-    "PI009",
-    "frozen-parameters",
-    INFO,
-    "Frozen parameters (requires_grad=False).",
-    """\
-Parameters with requires_grad=False are not trained. That is how fine-tuning freezes a
-backbone, so this is informational: it tells you which parts of the model an optimizer will
-leave alone, which is easy to get wrong (freezing more than intended, or forgetting to
-unfreeze). Reported once per top-level submodule, or once for the whole model when
-everything is frozen.
-
-Example:
-
-    for p in model.backbone.parameters():
-        p.requires_grad_(False)
-
-Fix (when not intended): p.requires_grad_(True) on the parameters that should train.
-""",
-    check_frozen,
-)
-
-PI010 = Rule(
-    "PI010",
-    "non-persistent-buffer",
-    INFO,
-    "Non-persistent buffer: moved by .to(), not saved in state_dict.",
-    """\
-A buffer registered with persistent=False moves with the model but is not saved by
-state_dict(). That is right for data derived at construction time (position indices, masks,
-lookup tables), and wrong for state that must survive a checkpoint (running statistics,
-learned-but-not-trained values): after loading, such a buffer has its initial value.
-
-Example:
-
-    self.register_buffer("position_ids", torch.arange(max_len), persistent=False)
-
-Fix (when it must be saved): register_buffer(name, tensor) with the default persistent=True.
-""",
-    check_non_persistent,
-)
-
-RULES: list[Rule] = [PI001, PI002, PI003, PI004, PI005, PI006, PI007, PI008, PI009, PI010]
+RULES: list[Rule] = [PI001, PI002, PI003, PI004]

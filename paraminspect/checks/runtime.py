@@ -11,6 +11,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from paraminspect.checks import runtime_examples as examples
 from paraminspect.checks.model import ERROR, WARNING, Finding, Rule
 
 PI101 = Rule(
@@ -44,6 +45,7 @@ Example (bad):
 Fix: use the parameter, delete it, freeze it (`self.aux_head.requires_grad_(False)`), or, if
 it is used only on some steps, pass find_unused_parameters=True to DDP.
 """,
+    examples=examples.PI101,
 )
 
 PI102 = Rule(
@@ -78,6 +80,7 @@ buffer (it then moves with .to()):
 
 or keep the tensor a local variable.
 """,
+    examples=examples.PI102,
 )
 
 PI103 = Rule(
@@ -109,6 +112,7 @@ Fix: create it on the inputs' device:
 
 or compute it once in __init__ as a buffer (register_buffer(..., persistent=False)).
 """,
+    examples=examples.PI103,
 )
 
 PI104 = Rule(
@@ -134,6 +138,7 @@ known only from the first input, use a lazy module (nn.LazyLinear) or
 nn.UninitializedParameter, which the optimizer-building code is expected to materialise
 first (run one dummy forward before creating the optimizer).
 """,
+    examples=examples.PI104,
 )
 
 PI105 = Rule(
@@ -167,6 +172,7 @@ Fix: register it as a buffer in __init__
 
 and read self.window in forward (or pass the tensor as an input).
 """,
+    examples=examples.PI105,
 )
 
 RULES: list[Rule] = [PI101, PI102, PI103, PI104, PI105]

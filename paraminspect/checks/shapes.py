@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from paraminspect.checks.model import ERROR, Finding, Rule
+from paraminspect.checks.model import ERROR, Example, Finding, Rule, example_source
 from paraminspect.sources import is_torch_class
 
 CODE = "PI011"
@@ -470,5 +470,23 @@ RULES = [
         summary="A built-in layer's parameter or buffer has a shape its configuration contradicts.",
         explanation=_EXPLANATION,
         check=check_shapes,
+        examples=(
+            Example(
+                example_source("self.linear = nn.Linear(5, 2)\nself.linear.weight = nn.Parameter(torch.zeros(5, 2))"),
+                example_source("self.linear = nn.Linear(5, 2)\nself.linear.weight = nn.Parameter(torch.zeros(2, 5))"),
+                "linear.weight",
+                line="self.linear.weight =",
+                title="nn.Linear's weight is (out_features, in_features)",
+            ),
+            Example(
+                example_source(
+                    "self.norm = nn.BatchNorm1d(4, affine=False)\nself.norm.weight = nn.Parameter(torch.ones(4))"
+                ),
+                example_source("self.norm = nn.BatchNorm1d(4)"),
+                "norm.weight",
+                line="self.norm.weight =",
+                title="a tensor the configuration says is not there (affine=False)",
+            ),
+        ),
     )
 ]

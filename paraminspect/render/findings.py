@@ -256,20 +256,57 @@ def print_explanation(console: Console, rule: Any) -> None:
                 console.print(Text(line))
     if rule.fix is not None:
         print_fix(console, rule)
+    print_examples(console, rule, width)
 
 
 def print_fix(console: Console, rule: Any) -> None:
-    """What `check --fix` does, and its examples as the lines they change."""
-    import difflib
-
+    """What `check --fix` does (its examples are the rule's `fixed` examples)."""
     console.print()
     state = "changes" if rule.fix.changes_state else "does not change"
     console.print(Text(f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}.", style="bold"))
     console.print(Text(f"It {state} what state_dict() and parameters() hold."))
-    for example in rule.fix.examples:
+
+
+def _reported(code: str, example: Any) -> str:
+    """Where the bad example's finding points, in words."""
+    if example.attribute:
+        where = f" at `{example.where}`"
+    elif example.module:
+        where = f" for `{example.module}`"
+    elif example.line:
+        where = f" at the line with `{example.line.strip()}`"
+    else:
+        where = " for the whole model"
+    how = f" (check --run --input-shape {example.input_shape})" if example.input_shape else ""
+    how = f" (--device {example.device})" if example.device else how
+    return f"Bad: reported as {code}{where}{how}:"
+
+
+def print_examples(console: Console, rule: Any, width: int | None) -> None:
+    """The rule's examples as code (tests/test_rule_examples.py builds each one): the bad
+    model in full but for its imports, then the lines its good version changes."""
+    import difflib
+
+    from paraminspect.checks.model import EXAMPLE_IMPORTS
+
+    if not rule.examples:
+        return
+    console.print()
+    heading = "Examples (the tests build each: the bad model is reported, the good one is not)"
+    console.print(Text(heading, style="bold"))
+    for example in rule.examples:
         console.print()
-        before, after = example.before.splitlines(), example.after.splitlines()
-        for line in difflib.unified_diff(before, after, lineterm="", n=0):
+        if example.title:
+            for line in wrap_text(example.title[0].upper() + example.title[1:] + ".", width, ""):
+                console.print(Text(line))
+        bad = example.bad.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
+        console.print(Text(_reported(rule.code, example)))
+        for line in bad:  # code is never wrapped: a broken line reads as two statements
+            console.print(Text(f"    {line}" if line else ""), soft_wrap=True)
+        console.print(Text("Good, as check --fix writes it:" if example.fixed else "Good:"))
+        good = example.good.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
+        for line in difflib.unified_diff(bad, good, lineterm="", n=0):
             if line.startswith(("---", "+++", "@@")):
                 continue
-            console.print(Text(f"    {line}", style="red" if line.startswith("-") else "green"))
+            style = "red" if line.startswith("-") else "green"
+            console.print(Text(f"    {line}", style=style if width else ""), soft_wrap=True)

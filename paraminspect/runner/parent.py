@@ -65,6 +65,7 @@ BASE_PRELOAD = (
     "paraminspect.checking",
     "paraminspect.checks.engine",
     "paraminspect.checks.registration",
+    "paraminspect.checks.registered",
     "paraminspect.checks.shapes",
     "paraminspect.checks.runtime",
 )

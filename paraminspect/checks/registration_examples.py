@@ -1,0 +1,178 @@
+"""The registration rules' examples (PI001-PI010) as code: a bad model, its corrected
+version, and where the finding points. tests/test_rule_examples.py builds every one of them
+and `explain` prints them; the `fixed` ones are also what `check --fix` must write."""
+
+from __future__ import annotations
+
+from paraminspect.checks.model import Example
+from paraminspect.checks.model import example_source as src
+
+PI001 = (
+    Example(
+        src("self.gamma = torch.ones(4, requires_grad=True)"),
+        src("self.gamma = nn.Parameter(torch.ones(4))"),
+        "gamma",
+        line="self.gamma =",
+        fixed=True,
+    ),
+)
+
+PI002 = (
+    Example(
+        src("self.mean = torch.zeros(3)"),
+        src('self.register_buffer("mean", torch.zeros(3), persistent=False)'),
+        "mean",
+        line="self.mean =",
+        fixed=True,
+    ),
+    Example(
+        src('self.register_buffer("scale", torch.ones(1))\nself.alias = self.scale'),
+        src('self.register_buffer("scale", torch.ones(1))'),
+        "alias",
+        line="self.alias =",
+        title="a plain attribute aliasing a buffer keeps the old tensor after .to(): read the buffer itself",
+    ),
+    Example(
+        src("dims = torch.tensor([4, 2])\nself.proj = nn.Linear(dims[0], dims[1])"),
+        src("dims = torch.tensor([4, 2])\nself.proj = nn.Linear(int(dims[0]), int(dims[1]))"),
+        "proj.in_features",
+        line="self.proj =",
+        title="a torch module built with a tensor for a number: reported where it is built",
+    ),
+    Example(
+        src("self.mean = torch.zeros(3)"),
+        src(
+            "self.mean = torch.zeros(3)",
+            """\
+            def _apply(self, fn, recurse=True):
+                self.mean = fn(self.mean)
+                return super()._apply(fn, recurse)
+            """,
+        ),
+        "mean",
+        line="self.mean =",
+        title="a class whose _apply moves its own tensors (as torchmetrics' Metric does) is not reported",
+    ),
+)
+
+PI003 = (
+    Example(
+        src("self.scales = [nn.Parameter(torch.ones(1)) for _ in range(3)]"),
+        src("self.scales = nn.ParameterList([nn.Parameter(torch.ones(1)) for _ in range(3)])"),
+        "scales",
+        line="self.scales =",
+        fixed=True,
+    ),
+    Example(
+        src('self.gains = {"low": nn.Parameter(torch.ones(1)), "high": nn.Parameter(torch.ones(1))}'),
+        src('self.gains = nn.ParameterDict({"low": nn.Parameter(torch.ones(1)), "high": nn.Parameter(torch.ones(1))})'),
+        "gains",
+        line="self.gains =",
+        fixed=True,
+    ),
+    Example(
+        src("self.anchors = [torch.zeros(2), torch.ones(2)]"),
+        src('self.register_buffer("anchor_0", torch.zeros(2))\nself.register_buffer("anchor_1", torch.ones(2))'),
+        "anchors",
+        line="self.anchors =",
+        title="plain tensors in a list become buffers, each under its own name (no automatic fix)",
+    ),
+    Example(
+        src('self.register_buffer("low", torch.zeros(2))\nself.bounds = [self.low]'),
+        src('self.register_buffer("low", torch.zeros(2))\nself.bounds = ["low"]  # look it up by name'),
+        "bounds",
+        line="self.bounds =",
+        title="a list of registered buffers goes stale after .to(): keep their names",
+    ),
+)
+
+PI004 = (
+    Example(
+        src("self.blocks = [nn.Linear(4, 4) for _ in range(2)]"),
+        src("self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(2)])"),
+        "blocks",
+        line="self.blocks =",
+        fixed=True,
+    ),
+    Example(
+        src("self.layers = []\nfor _ in range(2):\n    self.layers.append(nn.Linear(4, 4))"),
+        src("self.layers = nn.ModuleList()\nfor _ in range(2):\n    self.layers.append(nn.Linear(4, 4))"),
+        "layers",
+        line="self.layers =",
+        fixed=True,
+    ),
+    Example(
+        src("body = [nn.Linear(4, 4), nn.ReLU()]\nself.stages = (*body, nn.Linear(4, 2))"),
+        src("body = [nn.Linear(4, 4), nn.ReLU()]\nself.stages = nn.ModuleList((*body, nn.Linear(4, 2)))"),
+        "stages",
+        line="self.stages =",
+        fixed=True,
+    ),
+    Example(
+        src('self.heads = {"cls": nn.Linear(4, 2), "box": nn.Linear(4, 4)}'),
+        src('self.heads = nn.ModuleDict({"cls": nn.Linear(4, 2), "box": nn.Linear(4, 4)})'),
+        "heads",
+        line="self.heads =",
+        fixed=True,
+    ),
+)
+
+PI005 = (
+    Example(
+        src('self.register_buffer("temperature", torch.ones(1, requires_grad=True))'),
+        src("self.temperature = nn.Parameter(torch.ones(1))"),
+        "temperature",
+        line='self.register_buffer("temperature"',
+    ),
+)
+
+PI006 = (
+    Example(
+        src('self.body = nn.Linear(4, 4)\nself.head = nn.Linear(4, 2, device="meta")'),
+        src("self.body = nn.Linear(4, 4)\nself.head = nn.Linear(4, 2)"),
+        "",
+        device="cpu",
+        title="built on the CPU (--device cpu): the head was left on meta",
+    ),
+)
+
+PI007 = (
+    Example(
+        src('self.proj = nn.Linear(4, 4)\nself.register_buffer("scale", torch.ones(4, dtype=torch.float64))'),
+        src('self.proj = nn.Linear(4, 4)\nself.register_buffer("scale", torch.ones(4))'),
+        "",
+    ),
+)
+
+PI008 = (
+    Example(
+        src(
+            "self.embed = nn.Embedding(10, 4)\n"
+            "self.head = nn.Linear(4, 10, bias=False)\n"
+            "self.head.weight = self.embed.weight"
+        ),
+        src("self.embed = nn.Embedding(10, 4)\nself.head = nn.Linear(4, 10, bias=False)"),
+        "head.weight",
+        line="self.head.weight =",
+        title="weight tying (fine when intended)",
+    ),
+)
+
+PI009 = (
+    Example(
+        src("self.backbone = nn.Linear(4, 4)\nself.head = nn.Linear(4, 2)\nself.backbone.requires_grad_(False)"),
+        src("self.backbone = nn.Linear(4, 4)\nself.head = nn.Linear(4, 2)"),
+        "backbone.",
+        title="a frozen backbone (fine for fine-tuning)",
+    ),
+)
+
+PI010 = (
+    Example(
+        src('self.register_buffer("counts", torch.zeros(4), persistent=False)'),
+        src('self.register_buffer("counts", torch.zeros(4))'),
+        "counts",
+        line='self.register_buffer("counts"',
+        title="state that must survive a checkpoint, registered non-persistent",
+    ),
+)
