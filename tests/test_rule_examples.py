@@ -44,6 +44,8 @@ def test_every_rule_has_a_bad_and_a_good_example(code):
     for example in rule.examples:
         assert "class Model(nn.Module)" in example.bad and "class Model(nn.Module)" in example.good
         assert example.bad != example.good
+        # explain shows them four columns in, diff lines with a +/- mark: they fit 80 columns
+        assert max(len(line) for line in (*example.bad.splitlines(), *example.good.splitlines())) <= 75
         # a PI1xx rule is only seen by running the model; a static rule's example needs no run
         assert bool(example.input_shape) == (rule.check is None), code
     if rule.fix is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from paraminspect.checks.model import Example
 from paraminspect.checks.model import example_source as src
 
+_GAINS = "low = nn.Parameter(torch.zeros(1))\nhigh = nn.Parameter(torch.ones(1))\n"
+
 PI001 = (
     Example(
         src("self.gamma = torch.ones(4, requires_grad=True)"),
@@ -57,15 +59,15 @@ PI002 = (
 
 PI003 = (
     Example(
-        src("self.scales = [nn.Parameter(torch.ones(1)) for _ in range(3)]"),
-        src("self.scales = nn.ParameterList([nn.Parameter(torch.ones(1)) for _ in range(3)])"),
+        src("scales = [nn.Parameter(torch.ones(1)) for _ in range(3)]\nself.scales = scales"),
+        src("scales = [nn.Parameter(torch.ones(1)) for _ in range(3)]\nself.scales = nn.ParameterList(scales)"),
         "scales",
         line="self.scales =",
         fixed=True,
     ),
     Example(
-        src('self.gains = {"low": nn.Parameter(torch.ones(1)), "high": nn.Parameter(torch.ones(1))}'),
-        src('self.gains = nn.ParameterDict({"low": nn.Parameter(torch.ones(1)), "high": nn.Parameter(torch.ones(1))})'),
+        src(_GAINS + 'self.gains = {"low": low, "high": high}'),
+        src(_GAINS + 'self.gains = nn.ParameterDict({"low": low, "high": high})'),
         "gains",
         line="self.gains =",
         fixed=True,
@@ -109,8 +111,8 @@ PI004 = (
         fixed=True,
     ),
     Example(
-        src('self.heads = {"cls": nn.Linear(4, 2), "box": nn.Linear(4, 4)}'),
-        src('self.heads = nn.ModuleDict({"cls": nn.Linear(4, 2), "box": nn.Linear(4, 4)})'),
+        src('self.heads = {"a": nn.Linear(4, 2), "b": nn.ReLU()}'),
+        src('self.heads = nn.ModuleDict({"a": nn.Linear(4, 2), "b": nn.ReLU()})'),
         "heads",
         line="self.heads =",
         fixed=True,
@@ -119,10 +121,10 @@ PI004 = (
 
 PI005 = (
     Example(
-        src('self.register_buffer("temperature", torch.ones(1, requires_grad=True))'),
-        src("self.temperature = nn.Parameter(torch.ones(1))"),
-        "temperature",
-        line='self.register_buffer("temperature"',
+        src('self.register_buffer("temp", torch.ones(1, requires_grad=True))'),
+        src("self.temp = nn.Parameter(torch.ones(1))"),
+        "temp",
+        line='self.register_buffer("temp"',
     ),
 )
 
