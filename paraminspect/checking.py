@@ -21,6 +21,7 @@ class ModelResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     build_device: str | None = None
+    suppressed: int = 0  # findings left out by a noqa comment on their line
     # What the model's code wrote to stdout/stderr in its child process, and the child's
     # traceback of an error (shown under --debug).
     output: str = field(default="", compare=False, repr=False)
@@ -67,7 +68,8 @@ def check_model(
         )
     module, wrap_notes = unwrap(loaded.module)
     ctx = StaticContext(build_inventory(module), model=module, spec=spec, build_device=loaded.build_device)
-    findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow)
+    suppressed: list[Any] = []
+    findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow, suppressed=suppressed)
     run_notes: list[str] = []
     if run is not None:  # `check --run`: paraminspect.examples.RunOptions -> PI1xx findings
         from paraminspect.run.forward import check_run
@@ -80,7 +82,14 @@ def check_model(
 
         try:
             found, run_notes = check_run(
-                module, run, spec=spec, rebuild=rebuild, select=select, ignore=ignore, allow=allow
+                module,
+                run,
+                spec=spec,
+                rebuild=rebuild,
+                select=select,
+                ignore=ignore,
+                allow=allow,
+                suppressed=suppressed,
             )
         except ParamInspectError as exc:
             notes = tuple(loaded.notes) + tuple(wrap_notes)
@@ -92,4 +101,5 @@ def check_model(
         findings=tuple(findings),
         notes=tuple(loaded.notes) + tuple(wrap_notes) + ctx.inventory.notes + tuple(run_notes),
         build_device=loaded.build_device,
+        suppressed=len(suppressed),
     )

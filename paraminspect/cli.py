@@ -21,6 +21,8 @@ from paraminspect.cli_io import (
     EXIT_OK,
     NO_CACHE_HELP,
     ChildError,
+    PlainFlagsCommand,
+    PlainFlagsGroup,
     apply_fixes,
     fix_options,
     in_child,
@@ -29,6 +31,7 @@ from paraminspect.cli_io import (
     notify,
     output_to,
     report_check,
+    set_debug,
     show_diff,
     state,
 )
@@ -37,13 +40,14 @@ from paraminspect.errors import ParamInspectError, Terminated, UsageError
 app = typer.Typer(
     name="paraminspect",
     help="Inspect how every tensor of a PyTorch model is registered, and lint it.",
-    add_completion=False,
+    cls=PlainFlagsGroup,
+    add_completion=True,  # --install-completion / --show-completion
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SHOW_FORMATS = ("table", "json", "csv", "markdown")
+SHOW_FORMATS = ("table", "text", "json", "csv", "markdown")  # text: the table, as check's default is text
 KINDS = ("parameter", "buffer", "unregistered", "stored", "packed")
 TRUST_PICKLE_HELP = "Allow full unpickling of a .pt/.pth/.bin/.ckpt checkpoint (runs code from the file)."
 TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.json's auto_map)."
@@ -52,6 +56,10 @@ TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.j
 MODEL_HELP = (
     "timm name (resnet50, timm:NAME, a partial name such as vit_base), pkg.module:factory, path/to/file.py:factory, "
     "a Hugging Face folder, hf:ORG/NAME or transformers:CLASS"
+)
+SHOW_MODEL_HELP = f"{MODEL_HELP}, or a checkpoint file (.safetensors, .pt, .pth, .bin, .ckpt, *.index.json)"
+DEBUG_OPTION = typer.Option(
+    False, "--debug", callback=set_debug, expose_value=False, help="Show the full traceback of errors."
 )
 
 
@@ -77,17 +85,17 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of errors."),
+    debug: bool = DEBUG_OPTION,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    state["debug"] = debug
+    """--debug is accepted here and after any subcommand (DEBUG_OPTION sets it)."""
 
 
-@app.command()
+@app.command(cls=PlainFlagsCommand)
 def show(
-    model: str = typer.Argument(..., help=MODEL_HELP, show_default=False),
+    model: str = typer.Argument(..., help=SHOW_MODEL_HELP, show_default=False),
     arg: Optional[list[str]] = typer.Option(
         None, "-a", "--arg", help="Factory keyword argument key=value (repeatable)."
     ),
@@ -99,7 +107,7 @@ def show(
     kind: Optional[str] = typer.Option(
         None, "--kind", help="Only tensors of this kind: parameter, buffer, unregistered, stored, packed."
     ),
-    output_format: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    output_format: str = typer.Option("table", "--format", "-f", help="table (or text), json, csv or markdown."),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
@@ -116,6 +124,7 @@ def show(
     ),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
+    debug: bool = DEBUG_OPTION,
 ) -> int:
     """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
     _choice(output_format, SHOW_FORMATS, "--format")
@@ -193,7 +202,7 @@ FAIL_ON = ("error", "warning", "info")
 CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
 
 
-@app.command()
+@app.command(cls=PlainFlagsCommand)
 def check(
     models: Optional[list[str]] = typer.Argument(
         None, help=f"{MODEL_HELP}. Default: the models of tool.paraminspect in pyproject.toml.", show_default=False
@@ -264,6 +273,7 @@ def check(
     strict: bool = typer.Option(
         False, "--strict", help="check PATH: exit 2 when a module class found there cannot be built (abstract, raises)."
     ),
+    debug: bool = DEBUG_OPTION,
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
 
@@ -293,6 +303,8 @@ def check(
             trust_remote_code=trust_remote_code,
             timeout=resolve_timeout(timeout) if timeout is not None else None,
         )
+        for message in plan.notes:
+            notify(message)
         tasks, path_run = list(plan.tasks), None
         if plan.paths:  # `check src/`: the module classes defined there, found in a child process
             from paraminspect.discover.paths import discover_paths
@@ -338,8 +350,8 @@ def check(
     return maybe_cached(list(models or []), use_cache, output_file, check_and_report)
 
 
-@app.command()
-def rules() -> int:
+@app.command(cls=PlainFlagsCommand)
+def rules(debug: bool = DEBUG_OPTION) -> int:
     """List every rule: code, name, default severity and summary."""
     from paraminspect.checks import all_rules
     from paraminspect.render.console import make_console
@@ -350,8 +362,10 @@ def rules() -> int:
     return EXIT_OK
 
 
-@app.command()
-def explain(code: str = typer.Argument(..., help="A rule code, e.g. PI004.", show_default=False)) -> int:
+@app.command(cls=PlainFlagsCommand)
+def explain(
+    code: str = typer.Argument(..., help="A rule code, e.g. PI004.", show_default=False), debug: bool = DEBUG_OPTION
+) -> int:
     """Why a rule's finding is a problem, an example, and the fix."""
     import difflib
 
@@ -374,7 +388,7 @@ DIFF_FORMATS = ("text", "json")
 EXIT_NOT_LOADABLE = 1
 
 
-@app.command()
+@app.command(cls=PlainFlagsCommand)
 def diff(
     left: str = typer.Argument(
         ...,
@@ -401,6 +415,7 @@ def diff(
     weights: bool = typer.Option(
         False, "--weights", help="RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or hf:ORG/NAME)."
     ),
+    debug: bool = DEBUG_OPTION,
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
     _choice(output_format, DIFF_FORMATS, "--format")
@@ -452,6 +467,7 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 def _run(argv: Optional[list[str]]) -> int:
     state["argv"] = list(sys.argv[1:] if argv is None else argv)
+    state["debug"] = False
     try:
         result = app(args=argv, prog_name="paraminspect", standalone_mode=False)
     except typer.Exit as exc:
@@ -473,9 +489,8 @@ def _run(argv: Optional[list[str]]) -> int:
         return EXIT_OK
     except Exception as exc:
         ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `paraminspect`: the help
-            sys.stdout.write(ctx.get_help() + "\n")
-            return EXIT_OK
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `paraminspect`: typer printed the help
+            return EXIT_ERROR  # once, on stdout, and exits 2 like typer's own no_args_is_help
         if _is_usage_error(exc):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]

@@ -10,12 +10,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Optional
 
+from typer.core import TyperCommand, TyperGroup
+
 from paraminspect.errors import ParamInspectError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 state: dict[str, Any] = {"debug": False}
+
+
+def set_debug(value: bool) -> None:
+    """`--debug`, before the subcommand or after it (`show x --debug`)."""
+    if value:
+        state["debug"] = True
+
+
+class _PlainFlags:
+    """Help lists a boolean flag as `--run`, not `--run <bool>` (typer's rich help shows a
+    type for every option, flags included)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class PlainFlagsGroup(_PlainFlags, TyperGroup):
+    pass
+
+
+class PlainFlagsCommand(_PlainFlags, TyperCommand):
+    pass
 
 
 class ChildError(ParamInspectError):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.checks.engine import parse_codes
+from paraminspect.checks.runtime import runtime_enabled
 from paraminspect.config import Config, load_config, resolve_model_path
 from paraminspect.discover.files import is_path_spec
 from paraminspect.errors import UsageError
@@ -29,6 +30,7 @@ class CheckPlan:
     paths: tuple[str, ...] = ()  # folders and .py files whose module classes are checked (`check PATH`)
     config: Config = field(default_factory=Config)
     options: dict[str, Any] | None = None  # check_model options shared by every task
+    notes: tuple[str, ...] = ()  # for stderr: what the merged options mean (a --run that cannot run)
 
     def task(self, spec: str, kwargs: dict[str, Any], load_spec: str | None = None) -> Task:
         """The check task of one more model (a class found under `paths`)."""
@@ -101,6 +103,11 @@ def plan_check(
         "trust_pickle": trust_pickle,
         "trust_remote_code": trust_remote_code,
     }
+    notes: tuple[str, ...] = ()
+    if run is not None and not runtime_enabled(select_codes, ignore_codes):
+        from_cli = select is not None or ignore is not None
+        where = "--select/--ignore" if from_cli else "select/ignore in [tool.paraminspect]"
+        notes = (f"--run: the forward pass is skipped: no PI1xx rule is selected (by {where})",)
     plan = CheckPlan(
         (),
         fail_on or config.fail_on or "warning",
@@ -110,6 +117,7 @@ def plan_check(
         paths=paths,
         config=config,
         options=options,
+        notes=notes,
     )
     tasks = tuple(
         plan.task(

@@ -83,17 +83,22 @@ def enabled_rules(select: Sequence[str] | None = None, ignore: Sequence[str] | N
     return out
 
 
-def _allowed(name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+def name_allowed(name: str, patterns: Sequence[str]) -> bool:
+    """Whether a tensor name matches an `allow` glob. The glob matches the whole dotted name
+    (`*` crosses dots); a leading `*.` also matches at the root: `*.rope_cache` matches
+    `rope_cache` as well as `blocks.0.rope_cache`."""
+    return any(
+        fnmatch.fnmatchcase(name, p) or (p.startswith("*.") and fnmatch.fnmatchcase(name, p[2:])) for p in patterns
+    )
 
 
 def _without_allowed(inventory: Any, allow: Sequence[str]) -> Any:
     """The inventory minus tensors and references whose name matches an `allow` glob."""
     if not allow:
         return inventory
-    tensors = tuple(r for r in inventory.tensors if not any(_allowed(n, allow) for n in (r.name, *r.aliases)))
+    tensors = tuple(r for r in inventory.tensors if not any(name_allowed(n, allow) for n in (r.name, *r.aliases)))
     references = tuple(
-        ref for ref in inventory.references if not (_allowed(ref.name, allow) or _allowed(ref.path, allow))
+        ref for ref in inventory.references if not (name_allowed(ref.name, allow) or name_allowed(ref.path, allow))
     )
     return dataclasses.replace(inventory, tensors=tensors, references=references)
 
@@ -173,10 +178,11 @@ def run_static_checks(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     allow: Sequence[str] | None = None,
+    suppressed: list[Finding] | None = None,
 ) -> list[Finding]:
     """Findings of every enabled rule that has a check function, each with the model spec
-    and file:line where known, minus `# noqa`-suppressed ones, sorted by code, then module
-    (in model order), then attribute."""
+    and file:line where known, minus `# noqa`-suppressed ones (appended to `suppressed` when
+    given), sorted by code, then module (in model order), then attribute."""
     select = parse_codes(select, "select")
     ignore = parse_codes(ignore, "ignore")
     inventory = _without_allowed(ctx.inventory, list(allow or []))
@@ -195,6 +201,8 @@ def run_static_checks(
             else:
                 location = locate(inventory, finding.module, finding.attribute)
             if is_suppressed(finding.code, location):
+                if suppressed is not None:
+                    suppressed.append(finding)
                 continue
             if finding.module in shared and finding.attribute and finding.code != "PI008":
                 finding = _with_module_aliases(finding, shared[finding.module])

@@ -7,7 +7,6 @@ and `# noqa` handling as the static rules. No torch import here (`rules`, `expla
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -193,10 +192,12 @@ def runtime_findings(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     allow: Sequence[str] | None = None,
+    suppressed: list[Any] | None = None,
 ) -> list[Finding]:
     """paraminspect.run Observations -> Findings: severity from the catalog, minus rules
-    switched off, names matched by an `allow` glob and `# noqa`-suppressed lines."""
-    from paraminspect.checks.engine import enabled_rules, parse_codes
+    switched off, names matched by an `allow` glob and `# noqa`-suppressed lines (those
+    observations are appended to `suppressed` when given)."""
+    from paraminspect.checks.engine import enabled_rules, name_allowed, parse_codes
     from paraminspect.sources import SourceLocation, is_suppressed
 
     enabled = {r.code for r in enabled_rules(parse_codes(select, "select"), parse_codes(ignore, "ignore"))}
@@ -206,10 +207,12 @@ def runtime_findings(
         rule = _BY_CODE.get(obs.code)
         if rule is None or rule.code not in enabled:
             continue
-        if allow and any(fnmatch.fnmatchcase(n, p) for n in obs.names for p in allow):
+        if allow and any(name_allowed(n, allow) for n in obs.names):
             continue
         location = SourceLocation(obs.file, obs.line) if obs.file and obs.line else None
         if is_suppressed(rule.code, location):
+            if suppressed is not None:
+                suppressed.append(obs)
             continue
         findings.append(
             Finding(

@@ -143,6 +143,7 @@ def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
             "errors": severities.count("error"),
             "warnings": severities.count("warning"),
             "infos": severities.count("info"),
+            "suppressed": sum(getattr(r, "suppressed", 0) for r in results),  # by noqa comments (added in 1)
         },
     }
     return json.dumps(doc, indent=2) + "\n"

@@ -457,6 +457,7 @@ def check_run(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     allow: Sequence[str] | None = None,
+    suppressed: list[Any] | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """`check --run` for one model: example input from `options`, one observed run, the PI1xx
     findings (select/ignore/allow/noqa applied) and the notes to show. Raises UsageError."""
@@ -467,5 +468,7 @@ def check_run(
     limit = max_cpu_bytes(options.max_cpu_bytes)
     example = resolve_example(options, model)
     report = run_model(model, example, rebuild=rebuild, max_cpu=limit, what=spec or type(model).__name__)
-    findings = runtime_findings(report.observations, spec, select=select, ignore=ignore, allow=allow)
+    findings = runtime_findings(
+        report.observations, spec, select=select, ignore=ignore, allow=allow, suppressed=suppressed
+    )
     return findings, list(report.notes)
