@@ -179,9 +179,11 @@ def show(
 
                 out.write(modules_csv(modules) if modules is not None else tensors_csv(records))
             elif output_format == "markdown":
+                from paraminspect.render.formatting import only_stored
                 from paraminspect.render.text import modules_markdown, tensors_markdown
 
-                out.write(modules_markdown(modules) if modules is not None else tensors_markdown(records))
+                stored = only_stored(inv.totals)
+                out.write(modules_markdown(modules, stored) if modules is not None else tensors_markdown(records))
             else:
                 from paraminspect.render.console import make_console
                 from paraminspect.render.table import print_show

@@ -119,10 +119,13 @@ class ModelSummary:
     def _repr_markdown_(self) -> str | None:
         if self._displayed:  # show() has displayed it already: do not print the table twice
             return None
+        from paraminspect.render.formatting import only_stored
         from paraminspect.render.table import totals_lines
         from paraminspect.render.text import modules_markdown, tensors_markdown
 
-        table = modules_markdown(list(self.modules)) if self.modules is not None else tensors_markdown(self.records)
+        stored = only_stored(self.inventory.totals)
+        modules = self.modules
+        table = modules_markdown(list(modules), stored) if modules is not None else tensors_markdown(self.records)
         totals = "  \n".join(totals_lines(self.inventory))
         return f"**{self.title}**\n\n{table}\n{totals}\n"
 

@@ -6,9 +6,29 @@ from functools import lru_cache
 
 from paraminspect.render.fit import plural
 from paraminspect.render.safe import printable  # re-exported: render/diff.py, render/fixes.py
-from paraminspect.tensors.records import BUFFER, UNREGISTERED, TensorRecord
+from paraminspect.tensors.records import BUFFER, STORED, UNREGISTERED, TensorRecord, Totals
 
-__all__ = ["count", "human_bytes", "kind_text", "name_text", "plural", "shape_text", "tensor_cells"]
+__all__ = [
+    "all_stored",
+    "count",
+    "human_bytes",
+    "kind_text",
+    "name_text",
+    "only_stored",
+    "plural",
+    "shape_text",
+    "tensor_cells",
+]
+
+
+def only_stored(t: Totals) -> bool:
+    """A checkpoint's listing: stored tensors only, so no parameters, buffers or gradients
+    (a file does not record them) are claimed about it."""
+    return bool(t.stored) and not (t.parameters or t.buffers or t.unregistered or t.packed)
+
+
+def all_stored(records: list[TensorRecord] | tuple[TensorRecord, ...]) -> bool:
+    return bool(records) and all(r.kind == STORED for r in records)
 
 
 @lru_cache(maxsize=4096)  # models repeat the same sizes layer after layer

@@ -13,12 +13,20 @@ from rich.console import Console
 from rich.style import Style
 
 from paraminspect.render.fit import crop, shorten_middle, wrap_items
-from paraminspect.render.formatting import count, human_bytes, kind_text, name_text, plural, shape_text
+from paraminspect.render.formatting import (
+    all_stored,
+    count,
+    human_bytes,
+    kind_text,
+    name_text,
+    only_stored,
+    plural,
+    shape_text,
+)
 from paraminspect.render.safe import printable
 from paraminspect.tensors.records import (
     BUFFER,
     PARAMETER,
-    STORED,
     UNREGISTERED,
     Inventory,
     ModuleSummaryRow,
@@ -203,7 +211,7 @@ def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styl
     way in this order: Numel (Size says it), Device when every tensor is on one device,
     shapes written 64x3x7x7, Grad when it only repeats the kind, names shortened in the
     middle (down to 16 cells), Dtype when there is only one, names down to 8 cells."""
-    stored = bool(records) and all(r.kind == STORED for r in records)  # a file records no grad
+    stored = all_stored(list(records))  # a file records no grad
     columns = [
         Column("name", "Name", False, [printable(name_text(r)) for r in records]),
         Column("kind", "Kind", False, [kind_text(r) for r in records]),
@@ -238,10 +246,13 @@ def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styl
     return table_lines(columns, style, row_styles, width), notes
 
 
-def module_table(rows: Sequence[ModuleSummaryRow], width: int | None, style: Styler) -> tuple[list[str], list[str]]:
+def module_table(
+    rows: Sequence[ModuleSummaryRow], width: int | None, style: Styler, stored: bool = False
+) -> tuple[list[str], list[str]]:
     """Per-module totals. Columns give way in this order: Trainable when it equals
     Parameters everywhere, Buffers when there are none, %, then Type and Module names are
-    shortened in the middle."""
+    shortened in the middle. `stored` (a checkpoint's name prefixes): a Stored column of
+    elements instead of Parameters, and no Trainable or Buffers, which a file does not record."""
     columns = [
         Column(
             "module",
@@ -250,12 +261,14 @@ def module_table(rows: Sequence[ModuleSummaryRow], width: int | None, style: Sty
             ["  " * m.depth + (printable(m.path.rsplit(".", 1)[-1]) if m.path else "(root)") for m in rows],
         ),
         Column("type", "Type", False, [printable(m.type) for m in rows]),
-        Column("parameters", "Parameters", True, [count(m.parameters) for m in rows]),
+        Column("parameters", "Stored" if stored else "Parameters", True, [count(m.parameters) for m in rows]),
         Column("percent", "%", True, [f"{100 * m.fraction:.2f}" for m in rows]),
         Column("trainable", "Trainable", True, [count(m.trainable) for m in rows]),
         Column("buffers", "Buffers", True, [count(m.buffers) for m in rows]),
         Column("size", "Size", True, [human_bytes(m.bytes) for m in rows]),
     ]
+    if stored:
+        columns = [c for c in columns if c.key not in ("trainable", "buffers")]
     steps = [
         drop("trainable", lambda c: all(m.trainable == m.parameters for m in rows), " (all trainable)"),
         drop("buffers", lambda c: not any(m.buffers for m in rows), " (no buffers)"),
@@ -283,7 +296,7 @@ def totals_lines(inv: Inventory, width: int | None = None) -> list[str]:
     sizes), never parameters or gradients it cannot know about."""
     t = inv.totals
     lines: list[str] = []
-    if t.stored and not (t.parameters or t.buffers or t.unregistered or t.packed):
+    if only_stored(t):
         items = [plural(t.tensors, "tensor"), f"{count(t.stored)} elements", human_bytes(t.bytes)]
         lines.extend(wrap_items("Stored: ", items, width))
     else:
@@ -320,7 +333,7 @@ def show_lines(
     style = Styler(color)
     records = list(records if records is not None else inventory.tensors)
     if modules is not None:
-        table, notes = module_table(modules, width, style)
+        table, notes = module_table(modules, width, style, stored=only_stored(inventory.totals))
     else:
         table, notes = tensor_table(records, width, style)
     totals = totals_lines(inventory, width)

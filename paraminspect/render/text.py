@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from paraminspect.render.formatting import count, human_bytes, tensor_cells
+from paraminspect.render.formatting import all_stored, count, human_bytes, tensor_cells
 from paraminspect.render.json import MODULE_FIELDS, module_dict, tensor_dict
 from paraminspect.render.safe import printable
 from paraminspect.tensors.records import ModuleSummaryRow, TensorRecord
@@ -52,18 +52,29 @@ def _md_row(cells: list[str]) -> str:
 
 
 def tensors_markdown(records: list[TensorRecord]) -> str:
+    """A GitHub table; a checkpoint's (stored tensors only) has no Grad column: a file does
+    not record it."""
+    grad = not all_stored(records)
     head = ["Name", "Kind", "Grad", "Shape", "Dtype", "Device", "Numel", "Size"]
-    lines = [_md_row(head), "|" + "|".join(["---"] * 3 + ["---"] * 3 + ["---:"] * 2) + "|"]
+    align = ["---"] * 6 + ["---:"] * 2
+    if not grad:
+        del head[2], align[2]
+    lines = [_md_row(head), "|" + "|".join(align) + "|"]
     for r in records:
         cells = tensor_cells(r)
         cells[0] = f"`{cells[0]}`"
+        if not grad:
+            del cells[2]
         lines.append(_md_row(cells))
     return "\n".join(lines) + "\n"
 
 
-def modules_markdown(rows: list[ModuleSummaryRow]) -> str:
-    head = ["Module", "Type", "Parameters", "%", "Trainable", "Buffers", "Size"]
-    lines = [_md_row(head), "|---|---|---:|---:|---:|---:|---:|"]
+def modules_markdown(rows: list[ModuleSummaryRow], stored: bool = False) -> str:
+    """Per-module totals; `stored` (a checkpoint): Stored elements, no Trainable/Buffers."""
+    head = ["Module", "Type", "Stored" if stored else "Parameters", "%", "Trainable", "Buffers", "Size"]
+    if stored:
+        head = [h for h in head if h not in ("Trainable", "Buffers")]
+    lines = [_md_row(head), "|---|---|" + "---:|" * (len(head) - 2)]
     for m in rows:
         cells = [
             f"`{printable(m.path or '(root)')}`",
@@ -71,5 +82,6 @@ def modules_markdown(rows: list[ModuleSummaryRow]) -> str:
             count(m.parameters),
             f"{100 * m.fraction:.2f}",
         ]
-        lines.append(_md_row([*cells, count(m.trainable), count(m.buffers), human_bytes(m.bytes)]))
+        middle = [] if stored else [count(m.trainable), count(m.buffers)]
+        lines.append(_md_row([*cells, *middle, human_bytes(m.bytes)]))
     return "\n".join(lines) + "\n"

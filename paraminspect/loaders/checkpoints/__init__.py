@@ -79,6 +79,10 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
 # --- entry point -------------------------------------------------------------------------
 
 
+def _counted(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def _natural_key(name: str) -> list[Any]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
@@ -156,7 +160,7 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
         notes.append(f"every name starts with {prefix!r}: saved from a wrapped (DataParallel/DDP/compiled) model")
     inventory = inventory_from_records(_records(tensors), root_type=f"{fmt} checkpoint")
     notes.append(
-        f"{inventory.totals.tensors:,} stored tensors, {inventory.totals.stored:,} elements: "
+        f"{_counted(inventory.totals.tensors, 'stored tensor')}, {_counted(inventory.totals.stored, 'element')}: "
         "a checkpoint does not record which are parameters and which are buffers (kind 'stored')"
     )
     return LoadedModel(

@@ -233,9 +233,12 @@ def list_torch_file(path: Path, trust_pickle: bool) -> Listing:
         others = [str(k) for k in obj if k != keys[0]] if isinstance(obj, Mapping) else []
         also = f" (the file also holds: {', '.join(others[:8])}{', ...' if len(others) > 8 else ''})" if others else ""
         listing.notes.append(f"listing the state_dict at checkpoint{key_text}{also}")
-    elif not _is_state_dict(payload):
-        listing.notes.append("no state_dict found in the file: listing every tensor it holds")
     items = _tensor_items(payload)
+    if len(items) == 1 and not items[0][0]:  # torch.save(tensor): a bare tensor has no name of its own
+        items = [(path.stem or "tensor", items[0][1])]
+        listing.notes.append(f"the file holds one bare tensor, not a state_dict: listed as {items[0][0]!r}")
+    elif not keys and not _is_state_dict(payload):
+        listing.notes.append("no state_dict found in the file: listing every tensor it holds")
     if not items:
         raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}); expected a state_dict")
     listing.tensors = _stored_from_tensors(items, locations)
