@@ -55,6 +55,10 @@ def load(
         return load_hf(spec, kwargs, device, trust_remote_code=trust_remote_code)
     target = split_target(spec)
     if target is None:
+        if os.path.isdir(spec):
+            from paraminspect.loaders.hints import not_a_model_folder
+
+            raise LoadError(not_a_model_folder(spec))
         if spec.endswith(".py") or (("/" in spec or os.sep in spec) and not spec.startswith(TIMM_PREFIX)):
             raise LoadError(f"{spec!r}: name the factory too, e.g. {spec}:build")
         from paraminspect.loaders.timm import load_timm

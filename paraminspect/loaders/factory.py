@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,14 +114,29 @@ def _import_module(dotted: str) -> Any:
         raise LoadError(f"cannot import module {dotted!r}: {one_line(exc)}") from exc
 
 
+def _missing_attribute_hint(obj: Any, part: str, owner: str) -> str:
+    """Where a missing attribute is: a submodule the package has imported already that
+    defines it (`torchvision:resnet18` -> torchvision.models:resnet18), else close names."""
+    if isinstance(obj, types.ModuleType) and ":" not in owner:
+        for name, value in sorted(vars(obj).items()):
+            if (
+                isinstance(value, types.ModuleType)
+                and not name.startswith("_")
+                and value.__name__ == f"{obj.__name__}.{name}"
+                and callable(getattr(value, part, None))
+            ):
+                return f"; it is {value.__name__}:{part}"
+    close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("_")], n=3, cutoff=0.6)
+    return f"; did you mean: {', '.join(close)}?" if close else ""
+
+
 def _resolve_attr(module: Any, attr: str, where: str) -> Any:
     obj, owner = module, where
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("_")], n=3, cutoff=0.6)
-            hint = f"; did you mean: {', '.join(close)}?" if close else ""
+            hint = _missing_attribute_hint(obj, part, owner)
             raise LoadError(f"{owner} has no attribute {part!r}{hint}") from None
         except KeyboardInterrupt:
             raise

@@ -50,13 +50,32 @@ def resolve_timm_name(query: str) -> TimmResolution:
         if matches:
             best = _rank_partial(base, matches, tag_counts)[0]
             return TimmResolution(best, len(matches), tag or None)
-    close = difflib.get_close_matches(base, names, n=5, cutoff=0.6)
-    hint = (
-        f"; did you mean: {', '.join(close)}?"
-        if close
-        else "; `timm:NAME` names a timm model, `pkg.mod:attr` or `file.py:attr` a factory"
-    )
+    from paraminspect.loaders.hints import torchvision_builder
+
+    close = close_names(base, names, tag_counts)
+    elsewhere = torchvision_builder(base)
+    hint = f"; did you mean {elsewhere} (a torchvision builder)?" if elsewhere else ""
+    if close:
+        hint += f" (close timm names: {', '.join(close)})" if elsewhere else f"; did you mean: {', '.join(close)}?"
+    elif not elsewhere:
+        hint = "; `timm:NAME` names a timm model, `pkg.mod:attr` or `file.py:attr` a factory"
     raise LoadError(f"no timm model matches {query!r}{hint}")
+
+
+def close_names(base: str, names: list[str], tag_counts: dict[str, int], n: int = 5) -> list[str]:
+    """Up to `n` names close to a query that matched nothing. A typo is compared with the
+    names' leading words as well as with whole names (`vit_bse` is close to `vit_base`, the
+    first two words of vit_base_patch16_224, though far from any whole name); each close
+    prefix contributes its best-ranked names (the partial-name pick first)."""
+    words = len([w for w in base.split("_") if w]) or 1
+    by_prefix: dict[str, list[str]] = {}
+    for name in names:
+        by_prefix.setdefault("_".join(name.split("_")[:words]), []).append(name)
+    out: list[str] = []
+    for prefix in difflib.get_close_matches(base, list(by_prefix), n=3, cutoff=0.75):
+        out.extend(_rank_partial(prefix, by_prefix[prefix], tag_counts)[:3])
+    out.extend(difflib.get_close_matches(base, names, n=n, cutoff=0.6))
+    return list(dict.fromkeys(out))[:n]
 
 
 def load_timm(spec: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
