@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
-from paraminspect.render.fit import cell_width, crop, plural
+from paraminspect.render.fit import cell_width, crop, plural, shorten_middle, shorten_path
 from paraminspect.render.github import display_path
 from paraminspect.render.safe import one_line, printable
 
@@ -52,10 +52,17 @@ def _target(f: Any) -> str:
     return printable(f.attribute or f.module or (f.names[0] if f.names else "(model)"))
 
 
-def model_header(result: Any) -> Text:
-    header = Text(printable(result.spec), style="bold")
-    if result.resolved and result.resolved != result.spec:
-        header.append(f" -> {printable(result.resolved)}", style="dim")
+def model_header(result: Any, width: int | None = None) -> Text:
+    """The model's spec (and what it resolved to); on a terminal, never wider than it: the
+    resolved name goes first, then the spec is cut in the middle."""
+    spec = printable(result.spec)
+    resolved = f" -> {printable(result.resolved)}" if result.resolved and result.resolved != result.spec else ""
+    if width is not None and cell_width(spec + resolved) > width:
+        resolved = ""
+        spec = shorten_middle(spec, width)
+    header = Text(spec, style="bold")
+    if resolved:
+        header.append(resolved, style="dim")
     return header
 
 
@@ -88,13 +95,53 @@ def finding_lines(f: Any, width: int | None = None, style: str = FULL) -> list[T
     and wrapped to `width` (None: one line), then the source line with the attribute marked
     (ruff's full output). The concise style is the head line and the message on one line."""
     if style == CONCISE:
-        head = finding_head(f)
-        head.append(f": {printable(f.message)}")
-        return [head]
+        return [concise_line(f, width)]
     lines = [finding_head(f)]
     lines.extend(Text(line) for line in wrap_text(printable(f.message), width, "    "))
     lines.extend(source_lines(f.file, f.line, f.attribute, width))
     return lines
+
+
+def concise_line(f: Any, width: int | None) -> Text:
+    """`path:line: CODE severity target: message` on one line. On a terminal it never
+    wraps: a long path is cut in the middle at folder boundaries (to 40 cells; a shorter
+    one stays whole, so that it still opens in an editor), then the message at its end (to
+    30 cells), the target in the middle (to 16), the message to 12, the path further (to
+    20), the message to nothing, and a line still too wide is cropped."""
+    path = display_path(f.file)
+    path = printable(path) if path is not None else None
+    suffix = f":{f.line}" if path is not None and f.line is not None else ""
+    target, message = _target(f), printable(f.message)
+    code = f.code + (" [*]" if f.fix else "")
+
+    def plain_width() -> int:
+        location = f"{path}{suffix}: " if path is not None else ""
+        return cell_width(f"{location}{code} {f.severity} {target}: {message}")
+
+    steps = (("path", 40), ("message", 30), ("target", 16), ("message", 12), ("path", 20), ("message", 1))
+    for part, floor in steps:
+        over = 0 if width is None else plain_width() - width
+        if over <= 0:
+            break
+        if part == "path" and path is not None:
+            path = shorten_path(path, max(floor, cell_width(path) - over))
+        elif part == "message":
+            message = crop(message, max(floor, cell_width(message) - over))
+        elif part == "target":
+            target = shorten_middle(target, max(floor, cell_width(target) - over))
+    line = Text()
+    if path is not None:
+        line.append(f"{path}{suffix}: ", style="bold")
+    line.append(code, style="bold")
+    line.append(" ")
+    line.append(f.severity, style=SEVERITY_STYLE[f.severity])
+    line.append(" ")
+    line.append(target, style="bold")
+    line.append(f": {message}")
+    if width is not None and line.cell_len > width:
+        line.truncate(width - 1)
+        line.append("…")
+    return line
 
 
 def wrap_text(text: str, width: int | None, indent: str) -> list[str]:
@@ -143,7 +190,7 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str, style
     """Findings grouped by model, then a one-line summary."""
     width = console.width if console.is_terminal else None
     for result in results:
-        console.print(model_header(result))
+        console.print(model_header(result, width), soft_wrap=True)
         if result.error is not None:
             for line in wrap_text(f"not checked: {one_line(result.error)}", width, "  "):
                 console.print(Text(line, style="red"))
@@ -182,15 +229,23 @@ def print_rules(console: Console, rules: Sequence[Any]) -> None:
     name_width = max((len(r.name) for r in rules), default=0)
     for rule in rules:
         lead = f"{rule.code}  {rule.name:<{name_width}}  {rule.severity:<7}  "
-        line = Text(f"{rule.code}  {rule.name:<{name_width}}  ")
-        line.append(f"{rule.severity:<7}", style=SEVERITY_STYLE[rule.severity])
         if width is None or len(lead) + len(rule.summary) <= width:
+            line = Text(f"{rule.code}  {rule.name:<{name_width}}  ")
+            line.append(f"{rule.severity:<7}", style=SEVERITY_STYLE[rule.severity])
             console.print(line + Text(f"  {rule.summary}"), soft_wrap=True)
             continue
-        # too narrow for the summary beside the name: it goes below, indented under the name
+        # too narrow for the summary beside the name: it goes below, indented under the
+        # name; the severity too when the aligned columns do not fit
+        summary = rule.summary
+        line = Text(f"{rule.code}  {rule.name:<{name_width}}  ")
+        if len(lead.rstrip()) > width:
+            line = Text(shorten_middle(f"{rule.code}  {rule.name}", width))
+            summary = f"{rule.severity}: {summary}"
+        else:
+            line.append(rule.severity, style=SEVERITY_STYLE[rule.severity])
         console.print(line, soft_wrap=True)
-        for rest in wrap_text(rule.summary, width, " " * 7):
-            console.print(Text(rest), soft_wrap=True)
+        for rest in wrap_text(summary, width, " " * 7):
+            console.print(Text(crop(rest, width)), soft_wrap=True)
 
 
 CODE_INDENT = "    "

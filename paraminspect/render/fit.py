@@ -7,7 +7,7 @@ from rich.cells import cell_len
 
 from paraminspect.render.safe import printable
 
-__all__ = ["cell_width", "crop", "plural", "printable", "shorten_middle", "wrap_items"]
+__all__ = ["cell_width", "crop", "plural", "printable", "shorten_middle", "shorten_path", "wrap_items"]
 
 ELLIPSIS = "…"
 
@@ -63,6 +63,32 @@ def shorten_middle(text: str, width: int) -> str:
     if 0 <= dot < 4 and dot < len(tail) - 1 and not text[: len(text) - len(tail)].endswith("."):
         tail = tail[dot + 1 :]
     return head + ELLIPSIS + tail
+
+
+def shorten_path(path: str, width: int) -> str:
+    """A file path cut in the middle at folder boundaries, to at most `width` cells: its
+    first folder, `…`, then as many of its last parts as fit (the file name always, cut
+    itself only when nothing else fits): `/usr/…/timm/models/vit.py`."""
+    if cell_width(path) <= width:
+        return path
+    parts = path.split("/")
+    if len(parts) < 2 or not parts[-1]:
+        return shorten_middle(path, width)
+    head = parts[0] + "/" if parts[0] else "/" + parts[1] + "/"
+    rest = parts[1:] if parts[0] else parts[2:]
+    if len(rest) < 2:  # `folder/file.py`: the file name is what matters
+        head, rest = "", parts
+    tail = rest[-1]
+    if cell_width(head) + 2 + cell_width(tail) > width:
+        head = ""
+    if cell_width(tail) + 2 > width:  # not even the file name: its end
+        return ELLIPSIS + _tail(path, width - 1)
+    for part in reversed(rest[:-1]):
+        candidate = f"{part}/{tail}"
+        if cell_width(head) + 2 + cell_width(candidate) > width:
+            break
+        tail = candidate
+    return f"{head}{ELLIPSIS}/{tail}"
 
 
 def crop(line: str, width: int) -> str:

@@ -45,7 +45,7 @@ def print_registry_report(
         unlisted += len(result.findings) - len(listed)
         if not listed:
             continue
-        console.print(model_header(result))
+        console.print(model_header(result, width), soft_wrap=True)
         for f in listed:
             for line in finding_lines(f, width, style):
                 console.print(line, soft_wrap=True)
