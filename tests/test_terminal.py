@@ -163,7 +163,20 @@ def test_progress_bar_ends_with_counts_and_its_time():
     assert len(time.split(":")) == 3  # the whole elapsed time, h:mm:ss
 
 
-@pytest.mark.parametrize("columns", [60, 120])
+@pytest.mark.parametrize("columns", [40, 60, 120])
 def test_rules_never_wider_than_the_terminal(columns):
     screen = on_pty(columns, "rules")
     assert screen.code == 0 and screen.widest() <= columns
+    assert sum(line.startswith("PI") for line in screen.lines) == 16  # every rule, its code first
+    if columns == 40:
+        assert "PI102  tensor-attribute-set-in-forward" in screen.lines
+        assert "       error: Tensor attribute set on a" in screen.lines  # the severity beside the summary
+
+
+def test_check_concise_never_wraps_at_50_columns():
+    screen = on_pty(50, "check", sample("ci_example"), "--format", "concise", "--no-cache")
+    assert screen.code == 1 and screen.widest() <= 50, max(screen.lines, key=len)
+    found = [line for line in screen.lines if ": PI00" in line]
+    assert len(found) == 2  # one screen line per finding
+    assert found[0].startswith("…/ci_example.py:8: PI002 [*] warning scale: `")
+    assert found[0].endswith("…") and len(found[0]) == 50
