@@ -209,7 +209,15 @@ def test_class_glob_runs_in_workers():
     result = run_process("check", "transformers:GPT2LMHead*", "--format", "json", timeout=300)
     assert result.code == 0, result.err
     doc = json.loads(result.out)
-    assert doc["summary"] == {"models": 1, "failed": 0, "skipped": 0, "errors": 0, "warnings": 0, "infos": 1}
+    assert doc["summary"] == {
+        "models": 1,
+        "failed": 0,
+        "skipped": 0,
+        "errors": 0,
+        "warnings": 0,
+        "infos": 1,
+        "suppressed": 0,
+    }
     assert [f["code"] for f in doc["findings"]] == ["PI008"]  # the tied head
 
 

@@ -48,7 +48,15 @@ def test_json_contract(monkeypatch):
     first = doc["findings"][0]
     assert first["file"] == "sample_models/ci_example.py" and first["line"] == 8 and first["names"] == ["scale"]
     assert doc["findings"][1]["file"] is None and doc["findings"][1]["line"] is None
-    assert doc["summary"] == {"models": 3, "failed": 1, "skipped": 0, "errors": 0, "warnings": 2, "infos": 1}
+    assert doc["summary"] == {
+        "models": 3,
+        "failed": 1,
+        "skipped": 0,
+        "errors": 0,
+        "warnings": 2,
+        "infos": 1,
+        "suppressed": 0,
+    }
 
 
 def test_github_escaping():
@@ -125,4 +133,12 @@ def test_cli_sarif_and_json_for_the_ci_example(cli):
     result = cli("check", sample("ci_example"), "--format", "json")
     doc = json.loads(result.out)
     assert [(f["code"], f["line"]) for f in doc["findings"]] == [("PI002", 8), ("PI004", 9)]
-    assert doc["summary"] == {"models": 1, "failed": 0, "skipped": 0, "errors": 1, "warnings": 1, "infos": 0}
+    assert doc["summary"] == {
+        "models": 1,
+        "failed": 0,
+        "skipped": 0,
+        "errors": 1,
+        "warnings": 1,
+        "infos": 0,
+        "suppressed": 0,
+    }
