@@ -34,6 +34,7 @@ from paraminspect.cli_io import (
     set_debug,
     show_diff,
     state,
+    write_show,
 )
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
 
@@ -154,46 +155,10 @@ def show(
         else:
             loaded = in_child(task, resolve_timeout(timeout), preload_for([model]))
         gc.freeze()  # the records are here: the collector need not rescan them while we render
-        memory = loaded.memory
         for message in loaded.notes:
             notify(message)
-        inv, records, modules = loaded.inventory, list(loaded.records), loaded.modules
         with output_to(output_file) as out:
-            if output_format == "json":
-                from paraminspect.render.json import show_json
-
-                out.write(
-                    show_json(
-                        spec=loaded.spec,
-                        resolved=loaded.resolved,
-                        build_device=loaded.build_device,
-                        inventory=inv,
-                        records=records,
-                        modules=modules,
-                        notes=list(loaded.notes),
-                        memory=memory,
-                    )
-                )
-            elif output_format == "csv":
-                from paraminspect.render.text import modules_csv, tensors_csv
-
-                out.write(modules_csv(modules) if modules is not None else tensors_csv(records))
-            elif output_format == "markdown":
-                from paraminspect.render.formatting import only_stored
-                from paraminspect.render.text import modules_markdown, tensors_markdown
-
-                stored = only_stored(inv.totals)
-                out.write(modules_markdown(modules, stored) if modules is not None else tensors_markdown(records))
-            else:
-                from paraminspect.render.console import make_console
-                from paraminspect.render.table import print_show
-
-                resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
-                built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
-                title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
-                print_show(
-                    make_console(out), title=title, inventory=inv, records=records, modules=modules, memory=memory
-                )
+            write_show(out, loaded, output_format)
         return EXIT_OK
 
     return maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
