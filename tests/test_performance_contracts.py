@@ -18,7 +18,7 @@ import torch
 from conftest import ROOT, SAMPLES, run_process, sample
 from torch import nn
 
-from paraminspect.loaders.fastmeta import skip_meta_init
+from paraminspect.loaders.fastmeta import meta_device_without_init, skip_meta_init
 from paraminspect.tensors.walk import build_inventory
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
@@ -52,11 +52,16 @@ def _fingerprint(model: nn.Module) -> dict:
 
 
 def _plain_and_fast(build) -> tuple[dict, dict]:
+    """A plain meta build, and the fast one: both ways of skipping initialisers (the stacked
+    modes and the single mode that loaders.build uses) must give the same model."""
     with torch.device("meta"):
         plain = build()
     with torch.device("meta"), skip_meta_init():
-        fast = build()
-    return _fingerprint(plain), _fingerprint(fast)
+        stacked = build()
+    with meta_device_without_init():
+        merged = build()
+    assert _fingerprint(merged) == _fingerprint(stacked)
+    return _fingerprint(plain), _fingerprint(merged)
 
 
 @pytest.mark.parametrize(
@@ -336,3 +341,25 @@ def test_broken_pipe_is_quiet_and_keeps_the_exit_code(args, code):
     assert proc.wait(timeout=300) == code
     assert first.strip()
     assert "Traceback" not in err and "Exception ignored" not in err and "Error" not in err
+
+
+def test_single_meta_mode_is_the_default_device_and_nests():
+    """meta_device_without_init stands in for `torch.device("meta")`: torch reports meta as
+    the default device, a factory's own `with torch.device("cpu")` block still builds on CPU,
+    an explicit device wins, and the collector is running again afterwards."""
+    import gc
+
+    assert gc.isenabled()
+    with meta_device_without_init():
+        assert torch.get_default_device().type == "meta"
+        assert not gc.isenabled()
+        assert torch.empty(2).device.type == "meta"
+        with torch.device("cpu"):
+            assert torch.zeros(2).device.type == "cpu"
+        assert nn.Linear(3, 2).weight.device.type == "meta"
+        assert torch.ones(2, device="cpu").device.type == "cpu"
+    assert gc.isenabled()
+    assert torch.empty(2).device.type == "cpu"
+    with pytest.raises(ValueError), meta_device_without_init():
+        raise ValueError("a failing build")
+    assert gc.isenabled() and torch.empty(1).device.type == "cpu"

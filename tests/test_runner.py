@@ -119,6 +119,27 @@ def test_many_tasks_keep_their_order_and_fail_alone():
     assert sorted(seen) == sorted(t.label for t in tasks)
 
 
+def test_fork_server_children_see_the_callers_environment_and_give_all_their_output(monkeypatch):
+    """The fork server starts with a malloc setting of its own (GLIBC_TUNABLES, huge pages):
+    neither the models nor the caller see it. A child that answers is reaped later, after
+    its output has been read: nothing it printed before answering is lost."""
+    monkeypatch.setenv("PARAMINSPECT_TEST_MARK", "caller")
+    before = dict(os.environ)
+    tasks = [task("environment"), *(task("hello", x=i) for i in range(6)), task("environment")]
+    outcomes = run_many(tasks, jobs=2, timeout=60, preload=("paraminspect.errors",))
+    assert dict(os.environ) == before
+    for outcome in (outcomes[0], outcomes[-1]):
+        assert outcome.ok, outcome.message
+        assert outcome.value == before
+    for outcome in outcomes[1:-1]:
+        assert outcome.ok and outcome.output.splitlines() == [
+            "printed by print",
+            "written to fd 1",
+            "written to stderr",
+        ]
+    assert len({o.value["pid"] for o in outcomes[1:-1]}) == 6
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, 1e308, 0, -1])
 def test_timeouts_must_be_positive_and_finite(bad):
     with pytest.raises(UsageError, match=r"positive, finite|at most"):

@@ -3,7 +3,6 @@ always behind the network guard."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,11 +42,11 @@ def _network_message(what: str, weight_arguments: Sequence[str] | None) -> str:
 def _call_on(device: str, build: Callable[[], Any]) -> Any:
     import torch
 
-    from paraminspect.loaders.fastmeta import skip_meta_init
+    from paraminspect.loaders.fastmeta import meta_device_without_init
 
     # On meta, initialisers are no-ops (values are meaningless there, and some import torch._dynamo).
-    skip_init = skip_meta_init() if torch.device(device).type == "meta" else contextlib.nullcontext()
-    with no_network(), torch.device(device), skip_init:
+    on_device = meta_device_without_init() if torch.device(device).type == "meta" else torch.device(device)
+    with no_network(), on_device:
         return build()
 
 

@@ -39,9 +39,9 @@ def resolve_timm_name(query: str) -> TimmResolution:
     base, _, tag = query.strip().partition(".")
     if not base:  # `timm:` or `timm:.tag`: every name would match, and the pick means nothing
         raise LoadError(f"empty timm model name in {query!r}: give one, e.g. timm:resnet50")
-    names = timm.list_models()
-    if base in set(names):
+    if timm.is_model(base):  # a dict lookup: a sweep resolves exact names, 75 of them and more
         return TimmResolution(base, 1, tag or None)
+    names = timm.list_models()
     tag_counts: dict[str, int] = {}
     for pretrained in timm.list_pretrained():
         arch = pretrained.partition(".")[0]

@@ -113,13 +113,13 @@ def child_main(
         from paraminspect.cache import imported_sources
 
         sources = tuple(imported_sources())
-    try:
-        conn.send((*message, sources))
-    except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
-        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", ()))
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr):  # before answering: the parent reads the output then
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
+    try:
+        conn.send((*message, sources))
+    except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
+        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", ()))
     os._exit(0)

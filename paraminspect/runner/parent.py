@@ -114,7 +114,32 @@ def _context(tasks: Sequence[Task], preload: Sequence[str], server: bool) -> Any
     ctx = multiprocessing.get_context("forkserver")
     already = [name for name in HEAVY if name in sys.modules]
     ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload, *already])))  # read at server start
+    _start_server()
     return ctx
+
+
+HUGE_PAGE_MALLOC = "glibc.malloc.hugetlb=1"
+
+
+def _start_server() -> None:
+    """Start the fork server (once per process; later calls find it running) with glibc's
+    malloc asking for transparent huge pages. Each fork copies the page tables of the
+    server's ~400 MB of heap (torch, timm), and that copy, and the child's teardown at its
+    exit, is most of what a model's process costs beyond the model itself; a 2 MB page
+    needs one entry where 4 KB pages need 512. Only the server's start sees the setting:
+    the children get the caller's environment back (child.isolate)."""
+    from multiprocessing import forkserver
+
+    saved = os.environ.get("GLIBC_TUNABLES")
+    if saved is None or "glibc.malloc.hugetlb" not in saved:
+        os.environ["GLIBC_TUNABLES"] = f"{saved}:{HUGE_PAGE_MALLOC}" if saved else HUGE_PAGE_MALLOC
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            os.environ.pop("GLIBC_TUNABLES", None)
+        else:
+            os.environ["GLIBC_TUNABLES"] = saved
 
 
 @contextmanager
@@ -136,8 +161,8 @@ def _signals_end_children() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _end(running: _Running) -> None:
-    """Kill the child's process group (the child and whatever it forked), reap the child."""
+def _kill(running: _Running) -> None:
+    """SIGKILL the child's process group (the child and whatever it forked)."""
     pid = running.process.pid
     if pid is not None:
         try:
@@ -148,8 +173,22 @@ def _end(running: _Running) -> None:
             os.kill(pid, signal.SIGKILL)  # the child had no time to make its group yet
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _end(running: _Running) -> None:
+    """Kill the child's process group and reap the child."""
+    _kill(running)
     running.process.join()
     running.conn.close()
+
+
+def _reaped(running: _Running) -> bool:
+    """Reap a killed child if it has gone (without waiting); whether it has."""
+    running.process.join(0)
+    if running.process.exitcode is None:
+        return False
+    running.conn.close()
+    return True
 
 
 def _read_output(path: str) -> str:
@@ -216,14 +255,19 @@ def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
             message = running.conn.recv()
         except (EOFError, OSError):
             message = None
-    _end(running)
-    output = _read_output(running.capture)
-    label, exitcode = running.task.label, running.process.exitcode
+    label = running.task.label
     if message is not None:
+        # The child flushed its output before it answered. Its exit (tearing down a copy of
+        # the server's memory) need not hold up the next model: run_many reaps it later.
+        _kill(running)
         status, value, text, trace, sources = message
         if _watched is not None:
             _watched.update(sources)
+        output = _read_output(running.capture)
         return Outcome(label, status, value, text, output, trace, 0, tuple(sources))
+    _end(running)
+    output = _read_output(running.capture)
+    exitcode = running.process.exitcode
     if timed_out:
         return Outcome(label, TIMEOUT, message=f"{label} timed out after {timeout:g} s (--timeout)", output=output)
     if exitcode == -signal.SIGINT:
@@ -254,10 +298,12 @@ def run_many(
     pending = list(enumerate(tasks))
     pending.reverse()  # pop() from the end keeps the given order
     running: list[_Running] = []
+    exiting: list[_Running] = []  # answered and killed, not reaped yet
     folder = tempfile.mkdtemp(prefix="paraminspect-")
     try:
         with _signals_end_children():
             while pending or running:
+                exiting[:] = [item for item in exiting if not _reaped(item)]
                 while pending and len(running) < jobs:
                     index, task = pending.pop()
                     running.append(_start(ctx, index, task, folder, timeout))
@@ -271,11 +317,13 @@ def run_many(
                         continue
                     running.remove(item)
                     outcome = _finish(item, timed_out=not done, timeout=timeout)
+                    if item.process.exitcode is None:
+                        exiting.append(item)
                     outcomes[item.index] = outcome
                     if on_outcome is not None:
                         on_outcome(outcome)
     finally:
-        for item in running:
+        for item in running + exiting:
             _end(item)
         shutil.rmtree(folder, ignore_errors=True)
     return [o for o in outcomes if o is not None]
