@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -174,3 +175,16 @@ def test_unwrap_dataparallel_wrapper():
     inner = nn.Linear(2, 2)
     model, notes = unwrap(nn.DataParallel(inner))
     assert model is inner and notes
+
+
+def test_an_inventory_crosses_a_pickle_unchanged():
+    """Records travel from a model's child process to the CLI by pickle (their own compact
+    form): every record, module and reference comes back equal, with the inventory."""
+    import pickle
+
+    inv = build_inventory(Holder())
+    inv = dataclasses.replace(inv, module_classes={})  # the CLI never receives user classes
+    copy = pickle.loads(pickle.dumps(inv, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copy == inv
+    assert copy.tensors and copy.references and copy.modules
+    assert [type(r) for r in copy.tensors] == [type(r) for r in inv.tensors]
