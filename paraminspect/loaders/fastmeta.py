@@ -22,7 +22,6 @@ calls that may reach those ops (`Tensor.normal_`, `torch.randn`, `nn.init.*`, ..
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from paraminspect.collector import collector_paused
 
 __all__ = ["meta_device_without_init", "skip_meta_init"]
 
@@ -316,17 +317,13 @@ _MetaDevice = _meta_device_class()
 @contextmanager
 def meta_device_without_init() -> Iterator[None]:
     """`with torch.device("meta"), skip_meta_init():` in one mode (see _meta_device_class),
-    with the cyclic collector paused: a build on meta allocates no tensor memory, and the
-    collector's passes over tens of thousands of new modules cost more than the build."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with the cyclic collector paused (paraminspect.collector): a build on meta allocates no
+    tensor memory, and the collector's passes over tens of thousands of new modules cost
+    more than the build."""
+    with collector_paused():
         if _MetaDevice is None:
             with torch.device("meta"), skip_meta_init():
                 yield
         else:
             with _MetaDevice("meta"):
                 yield
-    finally:
-        if collecting:
-            gc.enable()

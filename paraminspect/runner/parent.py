@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from paraminspect.collector import collector_paused
 from paraminspect.errors import Terminated
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
@@ -252,7 +253,8 @@ def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
     message: Any = None
     if not timed_out and running.conn.poll():
         try:
-            message = running.conn.recv()
+            with collector_paused():  # tens of thousands of records, no cycles among them
+                message = running.conn.recv()
         except (EOFError, OSError):
             message = None
     label = running.task.label

@@ -7,7 +7,6 @@ no tensor data is read, so meta tensors and 70B-parameter models cost the same.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from paraminspect.collector import collector_paused
 from paraminspect.sources import is_torch_class
 from paraminspect.tensors.facts import class_skips, hook_managed_names, tensor_facts, type_name
 from paraminspect.tensors.records import (
@@ -413,15 +413,8 @@ def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
 
 def build_inventory(model: nn.Module) -> Inventory:
     """Every tensor the module tree holds, each with exactly one kind."""
-    # The walk allocates a few objects per tensor and creates no cycles; with tens of
-    # thousands of modules alive, the cyclic collector's passes would cost more than the walk.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # a few objects per tensor, no cycles (paraminspect.collector)
         return _build_inventory(model)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _build_inventory(model: nn.Module) -> Inventory:
