@@ -155,3 +155,24 @@ def test_folders_to_discover_are_never_cached(tmp_path: Path) -> None:
     )
     again = run_process("check", cwd=tmp_path)
     assert again.code == 1 and "PI002" in again.out
+
+
+def test_an_edit_to_paraminspect_itself_is_a_miss(tmp_path: Path) -> None:
+    """An editable install keeps its version number while its code changes: the key covers
+    paraminspect's own files, so a changed renderer never replays what the old one printed."""
+    import shutil
+
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "paraminspect", copy / "paraminspect", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "project").mkdir()
+    project = _project(tmp_path / "project")
+    env = {"PYTHONPATH": str(copy)}  # the copy's paraminspect, not the installed one
+    first = run_process("check", "model.py:build", cwd=project, env=env)
+    again = run_process("check", "model.py:build", cwd=project, env=env)
+    assert (again.code, again.out) == (first.code, first.out)
+    assert _builds(project) == 1  # answered from the cache
+    renderer = copy / "paraminspect" / "render" / "findings.py"
+    renderer.write_text(renderer.read_text() + "\n# edited\n")
+    edited = run_process("check", "model.py:build", cwd=project, env=env)
+    assert (edited.code, edited.out) == (first.code, first.out)
+    assert _builds(project) == 2  # the edit was seen: a real run
