@@ -379,6 +379,7 @@ def diff(
         None, "--mapping", help="Write the suggested key renames {old_name: new_name} to this JSON file."
     ),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     weights: bool = typer.Option(
         False, "--weights", help="RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or hf:ORG/NAME)."
     ),
@@ -397,7 +398,7 @@ def diff(
     right_kwargs = parse_factory_args(right_arg) if right_arg else kwargs
     refuse_overwriting(output_file, [left, *([right] if right else [])])
     options = {"left": left, "right": right, "left_kwargs": kwargs, "right_kwargs": right_kwargs}
-    options |= {"trust_pickle": trust_pickle, "weights": weights}
+    options |= {"trust_pickle": trust_pickle, "trust_remote_code": trust_remote_code, "weights": weights}
     if all(runs_no_code(spec, trust_pickle, weights) for spec in (left, right or "")):
         result = diff_task(**options)  # two safetensors headers: no code runs, no torch needed
     else:

@@ -330,6 +330,24 @@ def test_remote_code_runs_with_the_flag(remote_code_folder, tmp_path):
     assert {t["name"]: t["shape"] for t in doc["tensors"]} == {"proj.weight": [8, 8], "proj.bias": [8]}
 
 
+def test_diff_runs_remote_code_only_with_the_flag(remote_code_folder, tmp_path):
+    """`diff` builds a Hugging Face folder like `show` does: its own modeling code needs
+    --trust-remote-code there too, refused in one line without it, run with it."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder, marker = remote_code_folder
+    weights = tmp_path / "weights.safetensors"
+    save_file({"proj.weight": torch.zeros(8, 8), "proj.bias": torch.zeros(8)}, str(weights))
+    env = {"HF_HOME": str(tmp_path / "home")}
+    refused = run_process("diff", str(folder), str(weights), env=env)
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert "--trust-remote-code" in refused.err and not marker.exists()
+    loaded = run_process("diff", str(folder), str(weights), "--trust-remote-code", "--format", "json", env=env)
+    assert loaded.code == 0, loaded.err
+    assert marker.exists() and json.loads(loaded.out)["loadable"] is True
+
+
 # --- --weights ----------------------------------------------------------------------------------
 
 

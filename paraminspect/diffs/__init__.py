@@ -16,14 +16,14 @@ __all__ = ["EXPLANATION_KINDS", "Diff", "Entry", "Explanation", "KeySet", "compa
 
 
 def _side(
-    obj: Any, kwargs: dict[str, Any] | None, device: str | None, trust_pickle: bool, against: KeySet | None
+    obj: Any, kwargs: dict[str, Any] | None, device: str | None, trusts: dict[str, bool], against: KeySet | None
 ) -> KeySet:
     from paraminspect.diffs import gather as g
 
     if isinstance(obj, KeySet):
         return obj
     if isinstance(obj, str):
-        return g.gather(obj, g.side_kwargs(obj, kwargs), device, trust_pickle=trust_pickle, against=against)
+        return g.gather(obj, g.side_kwargs(obj, kwargs), device, against=against, **trusts)
     return g.keyset_from_object(obj, type(obj).__name__, against)
 
 
@@ -35,11 +35,13 @@ def diff_sides(
     right_kwargs: dict[str, Any] | None = None,
     device: str | None = None,
     trust_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> Diff:
     """Diff two sides, `left` being the target (`left.load_state_dict(right)`). Each side is a
     MODEL spec, an nn.Module (the verdict runs on a meta copy: the module is not changed), a
     state_dict mapping, or a KeySet gathered earlier. Factory kwargs go to model specs only.
     Raises LoadError/UsageError."""
-    right_keys = _side(right, right_kwargs, device, trust_pickle, None)
-    left_keys = _side(left, left_kwargs, device, trust_pickle, right_keys)
+    trusts = {"trust_pickle": trust_pickle, "trust_remote_code": trust_remote_code}
+    right_keys = _side(right, right_kwargs, device, trusts, None)
+    left_keys = _side(left, left_kwargs, device, trusts, right_keys)
     return compare(left_keys, right_keys)

@@ -36,13 +36,14 @@ def gather(
     device: str | None = None,
     *,
     trust_pickle: bool = False,
+    trust_remote_code: bool = False,
     against: KeySet | None = None,
 ) -> KeySet:
     """The key set of a MODEL spec; with `against` (the other side), a model also carries
     torch's verdict on loading that side's state_dict. Raises LoadError/UsageError."""
     from paraminspect.loaders.dispatch import load
 
-    loaded = load(spec, kwargs, device, trust_pickle=trust_pickle)
+    loaded = load(spec, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
     notes = tuple(n for n in loaded.notes if _relevant(n))
     if loaded.module is None:
         keyset = keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes)

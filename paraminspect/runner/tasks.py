@@ -130,6 +130,7 @@ def diff_task(
     right_kwargs: dict[str, Any],
     trust_pickle: bool = False,
     weights: bool = False,
+    trust_remote_code: bool = False,
 ) -> Any:
     """`diff`: both sides gathered and compared here (a Diff of plain, torch-free data);
     with `weights`, RIGHT is LEFT's own weight files."""
@@ -140,4 +141,11 @@ def diff_task(
         from paraminspect.diffs.gather import gather_weights
 
         other = gather_weights(left, trust_pickle=trust_pickle)
-    return diff_sides(left, other, left_kwargs=left_kwargs, right_kwargs=right_kwargs, trust_pickle=trust_pickle)
+    return diff_sides(
+        left,
+        other,
+        left_kwargs=left_kwargs,
+        right_kwargs=right_kwargs,
+        trust_pickle=trust_pickle,
+        trust_remote_code=trust_remote_code,
+    )
