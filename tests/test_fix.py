@@ -419,6 +419,7 @@ def test_a_fix_that_breaks_the_build_is_reverted_and_the_others_kept(project, tm
     assert "already exists" in line
     assert "2 fixes applied, 1 reverted" in result.err
     assert result.code == 0 and "PI002" in result.out  # the reverted finding is reported again (a warning)
+    assert "[*]" not in result.out  # and not offered as fixable again: --fix just failed on it
 
 
 def test_models_outside_the_working_directory_and_in_site_packages_are_untouched(project, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ this process's import cache.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,11 +147,27 @@ def apply_fixes(plan: FixPlan, before: Sequence[Any], recheck: Recheck, persiste
     except BaseException:
         session.restore()
         raise
-    report.results = results
+    why_reverted: dict[tuple[str, str, str, str], str] = {}
     for fp in plan.files:
         for r in fp.requests:
             if session.active.get(r) is fp:
                 report.applied.append(Change(fp.display, r))
             elif r in reverted:
                 report.reverted.append(Change(fp.display, r, reverted[r]))
+                why_reverted.update((_identity(f), reverted[r]) for f in fp.findings[r])
+    report.results = [_unmark_reverted(result, why_reverted) for result in results]
     return report
+
+
+def _unmark_reverted(result: Any, why_reverted: dict[tuple[str, str, str, str], str]) -> Any:
+    """A finding whose fix was just reverted is not offered as fixable ([*]) again: its
+    `no_fix` says why, as for any finding without a fix."""
+    if not any(_identity(f) in why_reverted for f in result.findings):
+        return result
+    findings = tuple(
+        dataclasses.replace(f, fix="", no_fix=f"--fix was tried and reverted: {why_reverted[_identity(f)]}")
+        if _identity(f) in why_reverted
+        else f
+        for f in result.findings
+    )
+    return dataclasses.replace(result, findings=findings)
