@@ -27,6 +27,7 @@ def _pickled_by_fields(cls: type[_Record]) -> type[_Record]:
     cls.__reduce__ = __reduce__  # type: ignore[method-assign]
     return cls
 
+
 PARAMETER = "parameter"
 BUFFER = "buffer"
 UNREGISTERED = "unregistered"
