@@ -4,6 +4,7 @@ code. Plain functions; cli.py keeps the Typer definitions."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +54,26 @@ class ChildError(ParamInspectError):
 def notify(message: str) -> None:
     from paraminspect.render.safe import one_line
 
-    sys.stderr.write(f"note: {one_line(message)}\n")
+    sys.stderr.write(_fit_stderr(f"note: {one_line(message)}", indent=len("note: ")) + "\n")
+
+
+def _fit_stderr(text: str, indent: int) -> str:
+    """On a terminal, `text` wrapped at word boundaries to its width, continuation lines
+    indented (a path longer than the width stays whole); piped, the one line as it is."""
+    try:
+        if not sys.stderr.isatty():
+            return text
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return text
+    if len(text) <= width or width <= indent + 10:
+        return text
+    import textwrap
+
+    lines = textwrap.wrap(
+        text, width=width, subsequent_indent=" " * indent, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(lines)
 
 
 def model_output(text: str, label: Optional[str] = None) -> None:

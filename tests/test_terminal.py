@@ -180,3 +180,29 @@ def test_check_concise_never_wraps_at_50_columns():
     assert len(found) == 2  # one screen line per finding
     assert found[0].startswith("…/ci_example.py:8: PI002 [*] warning scale: `")
     assert found[0].endswith("…") and len(found[0]) == 50
+
+
+def test_notes_wrap_at_word_boundaries_on_a_terminal_and_stay_one_line_piped(tmp_path):
+    factory = tmp_path / "cpu_only.py"
+    factory.write_text(
+        "import torch\n"
+        "from torch import nn\n\n\n"
+        "def build():\n"
+        "    if torch.empty(0).is_meta:\n"
+        "        raise RuntimeError('this factory reads real values while it builds')\n"
+        "    return nn.Linear(2, 2)\n"
+    )
+    screen = on_pty(60, "show", f"{factory}:build", "--no-cache")
+    assert screen.code == 0
+    start = next(i for i, line in enumerate(screen.lines) if line.startswith("note: "))
+    note = [screen.lines[start]]
+    for line in screen.lines[start + 1 :]:
+        if not line.startswith("      "):
+            break
+        note.append(line)
+    assert len(note) > 1 and all(len(line) <= 60 for line in note), note
+    words = " ".join(line.strip() for line in note)
+    assert "cannot be built on the meta device" in words and words.endswith("built on CPU instead")
+    piped = run_process("show", f"{factory}:build", "--no-cache")
+    (line,) = [x for x in piped.err.splitlines() if x.startswith("note: ")]
+    assert line == f"note: {words.removeprefix('note: ')}"
