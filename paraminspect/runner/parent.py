@@ -319,7 +319,7 @@ def run_many(
                         continue
                     running.remove(item)
                     outcome = _finish(item, timed_out=not done, timeout=timeout)
-                    if item.process.exitcode is None:
+                    if not item.conn.closed:  # answered: killed, reaped later (_finish)
                         exiting.append(item)
                     outcomes[item.index] = outcome
                     if on_outcome is not None:
