@@ -14,6 +14,28 @@ SAMPLES = ROOT / "sample_models"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fork_server_with_every_library() -> None:
+    """In-process CLI calls fork their model processes from multiprocessing's fork server,
+    which imports its preload list once, when the first call starts it; later calls cannot
+    add to it. Start it here with everything the suite's models need (timm, transformers'
+    model base: ~5 s of imports), so that no child pays that again and no test's speed
+    depends on which test happened to start the server. Real-process tests are unaffected.
+    torch is imported here as the full suite's collection imports it: a caller that holds
+    torch forks from the server (see paraminspect.runner.parent), also when one file runs."""
+    import importlib.util
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    import torch  # noqa: F401
+
+    from paraminspect.runner.parent import BASE_PRELOAD
+
+    extra = [m for m in ("timm", "transformers.modeling_utils") if importlib.util.find_spec(m.split(".")[0])]
+    multiprocessing.get_context("forkserver").set_forkserver_preload([*BASE_PRELOAD, *extra])
+    forkserver.ensure_running()
+
+
 @pytest.fixture(autouse=True)
 def _own_result_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with an empty result cache of its own: a run in one test never
