@@ -1,6 +1,7 @@
 """`paraminspect check PATH`: the nn.Module classes a project's files define, checked with no
 factory named. A scratch project in tmp_path (a src/ package with relative imports, a flat
-package), real processes for the CLI and the pre-commit hook."""
+package), the CLI in-process (each class is still built in a model process of its own), and real
+processes where the process is the point: no torch import, the pre-commit hook's command."""
 
 from __future__ import annotations
 
@@ -166,11 +167,22 @@ def test_args_table_is_validated(tmp_path: Path):
         parse_table(path, {"args": {"a.py:Net": 4}})
 
 
-# --- the CLI, as a real process ----------------------------------------------------------------
+# --- the CLI ------------------------------------------------------------------------------------
 
 
-def test_check_src_reports_findings_failures_and_skipped_classes(project: Path):
-    result = run_process("check", "src/", "-j", "1", cwd=project, timeout=300)
+@pytest.fixture
+def within(cli, monkeypatch: pytest.MonkeyPatch):
+    """The in-process CLI, run from a given folder."""
+
+    def run(folder: Path, *args: str):
+        monkeypatch.chdir(folder)
+        return cli(*args)
+
+    return run
+
+
+def test_check_src_reports_findings_failures_and_skipped_classes(project: Path, within):
+    result = within(project, "check", "src/", "-j", "1")
     assert result.code == 1, result.err  # findings; the classes that cannot be built are not exit 2
     out = result.out
     assert "src/nets/models.py:Buggy" in out and "PI004" in out and "PI002" in out
@@ -188,10 +200,8 @@ def test_check_src_reports_findings_failures_and_skipped_classes(project: Path):
         assert left_out not in reported
 
 
-def test_check_path_json_and_strict(project: Path):
-    result = run_process(
-        "check", "src/nets/models.py", "--format", "json", "--strict", "-j", "1", cwd=project, timeout=300
-    )
+def test_check_path_json_and_strict(project: Path, within):
+    result = within(project, "check", "src/nets/models.py", "--format", "json", "--strict", "-j", "1")
     assert result.code == 2  # --strict: classes that cannot be built fail the run
     doc = json.loads(result.out)
     assert doc["skipped"] == [{"model": "src/nets/models.py:NeedsArgs", "reason": "needs dim, heads"}]
@@ -203,14 +213,14 @@ def test_check_path_json_and_strict(project: Path):
     assert "warning: src/nets/models.py:Raises" not in result.err and "error: src/nets/models.py:Raises" in result.err
 
 
-def test_flat_layout_from_a_subfolder_with_a_file_that_cannot_be_imported(project: Path):
+def test_flat_layout_from_a_subfolder_with_a_file_that_cannot_be_imported(project: Path, within):
     """A package at the project root (flat layout), checked from inside it; a file whose
     import fails is an error (exit 2) listed apart, and the other files are still checked."""
     _write(project / "flat/__init__.py", "")
     _write(project / "flat/parts.py", COMMON)
     _write(project / "flat/net.py", "from .parts import Block\n\n\nclass Net(Block):\n    pass\n")
     _write(project / "flat/broken.py", "from .missing import Thing\n\n\nclass X(Thing):\n    pass\n")
-    result = run_process("check", ".", "-j", "1", cwd=project / "flat", timeout=300)
+    result = within(project / "flat", "check", ".", "-j", "1")
     assert result.code == 2, result.err
     assert "  cannot import broken.py (as flat.broken): ModuleNotFoundError" in result.out
     assert (

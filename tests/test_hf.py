@@ -205,8 +205,8 @@ def test_transformers_globs_expand_over_model_class_names():
         expand_specs(["transformers:NoSuch*Thing"])
 
 
-def test_class_glob_runs_in_workers():
-    result = run_process("check", "transformers:GPT2LMHead*", "--format", "json", timeout=300)
+def test_class_glob_runs_in_workers(cli):
+    result = cli("check", "transformers:GPT2LMHead*", "--format", "json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert doc["summary"] == {
