@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SAMPLES, run_process, sample
+from conftest import SAMPLES, sample
 from torch import nn
 
 import paraminspect
@@ -256,8 +256,8 @@ def test_load_error_exits_2_with_one_line(cli):
     assert result.err.count("\n") == 1 and result.err.startswith("error: ")
 
 
-def test_ci_example_github_annotations():
-    result = run_process("check", sample("ci_example"), "--format", "github")
+def test_ci_example_github_annotations(cli):
+    result = cli("check", sample("ci_example"), "--format", "github")
     assert result.code == 1, result.err
     lines = result.out.splitlines()
     assert len(lines) == 2
