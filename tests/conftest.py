@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A result cache for the session, set before any test module copies os.environ at import
+# (`ENV = {**os.environ, ...}`): real processes started with such a copy never write into
+# the checkout's .paraminspect_cache, and never answer from an earlier session's runs.
+# Each test still gets an empty cache of its own (_own_result_cache, below).
+_SESSION_CACHE = tempfile.mkdtemp(prefix="paraminspect-test-cache-")
+os.environ["PARAMINSPECT_CACHE_DIR"] = _SESSION_CACHE
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 
 @pytest.fixture(scope="session", autouse=True)
