@@ -22,28 +22,36 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _SESSION_CACHE = tempfile.mkdtemp(prefix="paraminspect-test-cache-")
 os.environ["PARAMINSPECT_CACHE_DIR"] = _SESSION_CACHE
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
+# Hugging Face's home for the session (before transformers is imported here or in the fork
+# server, which read it once): remote code copied by --trust-remote-code runs, or anything
+# else a test makes transformers write, lands there and not in the user's ~/.cache.
+os.environ["HF_HOME"] = os.path.join(_SESSION_CACHE, "hf-home")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _fork_server_with_every_library() -> None:
+def pytest_sessionstart(session: pytest.Session) -> None:
     """In-process CLI calls fork their model processes from multiprocessing's fork server,
-    which imports its preload list once, when the first call starts it; later calls cannot
-    add to it. Start it here with everything the suite's models need (timm, transformers'
-    model base: ~5 s of imports), so that no child pays that again and no test's speed
-    depends on which test happened to start the server. Real-process tests are unaffected.
-    torch is imported here as the full suite's collection imports it: a caller that holds
-    torch forks from the server (see paraminspect.runner.parent), also when one file runs."""
+    which imports its preload list once, when it starts; later calls cannot add to it. Start
+    it now with everything the suite's models need (timm, transformers' model base: ~5 s of
+    imports, on the other core while the tests are collected), so that no model process pays
+    that again and no test's speed depends on which test happened to start the server.
+    Real-process tests are unaffected."""
     import importlib.util
     import multiprocessing
     from multiprocessing import forkserver
-
-    import torch  # noqa: F401
 
     from paraminspect.runner.parent import BASE_PRELOAD
 
     extra = [m for m in ("timm", "transformers.modeling_utils") if importlib.util.find_spec(m.split(".")[0])]
     multiprocessing.get_context("forkserver").set_forkserver_preload([*BASE_PRELOAD, *extra])
     forkserver.ensure_running()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_imported() -> None:
+    """torch in this process, as the full suite's collection imports it: a caller that holds
+    torch forks its model processes from the fork server (paraminspect.runner.parent), also
+    when a single test file that never imports torch runs."""
+    import torch  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, run_process, sample
+from conftest import ROOT, sample
 
 from paraminspect.errors import UsageError
 from paraminspect.registry import expand_specs
@@ -319,11 +319,9 @@ def test_remote_code_is_refused_without_the_flag(cli, remote_code_folder):
     assert not marker.exists()
 
 
-def test_remote_code_runs_with_the_flag(remote_code_folder, tmp_path):
+def test_remote_code_runs_with_the_flag(cli, remote_code_folder):
     folder, marker = remote_code_folder
-    result = run_process(
-        "show", str(folder), "--trust-remote-code", "--format", "json", env={"HF_HOME": str(tmp_path / "home")}
-    )
+    result = cli("show", str(folder), "--trust-remote-code", "--format", "json")  # the session's HF_HOME
     assert result.code == 0, result.err
     assert marker.exists()
     doc = json.loads(result.out)
