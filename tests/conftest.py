@@ -36,14 +36,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     that again and no test's speed depends on which test happened to start the server.
     Real-process tests are unaffected."""
     import importlib.util
-    import multiprocessing
-    from multiprocessing import forkserver
 
-    from paraminspect.runner.parent import BASE_PRELOAD
+    from paraminspect.runner.parent import _context
 
     extra = [m for m in ("timm", "transformers.modeling_utils") if importlib.util.find_spec(m.split(".")[0])]
-    multiprocessing.get_context("forkserver").set_forkserver_preload([*BASE_PRELOAD, *extra])
-    forkserver.ensure_running()
+    _context((), extra, server=True)  # the runner's own start: its preload list and malloc setting
 
 
 @pytest.fixture(scope="session", autouse=True)

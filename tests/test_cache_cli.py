@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_process
+from conftest import ROOT, run_process
 
 FACTORY = """
 import torch
