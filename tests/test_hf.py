@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, sample
+from conftest import ROOT, run_process, sample
 
 from paraminspect.errors import UsageError
 from paraminspect.registry import expand_specs
