@@ -209,15 +209,8 @@ Buffers are state, not parameters: they are not in model.parameters(), so an opt
 from parameters() never updates them, even though they require grad and take part in
 autograd (and cost memory for gradients).
 
-Example (bad):
-
-    self.register_buffer("temperature", torch.ones(1, requires_grad=True))
-
-Fix: if it should be trained, make it a Parameter; if not, do not require grad.
-
-    self.temperature = nn.Parameter(torch.ones(1))
-    # or
-    self.register_buffer("temperature", torch.ones(1))
+Fix: if it should be trained, make it an nn.Parameter; if not, register a tensor that does
+not require grad (or .detach() it).
 """,
     check_buffer_requires_grad,
     examples=examples.PI005,
@@ -233,12 +226,8 @@ All tensors of a model normally live on one device; a forward pass over tensors 
 devices fails ("Expected all tensors to be on the same device") or copies data at every
 call. The meta device counts only when mixed with real devices (a model fully on meta is
 fine; paraminspect builds on meta by default, and then tensors a factory created on the CPU
-are not counted as a second device).
-
-Example (bad):
-
-    model = Net()
-    model.head.to("cuda")       # the rest stays on the CPU
+are not counted as a second device). Moving one submodule by itself (model.head.to("cuda"))
+leaves the rest behind.
 
 Fix: move the whole model with one call, model.to(device), and create tensors in
 __init__/forward on the device of an existing parameter or buffer.
@@ -256,11 +245,6 @@ PI007 = Rule(
 Mixed floating dtypes are often intended (float32 norms or routers in a bfloat16 model),
 but a stray float64 buffer or a half-converted model makes matmuls fail with dtype
 mismatches or silently upcast.
-
-Example:
-
-    model = Net().half()
-    model.register_buffer("scale", torch.ones(1, dtype=torch.float64))
 
 Fix (when not intended): convert once with model.to(dtype), and create tensors with the
 dtype of an existing parameter.
@@ -281,10 +265,6 @@ that you know: code that counts parameters by name or loads checkpoints with str
 matching must expect it, and an accidental tie (assigning one module's weight to another)
 trains both layers as one.
 
-Example:
-
-    self.lm_head.weight = self.embed.weight
-
 Fix (when not intended): give each module its own nn.Parameter, e.g.
 nn.Parameter(self.embed.weight.detach().clone()).
 """,
@@ -304,11 +284,6 @@ leave alone, which is easy to get wrong (freezing more than intended, or forgett
 unfreeze). Reported once per top-level submodule, or once for the whole model when
 everything is frozen.
 
-Example:
-
-    for p in model.backbone.parameters():
-        p.requires_grad_(False)
-
 Fix (when not intended): p.requires_grad_(True) on the parameters that should train.
 """,
     check_frozen,
@@ -325,10 +300,6 @@ A buffer registered with persistent=False moves with the model but is not saved 
 state_dict(). That is right for data derived at construction time (position indices, masks,
 lookup tables), and wrong for state that must survive a checkpoint (running statistics,
 learned-but-not-trained values): after loading, such a buffer has its initial value.
-
-Example:
-
-    self.register_buffer("position_ids", torch.arange(max_len), persistent=False)
 
 Fix (when it must be saved): register_buffer(name, tensor) with the default persistent=True.
 """,

@@ -273,16 +273,8 @@ requires_grad=True looks trainable, but it is not in model.parameters(), so the 
 never updates it; it is not in state_dict(), so checkpoints lose it; and .to()/.cuda() leave
 it on its old device.
 
-Example (bad):
-
-    class Scale(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.gamma = torch.ones(dim, requires_grad=True)
-
-Fix: make it a Parameter.
-
-            self.gamma = nn.Parameter(torch.ones(dim))
+Fix: make it an nn.Parameter (without requires_grad=True: a Parameter requires grad by
+default).
 """,
     check_trainable_tensor_attribute,
     fix=PI001_FIX,
@@ -301,17 +293,9 @@ device), and state_dict() does not save it. The same holds for a plain attribute
 points at a registered buffer: .to() replaces the buffer with a new tensor and the plain
 attribute keeps the old one.
 
-Example (bad):
-
-    class Normalize(nn.Module):
-        def __init__(self, mean):
-            super().__init__()
-            self.mean = torch.tensor(mean)
-
-Fix: register it as a buffer. Use persistent=False for data derived at construction time
-(it then moves with .to() but is not saved).
-
-            self.register_buffer("mean", torch.tensor(mean))
+Fix: register it as a buffer with register_buffer; persistent=False for data derived at
+construction time (it then moves with .to() but is not saved). Code that reads an alias of a
+buffer should read the buffer itself.
 
 If the tensor really must stay where it is, allow it by name ([tool.paraminspect] allow) or
 put `# noqa: PI002` on the assignment.
@@ -336,20 +320,8 @@ keeps pointing at the old ones.
 References to registered Parameters inside a Python list are not reported: .to() updates a
 Parameter in place, so the list stays valid.
 
-Example (bad):
-
-    class Anchors(nn.Module):
-        def __init__(self, sizes):
-            super().__init__()
-            self.cell_anchors = [torch.tensor(s) for s in sizes]
-            self.scales = [nn.Parameter(torch.ones(1)) for _ in sizes]
-
 Fix: nn.ParameterList / nn.ParameterDict for trainable tensors; register_buffer for the
-others (look them up by name, or keep the list of names).
-
-            self.scales = nn.ParameterList(nn.Parameter(torch.ones(1)) for _ in sizes)
-            for i, s in enumerate(sizes):
-                self.register_buffer(f"cell_anchor_{i}", torch.tensor(s))
+others, each under its own name (look them up by name, or keep the list of names).
 """,
     check_tensors_in_container,
     fix=PI003_FIX,
@@ -368,16 +340,7 @@ are not: their parameters are not in model.parameters() (the optimizer never tra
 not in state_dict() (checkpoints lose them), not moved by .to(), and .train()/.eval() do
 not reach them (dropout and batch norm stay in the wrong mode).
 
-Example (bad):
-
-    class Net(nn.Module):
-        def __init__(self, dim, depth):
-            super().__init__()
-            self.blocks = [nn.Linear(dim, dim) for _ in range(depth)]
-
 Fix: nn.ModuleList (nn.ModuleDict for a dict).
-
-            self.blocks = nn.ModuleList(nn.Linear(dim, dim) for _ in range(depth))
 """,
     check_modules_in_container,
     fix=PI004_FIX,

@@ -125,6 +125,14 @@ PI005 = (
         src("self.temp = nn.Parameter(torch.ones(1))"),
         "temp",
         line='self.register_buffer("temp"',
+        title="if it should be trained: an nn.Parameter",
+    ),
+    Example(
+        src('self.register_buffer("temp", torch.ones(1, requires_grad=True))'),
+        src('self.register_buffer("temp", torch.ones(1))'),
+        "temp",
+        line='self.register_buffer("temp"',
+        title="if it should not be trained: a buffer that does not require grad",
     ),
 )
 
@@ -143,6 +151,13 @@ PI007 = (
         src('self.proj = nn.Linear(4, 4)\nself.register_buffer("scale", torch.ones(4, dtype=torch.float64))'),
         src('self.proj = nn.Linear(4, 4)\nself.register_buffer("scale", torch.ones(4))'),
         "",
+        title="a stray float64 buffer",
+    ),
+    Example(
+        src("self.proj = nn.Linear(4, 4).half()\nself.norm = nn.LayerNorm(4)"),
+        src("self.proj = nn.Linear(4, 4)\nself.norm = nn.LayerNorm(4)"),
+        "",
+        title="a half-converted model: one layer in float16, the rest in float32",
     ),
 )
 

@@ -30,17 +30,6 @@ Found by running forward on the example input, backward of the sum of the floati
 and listing trainable parameters whose .grad is still None. It runs the model as built (train
 mode), so parameters used only in eval mode are reported too.
 
-Example (bad):
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = nn.Linear(8, 8)
-            self.aux_head = nn.Linear(8, 2)   # never called in forward
-
-        def forward(self, x):
-            return self.body(x)
-
 Fix: use the parameter, delete it, freeze it (`self.aux_head.requires_grad_(False)`), or, if
 it is used only on some steps, pass find_unused_parameters=True to DDP.
 """,
@@ -61,22 +50,8 @@ nothing; only running it does.
 
 Found by comparing vars() of every module before and after one forward pass.
 
-Example (bad):
-
-    def __init__(self):
-        super().__init__()
-        self.mask = None
-
-    def forward(self, x):
-        if self.mask is None:
-            self.mask = torch.ones(x.shape[1], x.shape[1], device=x.device).tril()
-        return x @ self.mask
-
-Fix: register the slot as a buffer in __init__ so that assignments in forward store a
-buffer (it then moves with .to()):
-
-    self.register_buffer("mask", None, persistent=False)
-
+Fix: register the slot as a buffer in __init__ (register_buffer(name, None,
+persistent=False)) so that assignments in forward store a buffer, which moves with .to();
 or keep the tensor a local variable.
 """,
     examples=examples.PI102,
@@ -99,17 +74,8 @@ no device argument (or another device) whose result is later used in one operati
 tensor computed from the inputs, parameters or buffers. 0-dim results (`torch.tensor(0.5)`)
 and CPU index tensors (`x[torch.arange(n)]`) work on every device and are not reported.
 
-Example (bad):
-
-    def forward(self, x):
-        positions = torch.arange(x.shape[1])
-        return self.embed(x) + self.pos(positions)
-
-Fix: create it on the inputs' device:
-
-        positions = torch.arange(x.shape[1], device=x.device)
-
-or compute it once in __init__ as a buffer (register_buffer(..., persistent=False)).
+Fix: create it on the inputs' device (device=x.device), or compute it once in __init__ as
+a buffer (register_buffer(..., persistent=False)).
 """,
     examples=examples.PI103,
 )
@@ -125,12 +91,6 @@ built from model.parameters() before training, so it never updates it; if it is 
 variable it is not in state_dict() either, and if it is stored on self on the first call it
 appears in parameters() only after the optimizer was created and is missing from checkpoints
 saved before.
-
-Example (bad):
-
-    def forward(self, x):
-        bias = nn.Parameter(torch.zeros(x.shape[-1], device=x.device))
-        return self.proj(x) + bias
 
 Fix: create it once in __init__ (`self.bias = nn.Parameter(torch.zeros(dim))`); for a size
 known only from the first input, use a lazy module (nn.LazyLinear) or
@@ -157,19 +117,8 @@ buffers, inputs and everything computed from them are known, as are tensors crea
 forward; any other tensor is reported once, named after the attribute, global or closure
 variable it was read from when one can be found.
 
-Example (bad):
-
-    WINDOW = torch.hann_window(400)
-
-    class Spectrogram(nn.Module):
-        def forward(self, x):
-            return torch.stft(x, 400, window=WINDOW, return_complex=True)
-
-Fix: register it as a buffer in __init__
-
-        self.register_buffer("window", torch.hann_window(400), persistent=False)
-
-and read self.window in forward (or pass the tensor as an input).
+Fix: register it as a buffer in __init__ (register_buffer(name, tensor, persistent=False))
+and read it from self in forward, or pass the tensor as an input.
 """,
     examples=examples.PI105,
 )

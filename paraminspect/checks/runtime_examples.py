@@ -73,6 +73,25 @@ PI103 = (
         "",
         line="torch.arange(4)",
         input_shape=_SHAPE,
+        title="a position offset added to the input",
+    ),
+    Example(
+        src(
+            "self.pos = nn.Embedding(4, 4)",
+            "def forward(self, x):\n    positions = torch.arange(x.shape[1])\n    return x @ self.pos(positions)",
+        ),
+        src(
+            "self.pos = nn.Embedding(4, 4)",
+            """\
+            def forward(self, x):
+                positions = torch.arange(x.shape[1], device=x.device)
+                return x @ self.pos(positions)
+            """,
+        ),
+        "",
+        line="positions = torch.arange",
+        input_shape=_SHAPE,
+        title="position indices looked up in an embedding",
     ),
 )
 

@@ -429,28 +429,12 @@ out_features) owns a weight of shape (out_features, in_features) and a bias of s
 a BatchNorm with affine=False has no weight at all. Replacing one of these tensors by hand is
 allowed (PyTorch checks nothing on assignment), so a wrong shape goes unnoticed: the model
 builds, summaries list it, state_dict saves it, and it fails only at the first forward, or,
-when the two sizes happen to be equal, silently computes with the transpose.
+when the two sizes happen to be equal, silently computes with the transpose. (The
+nn.Parameter tutorial's NN_Network replaces nn.Linear weights with tensors of shape
+(in_dim, hid).)
 
-Example (the nn.Parameter tutorial):
-
-    class NN_Network(nn.Module):
-        def __init__(self, in_dim, hid, out_dim):
-            super().__init__()
-            self.linear1 = nn.Linear(in_dim, hid)
-            self.linear2 = nn.Linear(hid, out_dim)
-            self.linear1.weight = nn.Parameter(torch.zeros(in_dim, hid))   # PI011
-            self.linear2.weight = nn.Parameter(torch.zeros(in_dim, hid))   # PI011
-
-With in_dim=5, hid=2, out_dim=3: linear1.weight has shape (5, 2), expected (2, 5) =
-(out_features, in_features); linear2.weight has shape (5, 2), expected (3, 2).
-
-Fix: create the replacement in the layer's own layout, (out_features, in_features), or
-initialise the layer's own tensor in place:
-
-            self.linear1.weight = nn.Parameter(torch.zeros(hid, in_dim))
-            self.linear2.weight = nn.Parameter(torch.zeros(out_dim, hid))
-            # or
-            nn.init.zeros_(self.linear1.weight)
+Fix: create the replacement in the layer's own layout, (out_features, in_features) for
+nn.Linear, or initialise the layer's own tensor in place (nn.init.zeros_(layer.weight)).
 
 Checked: Linear, Bilinear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding, EmbeddingBag,
 LayerNorm, RMSNorm, GroupNorm, BatchNorm/InstanceNorm (weight, bias, running statistics),
@@ -486,6 +470,16 @@ RULES = [
                 "norm.weight",
                 line="self.norm.weight =",
                 title="a tensor the configuration says is not there (affine=False)",
+            ),
+            Example(
+                example_source("self.linear2 = nn.Linear(2, 3)\nself.linear2.weight = nn.Parameter(torch.zeros(5, 2))"),
+                example_source("self.linear2 = nn.Linear(2, 3)\nnn.init.zeros_(self.linear2.weight)"),
+                "linear2.weight",
+                line="self.linear2.weight =",
+                title=(
+                    "the nn.Parameter tutorial's second layer: (5, 2) is not even the transpose of the "
+                    "expected (3, 2); initialising the layer's own weight in place keeps its shape"
+                ),
             ),
         ),
     )

@@ -248,78 +248,37 @@ def print_rules(console: Console, rules: Sequence[Any]) -> None:
             console.print(Text(crop(rest, width)), soft_wrap=True)
 
 
-CODE_INDENT = "    "
-
-
-def explanation_blocks(text: str) -> list[tuple[str, str]]:
-    """The explanation as ("prose", paragraph), ("code", line) and ("blank", "") blocks.
-    Lines indented by four spaces or more are code, kept as written except that each run of
-    code is dedented to two spaces (a one-line fix shown at its class-body indentation would
-    not fit 80 columns otherwise); the lines of a prose paragraph are joined, to be wrapped
-    to the terminal."""
-    blocks: list[tuple[str, str]] = []
-    paragraph: list[str] = []
-    code: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            blocks.append(("prose", " ".join(paragraph)))
-            paragraph.clear()
-        if code:
-            trailing = 0
-            while code and not code[-1].strip():  # blank lines after the run are blanks again
-                code.pop()
-                trailing += 1
-            for line in textwrap.dedent("\n".join(code)).splitlines():
-                blocks.append(("code", "  " + line if line.strip() else ""))
-            blocks.extend([("blank", "")] * trailing)
-            code.clear()
-
-    for line in text.rstrip().splitlines():
-        line = line.rstrip()
-        if line.startswith(CODE_INDENT) and line.strip():
-            if paragraph:
-                flush()
-            code.append(line)
-        elif not line.strip():
-            if code:
-                code.append("")
-            else:
-                flush()
-                blocks.append(("blank", ""))
-        else:
-            if code:
-                flush()
-            paragraph.append(line.strip())
-    flush()
-    return blocks
+def explanation_paragraphs(text: str) -> list[str]:
+    """The explanation's paragraphs (blank-line separated), each joined into one line, to be
+    wrapped to the terminal. Explanations are prose only: their code is `Rule.examples`."""
+    return [" ".join(line.strip() for line in block.splitlines()) for block in text.strip().split("\n\n")]
 
 
 def print_explanation(console: Console, rule: Any) -> None:
+    """`explain CODE`: the heading, summary and prose wrapped to the terminal (one line per
+    paragraph when piped), what `check --fix` does, then the rule's tested examples."""
     width = console.width if console.is_terminal else None
-    console.print(Text(f"{rule.code} {rule.name} ({rule.severity})", style="bold"))
+    for line in wrap_text(f"{rule.code} {rule.name} ({rule.severity})", width, ""):
+        console.print(Text(line, style="bold"))
     for line in wrap_text(rule.summary, width, ""):
         console.print(Text(line))
-    console.print()
-    for kind, text in explanation_blocks(rule.explanation):
-        if kind == "code":  # never wrapped: a broken line of code reads as two statements
-            console.print(Text(text, style="green" if width else ""), soft_wrap=True)
-        elif kind == "blank":
-            console.print()
-        else:
-            for line in wrap_text(text, width, ""):
-                console.print(Text(line))
+    for paragraph in explanation_paragraphs(rule.explanation):
+        console.print()
+        for line in wrap_text(paragraph, width, ""):
+            console.print(Text(line))
     if rule.fix is not None:
-        print_fix(console, rule)
+        print_fix(console, rule, width)
     print_examples(console, rule, width)
 
 
-def print_fix(console: Console, rule: Any) -> None:
+def print_fix(console: Console, rule: Any, width: int | None = None) -> None:
     """What `check --fix` does (its examples are the rule's `fixed` examples)."""
     console.print()
     state = "changes" if rule.fix.changes_state else "does not change"
-    console.print(Text(f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}.", style="bold"))
-    console.print(Text(f"It {state} what state_dict() and parameters() hold."))
+    for line in wrap_text(f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}.", width, ""):
+        console.print(Text(line, style="bold"))
+    for line in wrap_text(f"It {state} what state_dict() and parameters() hold.", width, ""):
+        console.print(Text(line))
 
 
 def _reported(code: str, example: Any) -> str:
@@ -337,6 +296,21 @@ def _reported(code: str, example: Any) -> str:
     return f"Bad: reported as {code}{where}{how}:"
 
 
+def _sentence(title: str) -> str:
+    """An example's title as a sentence: capitalised unless it starts with code (`nn.Linear`)."""
+    first = title.split(" ", 1)[0]
+    return (title[0].upper() + title[1:] if first.isalpha() else title) + "."
+
+
+def _code_line(text: str, width: int | None, style: str = "") -> Text:
+    """A line of example code: never wrapped (a broken line reads as two statements); on a
+    terminal narrower than the line it is cut at the right edge with `…`, as a finding's
+    source line is; piped, it is whole and plain."""
+    if width is None:
+        return Text(text)
+    return Text(crop(text, width), style=style)
+
+
 def print_examples(console: Console, rule: Any, width: int | None) -> None:
     """The rule's examples as code (tests/test_rule_examples.py builds each one): the bad
     model in full but for its imports, then the lines its good version changes."""
@@ -348,20 +322,22 @@ def print_examples(console: Console, rule: Any, width: int | None) -> None:
         return
     console.print()
     heading = "Examples (the tests build each: the bad model is reported, the good one is not)"
-    console.print(Text(heading, style="bold"))
+    for line in wrap_text(heading, width, ""):
+        console.print(Text(line, style="bold"))
     for example in rule.examples:
         console.print()
         if example.title:
-            for line in wrap_text(example.title[0].upper() + example.title[1:] + ".", width, ""):
+            for line in wrap_text(_sentence(example.title), width, ""):
                 console.print(Text(line))
         bad = example.bad.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
-        console.print(Text(_reported(rule.code, example)))
-        for line in bad:  # code is never wrapped: a broken line reads as two statements
-            console.print(Text(f"    {line}" if line else ""), soft_wrap=True)
+        for line in wrap_text(_reported(rule.code, example), width, ""):
+            console.print(Text(line))
+        for line in bad:
+            console.print(_code_line(f"    {line}" if line else "", width), soft_wrap=True)
         console.print(Text("Good, as check --fix writes it:" if example.fixed else "Good:"))
         good = example.good.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
         for line in difflib.unified_diff(bad, good, lineterm="", n=0):
             if line.startswith(("---", "+++", "@@")):
                 continue
             style = "red" if line.startswith("-") else "green"
-            console.print(Text(f"    {line}", style=style if width else ""), soft_wrap=True)
+            console.print(_code_line(f"    {line}", width, style), soft_wrap=True)
