@@ -48,6 +48,9 @@ def test_every_rule_has_a_bad_and_a_good_example(code):
         assert max(len(line) for line in (*example.bad.splitlines(), *example.good.splitlines())) <= 75
         # a PI1xx rule is only seen by running the model; a static rule's example needs no run
         assert bool(example.input_shape) == (rule.check is None), code
+    # the explanation is prose: code in it would be a second, untested set of examples
+    code_lines = [line for line in rule.explanation.splitlines() if line.startswith("    ") and line.strip()]
+    assert not code_lines and "Example" not in rule.explanation, f"{code}: move the code into Rule.examples"
     if rule.fix is not None:
         assert any(e.fixed for e in rule.examples), f"{code} has a fix but no example of it"
     else:

@@ -360,8 +360,12 @@ def test_torch_layers_with_unusual_configurations_are_clean():
 def test_rule_is_in_the_catalog_with_the_tutorial():
     rule = all_rules()["PI011"]
     assert rule.severity == "error" and rule.check is check_shapes
-    assert "self.linear1.weight = nn.Parameter(torch.zeros(in_dim, hid))" in rule.explanation
-    assert "(out_features, in_features)" in rule.explanation
+    assert "NN_Network" in rule.explanation and "(out_features, in_features)" in rule.explanation
+    # the tutorial's two mistakes are tested examples: a transposed weight, and one that is
+    # not even the transpose of the expected shape
+    bad = [e.bad for e in rule.examples]
+    assert any("nn.Linear(5, 2)" in b and "torch.zeros(5, 2)" in b for b in bad)
+    assert any("nn.Linear(2, 3)" in b and "torch.zeros(5, 2)" in b for b in bad)
 
 
 def test_no_model_no_findings():
@@ -403,6 +407,10 @@ def test_check_command_reports_pi011_for_the_tutorial_model(cli):
 def test_explain_prints_the_tutorial_example_and_fix(cli):
     result = cli("explain", "PI011")
     assert result.code == 0
-    assert "self.linear1.weight = nn.Parameter(torch.zeros(in_dim, hid))" in result.out
-    assert "self.linear1.weight = nn.Parameter(torch.zeros(hid, in_dim))" in result.out
+    lines = result.out.splitlines()
+    assert "            self.linear2.weight = nn.Parameter(torch.zeros(5, 2))" in lines
+    assert "    -        self.linear2.weight = nn.Parameter(torch.zeros(5, 2))" in lines
+    assert "    +        nn.init.zeros_(self.linear2.weight)" in lines
+    assert "    +        self.linear.weight = nn.Parameter(torch.zeros(2, 5))" in lines
     assert "(out_features, in_features)" in result.out
+    assert "class NN_Network" not in result.out  # the old untested snippet is gone: one set of examples

@@ -135,16 +135,67 @@ def test_check_concise_one_line_per_finding():
     assert found[0].startswith("sample_models/ci_example.py:8: PI002 [*] warning scale: `scale` is a plain tensor")
 
 
-# 4. explain: prose wrapped to the terminal, code blocks never broken
+# 4. explain: prose wrapped to the terminal, code never broken (cut with … when too wide)
 
 
-def test_explain_keeps_code_lines_whole_at_80_columns():
-    screen = on_pty(80, "explain", "PI004")
-    assert screen.code == 0 and screen.widest() <= 80
-    assert "  self.blocks = nn.ModuleList(nn.Linear(dim, dim) for _ in range(depth))" in screen.lines
-    assert "          self.blocks = [nn.Linear(dim, dim) for _ in range(depth)]" in screen.lines
-    prose = [line for line in screen.lines if line.startswith("tuple or dict")]
-    assert not prose or len(prose[0]) > 20  # no stub lines left by the source's own line breaks
+def _example_code(rule) -> list[str]:
+    """The code lines `explain` prints for the rule's examples, as written (blank lines left
+    out): each bad model but for its imports, then the lines its good version changes."""
+    import difflib
+
+    from paraminspect.checks.model import EXAMPLE_IMPORTS
+
+    lines = []
+    for example in rule.examples:
+        bad = example.bad.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
+        good = example.good.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
+        lines += [f"    {line}" for line in bad if line]
+        diff = difflib.unified_diff(bad, good, lineterm="", n=0)
+        lines += [f"    {line}" for line in diff if not line.startswith(("---", "+++", "@@"))]
+    return lines
+
+
+def _paragraphs(rule) -> list[str]:
+    return [" ".join(block.split()) for block in rule.explanation.strip().split("\n\n")]
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_explain_every_rule_fits_the_terminal_and_never_wraps_code(columns):
+    from paraminspect.checks import all_rules
+
+    for code, rule in all_rules().items():
+        screen = on_pty(columns, "explain", code)
+        assert screen.code == 0 and screen.widest() <= columns, (code, max(screen.lines, key=len))
+        assert "\x1b[" in screen.raw.decode()  # a terminal gets colour
+        lines = screen.lines
+        heading = f"{code} {rule.name} ({rule.severity})"
+        assert lines[0] == heading if columns == 80 else lines[0].startswith(f"{code} {rule.name}"), lines[0]
+        assert any(line.startswith("Examples (the tests build each") for line in lines), code
+        assert sum(line.startswith("Bad: reported as") for line in lines) == len(rule.examples)
+        # the prose: one set of it, wrapped at word boundaries, no hand-written code in it
+        words = " ".join(" ".join(line.split()) for line in lines if line and not line.startswith(" "))
+        for paragraph in _paragraphs(rule):
+            assert paragraph in words, (code, paragraph[:60])
+        assert "Example (bad)" not in screen.text
+        # the code: every line of every example, in order, each on one screen line, whole
+        # when it fits and cut at the edge with … when it does not; never wrapped
+        shown = [line for line in lines if line.startswith("    ")]
+        expected = [line if len(line) <= columns else line[: columns - 1] + "…" for line in _example_code(rule)]
+        assert shown == expected, code
+        if columns == 80:
+            assert not any(line.endswith("…") for line in shown)  # the examples fit 80 columns
+
+
+def test_explain_piped_has_no_colour_and_whole_lines():
+    from paraminspect.checks import all_rules
+
+    for code, rule in all_rules().items():
+        result = run_process("explain", code)
+        assert result.code == 0 and "\x1b[" not in result.out and "…" not in result.out, code
+        lines = result.out.splitlines()
+        for paragraph in _paragraphs(rule):  # one line a paragraph: the reader's tool wraps it
+            assert paragraph in lines, (code, paragraph[:60])
+        assert [line for line in lines if line.startswith("    ")] == _example_code(rule), code
 
 
 # 5. the progress bar of a multi-model run

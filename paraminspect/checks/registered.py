@@ -265,8 +265,8 @@ that you know: code that counts parameters by name or loads checkpoints with str
 matching must expect it, and an accidental tie (assigning one module's weight to another)
 trains both layers as one.
 
-Fix (when not intended): give each module its own nn.Parameter, e.g.
-nn.Parameter(self.embed.weight.detach().clone()).
+Fix (when not intended): give each module its own nn.Parameter (a copy of the other's
+weight is `weight.detach().clone()`).
 """,
     check_tied,
     examples=examples.PI008,

@@ -30,7 +30,7 @@ Found by running forward on the example input, backward of the sum of the floati
 and listing trainable parameters whose .grad is still None. It runs the model as built (train
 mode), so parameters used only in eval mode are reported too.
 
-Fix: use the parameter, delete it, freeze it (`self.aux_head.requires_grad_(False)`), or, if
+Fix: use the parameter, delete it, freeze it (`.requires_grad_(False)`), or, if
 it is used only on some steps, pass find_unused_parameters=True to DDP.
 """,
     examples=examples.PI101,
