@@ -97,8 +97,9 @@ class Fix:
 @dataclass(frozen=True)
 class Rule:
     """A catalog entry. `check` gets a CheckContext and returns findings; it is None for
-    rules that another stage reports (the PI1xx runtime rules). `examples`: at least one,
-    each a bad model and its corrected version (see Example)."""
+    rules that another stage reports (the PI1xx runtime rules). `explanation`: prose only (why
+    it is bad, how to fix it), paragraphs separated by blank lines; its code is `examples`:
+    at least one, each a bad model and its corrected version (see Example)."""
 
     code: str
     name: str
