@@ -12,7 +12,7 @@ from paraminspect.checking import ModelResult
 from paraminspect.checks import all_rules
 from paraminspect.checks.model import Finding
 from paraminspect.render.console import make_console
-from paraminspect.render.findings import print_findings, summary_line
+from paraminspect.render.findings import explanation_paragraphs, print_findings, summary_line
 from paraminspect.render.github import annotation, check_github, display_path, escape_data, escape_property
 from paraminspect.render.json import check_json
 from paraminspect.render.sarif import check_sarif
@@ -93,6 +93,11 @@ def test_sarif_structure(monkeypatch):
     assert driver["name"] == "paraminspect"
     assert [r["id"] for r in driver["rules"]] == [r.code for r in rules]
     assert len({r["id"] for r in driver["rules"]}) == len(rules)
+    for entry, rule in zip(driver["rules"], rules, strict=True):
+        markdown = entry["help"]["markdown"]  # code scanning shows it: the tested examples, as files
+        assert markdown.startswith(explanation_paragraphs(rule.explanation)[0])
+        assert markdown.count("```python\n") == 2 * len(rule.examples) > 0
+        assert all(example.bad.strip() in markdown and example.good.strip() in markdown for example in rule.examples)
     levels = {r["id"]: r["defaultConfiguration"]["level"] for r in driver["rules"]}
     assert levels["PI004"] == "error" and levels["PI002"] == "warning" and levels["PI010"] == "note"
     results = run["results"]

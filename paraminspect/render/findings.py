@@ -281,7 +281,7 @@ def print_fix(console: Console, rule: Any, width: int | None = None) -> None:
         console.print(Text(line))
 
 
-def _reported(code: str, example: Any) -> str:
+def reported_at(code: str, example: Any) -> str:
     """Where the bad example's finding points, in words."""
     if example.attribute:
         where = f" at `{example.where}`"
@@ -330,7 +330,7 @@ def print_examples(console: Console, rule: Any, width: int | None) -> None:
             for line in wrap_text(_sentence(example.title), width, ""):
                 console.print(Text(line))
         bad = example.bad.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
-        for line in wrap_text(_reported(rule.code, example), width, ""):
+        for line in wrap_text(reported_at(rule.code, example), width, ""):
             console.print(Text(line))
         for line in bad:
             console.print(_code_line(f"    {line}" if line else "", width), soft_wrap=True)
