@@ -47,7 +47,10 @@ def on_pty(columns: int, *args: str, timeout: float = 240) -> Screen:
     raw = child.read()
     child.wait()
     child.close()
-    screen = pyte.Screen(SCREEN_COLUMNS, 4000)
+    # As many rows as the output can fill (each line, plus a row per SCREEN_COLUMNS it may
+    # run over), not thousands: pyte builds its display row by row, cell by cell.
+    rows = raw.count(b"\n") + len(raw) // SCREEN_COLUMNS + 2
+    screen = pyte.Screen(SCREEN_COLUMNS, rows)
     stream = pyte.ByteStream(screen)
     stream.feed(raw.replace(b"\n", b"\r\n") if b"\r\n" not in raw else raw)
     lines = [line.rstrip() for line in screen.display]
