@@ -14,14 +14,13 @@ import stat
 import sys
 import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from paraminspect.errors import LoadError, UsageError
 from paraminspect.loaders.build import build_on
 from paraminspect.loaders.model import LoadedModel, a_noun, device_of, one_line
 from paraminspect.loaders.packages import import_in_package
-from paraminspect.loaders.spec import is_file_spec
+from paraminspect.loaders.spec import file_mode, is_file_spec
 
 # Factory parameters that make torchvision/timm-style factories fetch weights. Unless the
 # user passes them, they are set to "no weights": paraminspect only needs the architecture.
@@ -53,13 +52,7 @@ def weight_arguments(target: Callable[..., Any]) -> list[str] | None:
 
 
 def _import_file(path_text: str) -> Any:
-    path = Path(path_text).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise LoadError(f"no such file: {path_text}") from None
-    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
-        raise LoadError(f"cannot read {path_text[:200]}: {exc.strerror or exc}") from None
+    path, mode = file_mode(path_text)
     if stat.S_ISDIR(mode):
         raise LoadError(f"{path_text} is a directory, expected a Python file")
     if not stat.S_ISREG(mode):  # a FIFO or a device would block the import forever

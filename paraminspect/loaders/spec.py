@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+from pathlib import Path
 from typing import Any
 
 from paraminspect.errors import UsageError
@@ -12,6 +13,20 @@ TIMM_PREFIX = "timm:"
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
 INDEX_SUFFIX = ".index.json"
+
+
+def file_mode(spec: str) -> tuple[Path, int]:
+    """The path a MODEL names (`~` expanded) and its st_mode; a missing or unreadable path is
+    a LoadError with one printable line (a 5,000-character name is cut)."""
+    from paraminspect.errors import LoadError
+
+    path = Path(spec).expanduser()
+    try:
+        return path, path.stat().st_mode
+    except FileNotFoundError:
+        raise LoadError(f"no such file: {spec}") from None
+    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
+        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None
 
 
 def parse_factory_args(pairs: list[str] | None) -> dict[str, Any]:

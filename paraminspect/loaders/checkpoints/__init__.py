@@ -26,7 +26,7 @@ from paraminspect.errors import LoadError
 from paraminspect.loaders.checkpoints.safetensors_header import list_safetensors
 from paraminspect.loaders.checkpoints.stored import Listing, StoredTensor
 from paraminspect.loaders.model import LoadedModel, device_of
-from paraminspect.loaders.spec import INDEX_SUFFIX, SAFETENSORS_SUFFIX
+from paraminspect.loaders.spec import INDEX_SUFFIX, SAFETENSORS_SUFFIX, file_mode
 from paraminspect.tensors.records import STORED, TensorRecord
 from paraminspect.tensors.totals import inventory_from_records
 
@@ -124,13 +124,7 @@ def _wrapper_prefix(names: list[str]) -> str | None:
 def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None = None) -> LoadedModel:
     """List a checkpoint file's tensors (LoadedModel.inventory), or, for a trusted pickle of
     a whole nn.Module, return that module."""
-    path = Path(spec).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise LoadError(f"no such file: {spec}") from None
-    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
-        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None
+    path, mode = file_mode(spec)
     if not stat.S_ISREG(mode):
         raise LoadError(f"{spec} is not a regular file")
     lower = path.name.lower()
