@@ -66,14 +66,11 @@ def _fit_stderr(text: str, indent: int) -> str:
         width = os.get_terminal_size(sys.stderr.fileno()).columns
     except (AttributeError, OSError, ValueError):
         return text
-    if len(text) <= width or width <= indent + 10:
+    if width <= indent + 10:
         return text
-    import textwrap
+    from paraminspect.render.fit import wrap_text
 
-    lines = textwrap.wrap(
-        text, width=width, subsequent_indent=" " * indent, break_long_words=False, break_on_hyphens=False
-    )
-    return "\n".join(lines)
+    return "\n".join(wrap_text(text, width, "", hanging=" " * indent))
 
 
 def model_output(text: str, label: Optional[str] = None) -> None:

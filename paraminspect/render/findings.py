@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import linecache
 import re
-import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
-from paraminspect.render.fit import cell_width, crop, plural, shorten_middle, shorten_path
+from paraminspect.render.fit import cell_width, crop, plural, shorten_middle, shorten_path, wrap_text
 from paraminspect.render.github import display_path
 from paraminspect.render.safe import one_line, printable
 
@@ -142,14 +141,6 @@ def concise_line(f: Any, width: int | None) -> Text:
         line.truncate(width - 1)
         line.append("…")
     return line
-
-
-def wrap_text(text: str, width: int | None, indent: str) -> list[str]:
-    if width is None or cell_width(indent + text) <= width:
-        return [indent + text]
-    return textwrap.wrap(
-        text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
-    ) or [indent + text]
 
 
 def source_lines(file: str | None, line: int | None, attribute: str, width: int | None) -> list[Text]:

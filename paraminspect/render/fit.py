@@ -3,11 +3,13 @@ cropped. Pure functions of strings and a width; no console, no I/O."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.cells import cell_len
 
 from paraminspect.render.safe import printable
 
-__all__ = ["cell_width", "crop", "plural", "printable", "shorten_middle", "shorten_path", "wrap_items"]
+__all__ = ["cell_width", "crop", "plural", "printable", "shorten_middle", "shorten_path", "wrap_items", "wrap_text"]
 
 ELLIPSIS = "…"
 
@@ -123,3 +125,15 @@ def wrap_items(label: str, items: list[str], width: int | None, sep: str = ", ")
 def plural(n: int, word: str, words: str | None = None) -> str:
     """`1 tensor`, `2 tensors` (`words` for irregular plurals)."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def wrap_text(text: str, width: int | None, indent: str, hanging: str | None = None) -> list[str]:
+    """`text` wrapped at word boundaries to `width` cells, each line starting with `indent`
+    (lines after the first with `hanging`, when given); a word longer than the width (a
+    path) stays whole. No width: one line."""
+    rest = indent if hanging is None else hanging
+    if width is None or cell_width(indent + text) <= width:
+        return [indent + text]
+    return textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=rest, break_on_hyphens=False, break_long_words=False
+    ) or [indent + text]

@@ -17,9 +17,8 @@ from paraminspect.render.findings import (
     print_fixable,
     severity_counts,
     summary_line,
-    wrap_text,
 )
-from paraminspect.render.fit import plural
+from paraminspect.render.fit import plural, wrap_text
 from paraminspect.render.safe import one_line
 
 
