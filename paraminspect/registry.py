@@ -1,10 +1,12 @@
 """Checking models: timm glob patterns, and a child process per model.
 
 `expand_specs` turns `timm:vit_*` / `timm:*` (or a bare `vit_*`) into one `timm:NAME` spec per
-matching registered model. `check_many` checks specs through paraminspect.runner: each model
-in a child process of its own, forked from a process that imported torch (and timm) once. A
-model that raises, ends its process (os._exit, a segfault) or runs past the timeout becomes a
-failed ModelResult and the run goes on. Plain data in and out: no printing (progress is a
+matching registered model. `check_many` checks specs through paraminspect.runner, in child
+processes forked from a process that imported torch (and timm) once: each user model in a
+process of its own, library models (timm, transformers classes) one after another in worker
+processes that are retired as soon as a model leaves one changed. A model that raises, ends
+its process (os._exit, a segfault) or runs past the timeout becomes a failed ModelResult and
+the run goes on. Plain data in and out: no printing (progress is a
 callback).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,7 @@ from paraminspect.runner.task import DEFAULT_TIMEOUT, INTERNAL, INTERRUPTED, Out
 
 TIMM_PREFIX = "timm:"
 GLOB_CHARS = frozenset("*?[")
+_REGISTERED_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 def is_glob(spec: str) -> bool:
@@ -65,6 +69,24 @@ def expand_specs(specs: Sequence[str]) -> list[str]:
         for name in matches:
             out.setdefault(f"{TIMM_PREFIX}{name}", None)
     return list(out)
+
+
+def is_library_model(spec: str) -> bool:
+    """A model that an installed library registers (a timm name, a transformers class): the
+    library's code, not the user's. A sweep checks such models one after another in shared
+    worker processes (runner Task.reuse), each retired once a model leaves it changed."""
+    from paraminspect.loaders.hf import TRANSFORMERS_PREFIX
+    from paraminspect.loaders.spec import is_checkpoint_spec
+
+    name = spec.strip()
+    for prefix in (TIMM_PREFIX, TRANSFORMERS_PREFIX):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    else:
+        if os.path.lexists(name):
+            return False
+    return bool(_REGISTERED_NAME.fullmatch(name)) and not is_checkpoint_spec(name)
 
 
 def needs_timm(specs: Sequence[str]) -> bool:
@@ -146,8 +168,13 @@ def check_many(
         if on_result is not None:
             on_result(result)
 
+    def runner_task(task: Task) -> RunnerTask:
+        # a forward pass (--run) starts threads and fills real memory: a process per model
+        reuse = task.options.get("run") is None and is_library_model(task.spec)
+        return RunnerTask(CHECK, {"spec": task.spec, **task.options}, label=task.spec, reuse=reuse)
+
     outcomes = run_many(
-        [RunnerTask(CHECK, {"spec": t.spec, **t.options}, label=t.spec) for t in tasks],
+        [runner_task(t) for t in tasks],
         jobs,
         timeout,
         preload=preload,

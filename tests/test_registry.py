@@ -15,7 +15,7 @@ from conftest import ROOT, sample
 from paraminspect.checking import ModelResult, check_model
 from paraminspect.checks.model import Finding
 from paraminspect.errors import UsageError
-from paraminspect.registry import Task, check_many, expand_specs, is_glob, needs_timm
+from paraminspect.registry import Task, check_many, expand_specs, is_glob, is_library_model, needs_timm
 from paraminspect.render.console import make_console
 from paraminspect.render.findings import summary_line
 from paraminspect.render.registry import print_registry_report
@@ -160,3 +160,14 @@ def test_registry_report_lists_failures_apart_from_findings(monkeypatch):
     ]
     assert lines[-2] == "Checked 5 models: 1 clean, 2 with findings, 2 failed."
     assert lines[-1] == summary_line(results, "warning")
+
+
+def test_only_models_a_library_registers_may_share_a_worker(tmp_path, monkeypatch):
+    """Sweeps reuse worker processes for timm names and transformers classes (the library's
+    code); the user's factories, files and checkpoints always get a process of their own."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet99").write_text("")  # a file that happens to look like a timm name
+    assert all(map(is_library_model, ["timm:resnet18", "resnet18", "vit_base_patch16_224.augreg_in21k"]))
+    assert is_library_model("transformers:BertModel")
+    for spec in ["models.py:build", "pkg.models:build", "ckpt.pt", "timm:ckpt.safetensors", "resnet99", "a/b"]:
+        assert not is_library_model(spec), spec

@@ -184,3 +184,58 @@ def test_the_cli_process_imports_neither_torch_nor_the_model(tmp_path, command):
     _, code_, torch_loaded, model_loaded, pid = line.split()
     assert (code_, torch_loaded, model_loaded) == ("0", "False", "False"), result.stderr
     assert (tmp_path / "pid").read_text() != pid  # the model's file ran, in another process
+
+
+def reusable(name: str, **kwargs) -> Task:
+    return Task(f"runner_targets:{name}", kwargs, label=name, reuse=True)
+
+
+def test_reusable_tasks_share_a_worker_and_each_keeps_its_own_output():
+    outcomes = run_many([reusable("process_facts", x=i) for i in range(4)], jobs=1, timeout=60)
+    assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+    assert len({o.value["pid"] for o in outcomes}) == 1
+    assert [o.output for o in outcomes] == [f"task {i}\n" for i in range(4)]
+    fresh = run_many([task("process_facts", x=i) for i in range(2)], jobs=1, timeout=60)
+    assert len({o.value["pid"] for o in fresh}) == 2  # without reuse: a process per task
+
+
+@pytest.mark.parametrize("target", ["sets_default_dtype", "patches_module_setattr", "leaves_a_thread"])
+def test_a_task_that_changes_its_process_retires_the_worker(target):
+    first, changer, after = run_many(
+        [reusable("process_facts"), reusable(target), reusable("process_facts")], jobs=1, timeout=60
+    )
+    assert first.ok and changer.ok and after.ok
+    assert changer.value["pid"] == first.value["pid"]  # it ran in the shared worker...
+    assert after.value["pid"] != first.value["pid"]  # ...which the next task did not get
+    assert after.value["dtype"] == "torch.float32"
+    assert after.value["setattr"] == "torch.nn.modules.module"
+
+
+def test_a_reused_worker_gives_each_task_the_callers_directory_and_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARAMINSPECT_TEST_MARK", "caller")
+    changer, after = run_many(
+        [reusable("changes_cwd_and_environment", folder=str(tmp_path)), reusable("process_facts")], jobs=1, timeout=60
+    )
+    assert changer.value["cwd"] == str(tmp_path) and changer.value["mark"] == "changed by a task"
+    assert after.value["pid"] == changer.value["pid"]
+    assert after.value["cwd"] == os.getcwd() and after.value["mark"] == "caller"
+
+
+def test_a_task_that_ends_or_hangs_a_shared_worker_fails_alone():
+    tasks = [
+        reusable("process_facts", x=1),
+        reusable("exits", code=0),
+        reusable("process_facts", x=2),
+        reusable("hangs"),
+        reusable("crashes"),
+        reusable("bad_input"),
+        reusable("process_facts", x=3),
+    ]
+    outcomes = run_many(tasks, jobs=1, timeout=3)
+    assert [o.status for o in outcomes] == [OK, ENDED, OK, TIMEOUT, ENDED, ERROR, OK]
+    assert "ended its process with exit status 0" in outcomes[1].message
+    assert "crashed its process (SIGSEGV)" in outcomes[4].message
+    assert outcomes[5].message == "the factory is broken"
+    pids = [o.value["pid"] for o in outcomes if o.ok]
+    assert len(set(pids)) == 3  # a new worker after each process that ended
+    assert outcomes[6].output == "task 3\n"

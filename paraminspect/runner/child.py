@@ -45,12 +45,13 @@ def _text_stream(fd: int) -> io.TextIOWrapper:
 def isolate(capture_path: str, where: dict[str, Any] | None = None) -> None:
     """Set up this child before any user code runs (see the module docstring); `where` is the
     caller's working directory, environment and sys.path."""
-    if where is not None:
-        os.chdir(where["cwd"])
-        if dict(os.environ) != where["env"]:
-            os.environ.clear()
-            os.environ.update(where["env"])
-        sys.path[:] = where["path"]
+    isolate_process()
+    start_task(capture_path, where)
+
+
+def isolate_process() -> None:
+    """What holds for the process's whole life: default signals, its own process group,
+    death with its parent, no stdin, no network."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     import faulthandler
@@ -62,18 +63,29 @@ def isolate(capture_path: str, where: dict[str, Any] | None = None) -> None:
         pass
     _die_with_parent()
     null = os.open(os.devnull, os.O_RDONLY)
-    capture = os.open(capture_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(null, 0)
-    os.dup2(capture, 1)
-    os.dup2(capture, 2)
     os.close(null)
-    os.close(capture)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = _text_stream(1)
-    sys.stderr = sys.__stderr__ = _text_stream(2)
     from paraminspect.loaders.guard import refuse_network
 
     refuse_network()
+
+
+def start_task(capture_path: str, where: dict[str, Any] | None = None) -> None:
+    """What each task gets afresh: the caller's working directory, environment and sys.path,
+    and stdout/stderr going to the task's own capture file."""
+    if where is not None:
+        os.chdir(where["cwd"])
+        if dict(os.environ) != where["env"]:
+            os.environ.clear()
+            os.environ.update(where["env"])
+        sys.path[:] = where["path"]
+    capture = os.open(capture_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+    os.close(capture)
+    sys.stdout = sys.__stdout__ = _text_stream(1)
+    sys.stderr = sys.__stderr__ = _text_stream(2)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -97,29 +109,86 @@ def run_task(task: Task) -> tuple[str, Any, str, str]:
         return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
 
 
-def child_main(
-    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
-) -> None:
-    """The process target: isolate, run, send (status, value, message, traceback, sources),
-    and leave with os._exit: tearing down an interpreter that imported torch costs time for
-    nothing. `watch`: also send the source files imported (for the result cache)."""
-    try:
-        isolate(capture_path, where)
-        message = run_task(task)
-    except BaseException as exc:  # isolation itself failed: still say why
-        message = (INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc())
-    sources: tuple[str, ...] = ()
-    if watch:
-        from paraminspect.cache import imported_sources
-
-        sources = tuple(imported_sources())
+def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr):  # before answering: the parent reads the output then
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
+
+
+def _send(conn: Any, message: tuple[Any, ...], watch: bool, retire: bool) -> None:
+    """Send (status, value, message, traceback, sources, retire); `watch`: with the source
+    files imported (for the result cache)."""
+    sources: tuple[str, ...] = ()
+    if watch:
+        from paraminspect.cache import imported_sources
+
+        sources = tuple(imported_sources())
+    _flush_output()
     try:
-        conn.send((*message, sources))
+        conn.send((*message, sources, retire))
     except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
-        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", ()))
+        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", (), True))
+
+
+def _failed_setup(exc: BaseException) -> tuple[str, Any, str, str]:
+    return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+
+
+def child_main(
+    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
+) -> None:
+    """The process target for one task: isolate, run, send, and leave with os._exit:
+    tearing down an interpreter that imported torch costs time for nothing."""
+    try:
+        isolate(capture_path, where)
+        message = run_task(task)
+    except BaseException as exc:  # isolation itself failed: still say why
+        message = _failed_setup(exc)
+    _send(conn, message, watch, retire=True)
     os._exit(0)
+
+
+WORKER_TASKS = 100  # tasks a worker runs before it retires (what models leak stays bounded)
+WORKER_GROWTH = 1024**3  # bytes of resident memory a worker may gain before it retires
+
+
+def worker_main(
+    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
+) -> None:
+    """The process target for tasks that may share a process (Task.reuse): run `task` as
+    child_main does, then, while the process is as it was before its first task (runner
+    .state), take the next (task, capture_path, where, watch) from `conn`. The answer's
+    `retire` says this process takes no more; None from the parent ends it too."""
+    from paraminspect.runner.state import process_state, resident_bytes
+
+    try:
+        isolate_process()
+    except BaseException as exc:
+        _send(conn, _failed_setup(exc), watch, retire=True)
+        os._exit(0)
+    before, memory, served = process_state(), resident_bytes(), 0
+    while True:
+        try:
+            start_task(capture_path, where)
+            message = run_task(task)
+        except BaseException as exc:
+            message = _failed_setup(exc)
+        served += 1
+        retire = (
+            message[0] == INTERRUPTED
+            or served >= WORKER_TASKS
+            or resident_bytes() - memory > WORKER_GROWTH
+            or process_state().changed_since(before)
+        )
+        _send(conn, message, watch, retire)
+        if retire:
+            os._exit(0)
+        try:
+            following = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        if following is None:
+            os._exit(0)
+        task, capture_path, where, watch = following

@@ -1,18 +1,27 @@
-"""The parent side of the runner: start one child process per task, at most `jobs` at a
-time, wait for a message, an exit or a deadline, and turn each into an Outcome.
+"""The parent side of the runner: start a child process per task (or a worker that runs
+several, Task.reuse), at most `jobs` at a time, wait for a message, an exit or a deadline,
+and turn each into an Outcome.
 
 Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
 - One task, in a process that has not imported torch (the CLI): fork this process. It holds
   only typer and paraminspect's CLI, so the fork costs ~1 ms and the child imports what the
   model needs; nothing is paid twice.
 - Several tasks, or a caller that has imported torch: fork from multiprocessing's fork
-  server, which imported torch (and timm for timm names) once (`set_forkserver_preload`).
-  Each model still gets a fresh process of its own, forked from the server in a few ms,
+  server, which imported torch (and timm for timm names) once (`set_forkserver_preload`)
+  and then checked a few small models (runner.warmup), so that children start warm. Each
+  task still gets a fresh process of its own, forked from the server in a few ms,
   instead of each worker importing torch (2-4 s each). Forking the caller instead is not
   safe once torch has run an OpenMP region: a forked child's first parallel op hangs
   (reproduced: a matmul in the parent, then one in a forked child, never returns).
   Measured: `check 'timm:resnet1*' -j 2` (14 models) 35 s with the fork server against 80 s
   with the former spawned workers that imported torch and timm each (same loaded machine).
+- Tasks marked `reuse` (a library's registered models in a sweep) run one after another in
+  a worker forked from the server, which answers each and takes the next, until a task
+  leaves the process changed (runner.state) or it has run WORKER_TASKS. A fork and an exit
+  cost ~25-40 ms of CPU here (the page tables of the server's ~400 MB), and a fresh
+  process's first model runs 1.3-2x slower than a warm one: `check 'timm:resnet*' -j 2`
+  took 9.3-10 s with a process per model, 7.1-7.7 s with workers. A task that crashes, hangs
+  or exits takes only its worker with it, as a process of its own would.
 - Not pebble (DESIGN.md's first choice): its pool drops a worker that ends with exit status 0
   before answering (`inspect_workers` keeps only non-zero exit codes), so a factory that
   calls os._exit(0) leaves its task waiting for the timeout instead of failing at once; its
@@ -71,6 +80,7 @@ BASE_PRELOAD = (
     "paraminspect.checks.runtime",
 )
 HEAVY = ("timm", "transformers")
+WARMUP = "paraminspect.runner.warmup"  # last: checks small models in the server (see there)
 
 
 @dataclass
@@ -81,6 +91,7 @@ class _Running:
     conn: Any
     capture: str
     deadline: float
+    kept: bool = False  # the child answered and takes another task (a worker, Task.reuse)
 
 
 def resolve_timeout(value: float | None) -> float:
@@ -114,7 +125,8 @@ def _context(tasks: Sequence[Task], preload: Sequence[str], server: bool) -> Any
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
     already = [name for name in HEAVY if name in sys.modules]
-    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload, *already])))  # read at server start
+    # read at server start
+    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload, *already, WARMUP])))
     _start_server()
     return ctx
 
@@ -183,6 +195,12 @@ def _end(running: _Running) -> None:
     running.conn.close()
 
 
+def _retire(worker: _Running, exiting: list[_Running]) -> None:
+    """End an idle worker; reaped later, like an answered child."""
+    _kill(worker)
+    exiting.append(worker)
+
+
 def _reaped(running: _Running) -> bool:
     """Reap a killed child if it has gone (without waiting); whether it has."""
     running.process.join(0)
@@ -234,19 +252,32 @@ def watch_sources() -> Iterator[set[str]]:
         _watched = previous
 
 
-def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Running:
-    from paraminspect.runner.child import child_main
-
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    capture = os.path.join(folder, f"{index}.out")
+def _where() -> dict[str, Any]:
     # A fork-server child starts from the server's state: give it the caller's working
     # directory, environment and import path as they are now.
-    where = {"cwd": os.getcwd(), "env": dict(os.environ), "path": list(sys.path)}
-    args = (task, child_conn, capture, where, _watched is not None)
-    process = ctx.Process(target=child_main, args=args, daemon=False)
+    return {"cwd": os.getcwd(), "env": dict(os.environ), "path": list(sys.path)}
+
+
+def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Running:
+    from paraminspect.runner.child import child_main, worker_main
+
+    parent_conn, child_conn = ctx.Pipe(duplex=task.reuse)
+    capture = os.path.join(folder, f"{index}.out")
+    args = (task, child_conn, capture, _where(), _watched is not None)
+    process = ctx.Process(target=worker_main if task.reuse else child_main, args=args, daemon=False)
     process.start()
     child_conn.close()
     return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)
+
+
+def _hand(worker: _Running, index: int, task: Task, folder: str, timeout: float) -> _Running | None:
+    """Give an idle worker its next task; None when it has gone meanwhile."""
+    capture = os.path.join(folder, f"{index}.out")
+    try:
+        worker.conn.send((task, capture, _where(), _watched is not None))
+    except (OSError, ValueError):
+        return None
+    return _Running(index, task, worker.process, worker.conn, capture, time.monotonic() + timeout)
 
 
 def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
@@ -259,10 +290,12 @@ def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
             message = None
     label = running.task.label
     if message is not None:
+        status, value, text, trace, sources, retire = message
         # The child flushed its output before it answered. Its exit (tearing down a copy of
         # the server's memory) need not hold up the next model: run_many reaps it later.
-        _kill(running)
-        status, value, text, trace, sources = message
+        running.kept = not retire
+        if retire:
+            _kill(running)
         if _watched is not None:
             _watched.update(sources)
         output = _read_output(running.capture)
@@ -300,6 +333,7 @@ def run_many(
     pending = list(enumerate(tasks))
     pending.reverse()  # pop() from the end keeps the given order
     running: list[_Running] = []
+    idle: list[_Running] = []  # workers that answered and wait for a task (Task.reuse)
     exiting: list[_Running] = []  # answered and killed, not reaped yet
     folder = tempfile.mkdtemp(prefix="paraminspect-")
     try:
@@ -308,7 +342,17 @@ def run_many(
                 exiting[:] = [item for item in exiting if not _reaped(item)]
                 while pending and len(running) < jobs:
                     index, task = pending.pop()
-                    running.append(_start(ctx, index, task, folder, timeout))
+                    handed = None
+                    while task.reuse and idle and handed is None:
+                        worker = idle.pop()
+                        handed = _hand(worker, index, task, folder, timeout)
+                        if handed is None:  # it went while idle
+                            _retire(worker, exiting)
+                    if handed is None:
+                        if idle and len(running) + len(idle) >= jobs:
+                            _retire(idle.pop(0), exiting)  # a fresh process takes its place
+                        handed = _start(ctx, index, task, folder, timeout)
+                    running.append(handed)
                 now = time.monotonic()
                 pause = max(0.0, min(r.deadline for r in running) - now)
                 ready = set(wait([r.conn for r in running] + [r.process.sentinel for r in running], pause))
@@ -319,13 +363,15 @@ def run_many(
                         continue
                     running.remove(item)
                     outcome = _finish(item, timed_out=not done, timeout=timeout)
-                    if not item.conn.closed:  # answered: killed, reaped later (_finish)
+                    if item.kept:
+                        idle.append(item)
+                    elif not item.conn.closed:  # answered: killed, reaped later (_finish)
                         exiting.append(item)
                     outcomes[item.index] = outcome
                     if on_outcome is not None:
                         on_outcome(outcome)
     finally:
-        for item in running + exiting:
+        for item in running + idle + exiting:
             _end(item)
         shutil.rmtree(folder, ignore_errors=True)
     return [o for o in outcomes if o is not None]

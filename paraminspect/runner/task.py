@@ -30,11 +30,17 @@ class Task:
     `target` is `"package.module:function"`: it is imported in the child only, and called
     with `kwargs` (plain picklable values). Its return value must be plain picklable data
     whose classes the parent can import without torch (no nn.Module, no tensors, no user
-    classes). `label` names the task in failure messages (the MODEL spec)."""
+    classes). `label` names the task in failure messages (the MODEL spec).
+
+    `reuse`: the task may run in a worker process that ran other such tasks before it (a
+    library's registered model in a sweep: timm, transformers). The worker is retired, and
+    the next task gets a fresh process, as soon as a task leaves the process changed
+    (runner.state); a task without `reuse` always gets a process of its own."""
 
     target: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    reuse: bool = False
 
 
 @dataclass(frozen=True)
