@@ -151,9 +151,14 @@ def test_errors_are_those_of_a_plain_meta_build(label, make):
     with pytest.raises(Exception) as fast, torch.device("meta"), skip_meta_init():
         make()
     assert (type(fast.value), str(fast.value)) == (type(plain.value), str(plain.value)), label
+    with pytest.raises(Exception) as merged, meta_device_without_init():
+        make()
+    assert (type(merged.value), str(merged.value)) == (type(plain.value), str(plain.value)), label
 
 
 def test_in_place_ops_still_seen_by_autograd_bookkeeping():
+    """Both ways: through the dispatch mode, and answered by the function mode itself (a
+    plain-scalar in-place method on meta, with no grad to record)."""
     plain = torch.empty(4, device="meta")
     plain.normal_()
     plain.mul_(2.0)
@@ -163,6 +168,17 @@ def test_in_place_ops_still_seen_by_autograd_bookkeeping():
         fast.mul_(2.0)
     assert result is fast
     assert fast._version == plain._version
+    merged = torch.empty(4, device="meta")
+    with meta_device_without_init():
+        result = merged.normal_()
+        merged.mul_(2.0)
+        weight = nn.Parameter(torch.empty(4))
+        with torch.no_grad():
+            same = weight.uniform_(-1, 1)
+        grown = torch.empty(4).requires_grad_().mul(1.0).add_(1.0)  # recorded by autograd
+    assert result is merged and same is weight
+    assert merged._version == plain._version and weight._version == 1
+    assert grown.grad_fn is not None and type(grown.grad_fn).__name__ == "AddBackward0"
 
 
 def test_tensors_off_meta_are_untouched():

@@ -247,35 +247,77 @@ class _SkipMetaInit(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
+# Tensor methods whose aten ops are all in _VALUE_ONLY_INPLACE: called on a meta tensor with
+# plain scalars, they are answered before a dispatch mode is even pushed (_answered_here).
+_VALUE_ONLY_METHODS = frozenset(
+    getattr(torch.Tensor, name, None)
+    for name in (
+        *("normal_", "uniform_", "exponential_", "cauchy_", "log_normal_", "geometric_", "bernoulli_", "random_"),
+        *("erfinv_", "clamp_", "clamp_min_", "clamp_max_", "clip_", "mul_", "multiply_", "add_", "sub_"),
+        *("subtract_", "div_", "divide_", "true_divide_", "__imul__", "__iadd__", "__isub__", "__itruediv__"),
+    )
+) - {None}
+# nn.init functions that only call ops torch already answers cheaply on meta (fill_, zero_,
+# eye): gating them would only add the cost of a dispatch mode.
+_CHEAP_INITS = ("constant_", "zeros_", "ones_", "eye_", "dirac_")
+_PLAIN_SCALARS = (bool, int, float, str, torch.Generator)
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
 def _python_calls() -> frozenset[Any]:
     """The Python-level entry points that reach the ops above: Tensor methods and in-place
     operators, torch.* functions, and torch.nn.init's functions (calls nested inside a
     function that the mode handles do not come back to the mode, so the initialisers are
     gated as a whole). One missing here only costs speed: the op then runs as usual."""
-    tensor_methods = [
-        *("normal_", "uniform_", "exponential_", "cauchy_", "log_normal_", "geometric_", "bernoulli_", "random_"),
-        *("erfinv_", "clamp_", "clamp_min_", "clamp_max_", "clip_", "mul_", "multiply_", "add_", "sub_"),
-        *("subtract_", "div_", "divide_", "true_divide_", "__imul__", "__iadd__", "__isub__", "__itruediv__"),
-        *("mul", "multiply", "add", "sub", "subtract", "div", "divide", "true_divide"),
-        *("__mul__", "__rmul__", "__add__", "__radd__", "__sub__", "__truediv__"),
-    ]
+    tensor_methods = ["mul", "multiply", "add", "sub", "subtract", "div", "divide", "true_divide"]
+    tensor_methods += ["__mul__", "__rmul__", "__add__", "__radd__", "__sub__", "__truediv__"]
     functions = ["randn", "rand", "randint", "normal", "randn_like", "rand_like", "randint_like", "clamp_", "clip_"]
     functions += ["mul", "multiply", "add", "sub", "subtract", "div", "divide", "true_divide"]
     functions += ["arange", "linspace", "logspace"]
     calls = [getattr(torch.Tensor, name, None) for name in tensor_methods]
     calls += [getattr(torch, name, None) for name in functions]
-    calls += [getattr(torch.nn.init, name) for name in dir(torch.nn.init) if name.endswith("_") and name[0] != "_"]
-    return frozenset(c for c in calls if callable(c))
+    init = torch.nn.init
+    calls += [getattr(init, n) for n in dir(init) if n.endswith("_") and n[0] != "_" and n not in _CHEAP_INITS]
+    return frozenset(c for c in calls if callable(c)) | _VALUE_ONLY_METHODS
 
 
 _INIT_CALLS = _python_calls()
 
 
+def _answered_here(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether a value-only in-place method can return `self` at once: what _SkipMetaInit
+    would answer (a floating meta tensor, plain scalar operands) in a case where autograd
+    would do nothing but bump the version counter (no grad required, or grad mode off)."""
+    if func not in _VALUE_ONLY_METHODS or not args:
+        return False
+    target = args[0]
+    return (
+        type(target) in _PLAIN_TENSORS
+        and target.is_meta
+        and target.is_floating_point()
+        and not target.is_inference()
+        and not (target.requires_grad and torch.is_grad_enabled())
+        and all(a is None or type(a) in _PLAIN_SCALARS for a in args[1:])
+        and all(v is None or type(v) in _PLAIN_SCALARS for v in kwargs.values())
+    )
+
+
+def _gated_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """An initialiser call on meta: answered here, or run under _SkipMetaInit."""
+    if _answered_here(func, args, kwargs):
+        _increment_version((args[0],))  # as the in-place op itself would
+        return args[0]
+    with _SkipMetaInit():  # a fresh instance each time: dispatch modes are not reentrant
+        return func(*args, **kwargs)
+
+
+_increment_version = torch._C._increment_version
+
+
 class _InitCallsOnly(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         if func in _INIT_CALLS:
-            with _SkipMetaInit():  # a fresh instance each time: dispatch modes are not reentrant
-                return func(*args, **(kwargs or {}))
+            return _gated_call(func, args, kwargs or {})
         return func(*args, **(kwargs or {}))
 
 
@@ -304,8 +346,7 @@ def _meta_device_class() -> Any:
             if func in constructors and kwargs.get("device") is None:
                 kwargs["device"] = self.device
             if func in _INIT_CALLS:
-                with _SkipMetaInit():
-                    return func(*args, **kwargs)
+                return _gated_call(func, args, kwargs)
             return func(*args, **kwargs)
 
     return MetaDevice
