@@ -34,9 +34,9 @@ from paraminspect.cli_io import (
     set_debug,
     show_diff,
     state,
-    write_show,
 )
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
+from paraminspect.render.show import TERMINAL_FORMATS, write_show
 
 app = typer.Typer(
     name="paraminspect",
@@ -148,6 +148,9 @@ def show(
         options = {"kwargs": parse_factory_args(arg), "device": device, "trust_pickle": trust_pickle}
         options |= {"depth": depth, "kind": kind, "name_filter": name_filter, "weights": weights}
         options |= {"trust_remote_code": trust_remote_code, "dtypes": dtypes}
+        on_terminal = output_file is None and sys.stdout.isatty()
+        # rendered where the records are, unless it needs this process's terminal
+        options["render"] = None if on_terminal and output_format in TERMINAL_FORMATS else output_format
         refuse_overwriting(output_file, [model])
         task = Task(SHOW, {"spec": model, **options}, label=model)
         if runs_no_code(model, trust_pickle, weights):

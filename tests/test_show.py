@@ -207,3 +207,19 @@ def test_bad_options_exit_2_one_line(cli, args):
     result = cli(*args)
     assert result.code == 2
     assert result.err.startswith("error:") and result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("output_format", ["table", "text", "json", "csv", "markdown"])
+def test_the_models_process_renders_what_does_not_need_the_terminal(output_format):
+    """Piped or written to a file, `show` is rendered in the model's child process and only
+    the text comes back: the same text the CLI would render from the records."""
+    from paraminspect.render.show import write_show
+    from paraminspect.runner.tasks import show_task
+
+    spec = sample("tiny_vit")
+    here = io.StringIO()
+    write_show(here, show_task(spec), output_format)
+    there = show_task(spec, render=output_format)
+    assert there.rendered == here.getvalue() and "cls_token" in there.rendered
+    assert there.records == () and there.inventory is None  # nothing else to send back
+    assert there.notes == show_task(spec).notes

@@ -33,6 +33,7 @@ class ShowResult:
     records: tuple[Any, ...]
     modules: Any = None  # list of ModuleSummaryRow under --depth
     memory: Any = None  # list of tensors.memory.MemoryEstimate under --dtype
+    rendered: str | None = None  # the output, when rendered in the child (then no records)
 
 
 def show_task(
@@ -46,9 +47,12 @@ def show_task(
     weights: bool = False,
     trust_remote_code: bool = False,
     dtypes: list[str] | None = None,
+    render: str | None = None,
 ) -> ShowResult:
     """Load `spec` (or, with `weights`, list a Hugging Face folder's weight files) and take
-    its inventory, recast to `dtypes[0]` with memory estimates under --dtype (in the child)."""
+    its inventory, recast to `dtypes[0]` with memory estimates under --dtype (in the child).
+    `render`: a format to render the output in here (see render.show), sent back instead of
+    the records."""
     import gc
 
     from paraminspect.loaders.dispatch import load
@@ -92,7 +96,7 @@ def show_task(
     # parent; module and reference records (25,000 of the 50,000-tensor sample) would only
     # cost pickling both ways (~0.3 s there).
     inv = dataclasses.replace(inv, module_classes={}, modules=(), references=())
-    return ShowResult(
+    result = ShowResult(
         spec=loaded.spec,
         resolved=loaded.resolved,
         build_device=loaded.build_device,
@@ -103,6 +107,17 @@ def show_task(
         modules=modules,
         memory=memory,
     )
+    if render is None:
+        return result
+    import io
+
+    from paraminspect.collector import collector_paused
+    from paraminspect.render.show import write_show
+
+    text = io.StringIO()
+    with collector_paused():  # rows of text for tens of thousands of records, no cycles
+        write_show(text, result, render)
+    return dataclasses.replace(result, inventory=None, records=(), modules=None, memory=None, rendered=text.getvalue())
 
 
 def runs_no_code(spec: str, trust_pickle: bool, weights: bool) -> bool:
