@@ -540,6 +540,9 @@ def entry() -> NoReturn:
     keeps the normal exit, for tools that rely on atexit."""
     restore_sigint()
     code = _finish_output(_run_command(None))
+    spare = sys.modules.get("paraminspect.runner.spare")  # started by paraminspect.__main__
+    if spare is not None:
+        spare.discard()  # a model process the command did not need
     if _fast_exit_allowed():
         os._exit(code)
     sys.exit(code)

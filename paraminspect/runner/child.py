@@ -161,14 +161,51 @@ def worker_main(
     child_main does, then, while the process is as it was before its first task (runner
     .state), take the next (task, capture_path, where, watch) from `conn`. The answer's
     `retire` says this process takes no more; None from the parent ends it too."""
-    from paraminspect.runner.state import process_state, resident_bytes
-
     try:
         isolate_process()
     except BaseException as exc:
         _send(conn, _failed_setup(exc), watch, retire=True)
         os._exit(0)
-    before, memory, served = process_state(), resident_bytes(), 0
+    _serve(conn, (task, capture_path, where, watch))
+
+
+def spare_main(conn: Any, preload: tuple[str, ...]) -> None:
+    """The process target of a spare (runner.spare): isolated and with `preload` imported
+    before the CLI knows its task, then a worker from its first task on."""
+    try:
+        isolate_process()
+        null = os.open(os.devnull, os.O_WRONLY)  # nothing of the CLI's output is held open
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+        for name in preload:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass  # the task that needs it fails with its own message
+    except BaseException:
+        os._exit(0)  # the parent hands its task to a fresh process instead
+    _serve(conn, _next_task(conn))
+
+
+def _next_task(conn: Any) -> tuple[Any, ...]:
+    """The next (task, capture_path, where, watch) from the parent; its end, or None from
+    it, ends this process."""
+    try:
+        following = conn.recv()
+    except (EOFError, OSError):
+        os._exit(0)
+    if following is None:
+        os._exit(0)
+    return following
+
+
+def _serve(conn: Any, first: tuple[Any, ...]) -> None:
+    from paraminspect.runner.state import process_state, resident_bytes
+
+    task, capture_path, where, watch = first
+    # a task of its own (not Task.reuse) is this process's only one: nothing to compare then
+    before, memory, served = process_state() if task.reuse else None, resident_bytes(), 0
     while True:
         try:
             start_task(capture_path, where)
@@ -177,18 +214,14 @@ def worker_main(
             message = _failed_setup(exc)
         served += 1
         retire = (
-            message[0] == INTERRUPTED
+            not task.reuse  # a task of its own that a spare ran
+            or message[0] == INTERRUPTED
             or served >= WORKER_TASKS
             or resident_bytes() - memory > WORKER_GROWTH
+            or before is None
             or process_state().changed_since(before)
         )
         _send(conn, message, watch, retire)
         if retire:
             os._exit(0)
-        try:
-            following = conn.recv()
-        except (EOFError, OSError):
-            os._exit(0)
-        if following is None:
-            os._exit(0)
-        task, capture_path, where, watch = following
+        task, capture_path, where, watch = _next_task(conn)

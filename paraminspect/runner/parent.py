@@ -32,6 +32,7 @@ Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import shutil
@@ -92,6 +93,7 @@ class _Running:
     capture: str
     deadline: float
     kept: bool = False  # the child answered and takes another task (a worker, Task.reuse)
+    fresh: bool = False  # a spare that has run nothing yet: it takes any task (runner.spare)
 
 
 def resolve_timeout(value: float | None) -> float:
@@ -270,6 +272,21 @@ def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Ru
     return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)
 
 
+def _spare_for(ctx: Any) -> _Running | None:
+    """The CLI's spare process (runner.spare) for a run forked from this process; for a
+    fork-server run it is of no use and is killed."""
+    from paraminspect.runner import spare
+
+    if ctx.get_start_method() != "fork":
+        spare.discard()
+        return None
+    taken = spare.take()
+    if taken is None:
+        return None
+    process, conn = taken
+    return _Running(-1, Task(""), process, conn, "", math.inf, fresh=True)
+
+
 def _hand(worker: _Running, index: int, task: Task, folder: str, timeout: float) -> _Running | None:
     """Give an idle worker its next task; None when it has gone meanwhile."""
     capture = os.path.join(folder, f"{index}.out")
@@ -329,11 +346,12 @@ def run_many(
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     timeout = validate_timeout(timeout)
     ctx = _context(tasks, preload, server)
+    spare = _spare_for(ctx)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     pending = list(enumerate(tasks))
     pending.reverse()  # pop() from the end keeps the given order
     running: list[_Running] = []
-    idle: list[_Running] = []  # workers that answered and wait for a task (Task.reuse)
+    idle: list[_Running] = [spare] if spare else []  # workers waiting for a task (Task.reuse)
     exiting: list[_Running] = []  # answered and killed, not reaped yet
     folder = tempfile.mkdtemp(prefix="paraminspect-")
     try:
@@ -343,7 +361,7 @@ def run_many(
                 while pending and len(running) < jobs:
                     index, task = pending.pop()
                     handed = None
-                    while task.reuse and idle and handed is None:
+                    while idle and handed is None and (task.reuse or idle[-1].fresh):
                         worker = idle.pop()
                         handed = _hand(worker, index, task, folder, timeout)
                         if handed is None:  # it went while idle
