@@ -18,6 +18,7 @@ import sys
 import traceback
 from typing import Any
 
+from paraminspect.collector import import_paused
 from paraminspect.runner.task import ERROR, INTERNAL, INTERRUPTED, OK, Task
 
 FIRST_LINE_LIMIT = 1000  # characters of an exception's first line sent back
@@ -137,12 +138,19 @@ def _failed_setup(exc: BaseException) -> tuple[str, Any, str, str]:
 
 
 def child_main(
-    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
+    task: Task,
+    conn: Any,
+    capture_path: str,
+    where: dict[str, Any] | None = None,
+    watch: bool = False,
+    preload: tuple[str, ...] = (),
 ) -> None:
-    """The process target for one task: isolate, run, send, and leave with os._exit:
-    tearing down an interpreter that imported torch costs time for nothing."""
+    """The process target for one task: isolate, import `preload` (collector.import_paused),
+    run, send, and leave with os._exit: tearing down an interpreter that imported torch
+    costs time for nothing."""
     try:
         isolate(capture_path, where)
+        import_paused(preload)
         message = run_task(task)
     except BaseException as exc:  # isolation itself failed: still say why
         message = _failed_setup(exc)
@@ -159,38 +167,46 @@ def worker_main(
 ) -> None:
     """The process target for tasks that may share a process (Task.reuse): run `task` as
     child_main does, then, while the process is as it was before its first task (runner
-    .state), take the next (task, capture_path, where, watch) from `conn`. The answer's
-    `retire` says this process takes no more; None from the parent ends it too."""
+    .state), take the next (task, capture_path, where, watch, preload) from `conn`. The
+    answer's `retire` says this process takes no more; None from the parent ends it too."""
     try:
         isolate_process()
     except BaseException as exc:
         _send(conn, _failed_setup(exc), watch, retire=True)
         os._exit(0)
-    _serve(conn, (task, capture_path, where, watch))
+    _serve(conn, (task, capture_path, where, watch, ()))
 
 
 def spare_main(conn: Any, preload: tuple[str, ...]) -> None:
     """The process target of a spare (runner.spare): isolated and with `preload` imported
     before the CLI knows its task, then a worker from its first task on."""
+    import tempfile
+
     try:
         isolate_process()
-        null = os.open(os.devnull, os.O_WRONLY)  # nothing of the CLI's output is held open
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        os.close(null)
-        for name in preload:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                pass  # the task that needs it fails with its own message
+        # Not the CLI's stdout/stderr (a pipe held open would keep a reader waiting): what
+        # the imports print is kept, and shown as the first task's output.
+        early = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed at the first task
+        os.dup2(early.fileno(), 1)
+        os.dup2(early.fileno(), 2)
+        import_paused(preload)
     except BaseException:
         os._exit(0)  # the parent hands its task to a fresh process instead
-    _serve(conn, _next_task(conn))
+    first = _next_task(conn)
+    _flush_output()
+    try:
+        early.seek(0)
+        with open(first[1], "ab") as capture:
+            capture.write(early.read())
+        early.close()
+    except OSError:
+        pass
+    _serve(conn, first)
 
 
 def _next_task(conn: Any) -> tuple[Any, ...]:
-    """The next (task, capture_path, where, watch) from the parent; its end, or None from
-    it, ends this process."""
+    """The next (task, capture_path, where, watch, preload) from the parent; its end, or
+    None from it, ends this process."""
     try:
         following = conn.recv()
     except (EOFError, OSError):
@@ -203,12 +219,13 @@ def _next_task(conn: Any) -> tuple[Any, ...]:
 def _serve(conn: Any, first: tuple[Any, ...]) -> None:
     from paraminspect.runner.state import process_state, resident_bytes
 
-    task, capture_path, where, watch = first
+    task, capture_path, where, watch, preload = first
     # a task of its own (not Task.reuse) is this process's only one: nothing to compare then
     before, memory, served = process_state() if task.reuse else None, resident_bytes(), 0
     while True:
         try:
             start_task(capture_path, where)
+            import_paused(preload)  # what this task needs beyond what the process has
             message = run_task(task)
         except BaseException as exc:
             message = _failed_setup(exc)
@@ -224,4 +241,4 @@ def _serve(conn: Any, first: tuple[Any, ...]) -> None:
         _send(conn, message, watch, retire)
         if retire:
             os._exit(0)
-        task, capture_path, where, watch = _next_task(conn)
+        task, capture_path, where, watch, preload = _next_task(conn)

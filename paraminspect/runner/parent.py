@@ -64,6 +64,7 @@ from paraminspect.runner.task import (
 # stages every show/check task uses (a child that imports them itself pays ~0.3 s). Callers
 # add timm (or transformers) when a spec needs it; a caller that imported them has them too.
 BASE_PRELOAD = (
+    "paraminspect.runner.server_start",  # first: the collector paused until runner.warmup
     "torch",
     "paraminspect.runner.child",
     "paraminspect.runner.tasks",
@@ -260,12 +261,16 @@ def _where() -> dict[str, Any]:
     return {"cwd": os.getcwd(), "env": dict(os.environ), "path": list(sys.path)}
 
 
-def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float) -> _Running:
+def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float, preload: Sequence[str]) -> _Running:
+    """A process for `task`; forked from this process, it imports `preload` first (a fork
+    server's children have it already)."""
     from paraminspect.runner.child import child_main, worker_main
 
     parent_conn, child_conn = ctx.Pipe(duplex=task.reuse)
     capture = os.path.join(folder, f"{index}.out")
-    args = (task, child_conn, capture, _where(), _watched is not None)
+    args: tuple[Any, ...] = (task, child_conn, capture, _where(), _watched is not None)
+    if not task.reuse:
+        args += (tuple(preload) if ctx.get_start_method() == "fork" else (),)
     process = ctx.Process(target=worker_main if task.reuse else child_main, args=args, daemon=False)
     process.start()
     child_conn.close()
@@ -287,11 +292,14 @@ def _spare_for(ctx: Any) -> _Running | None:
     return _Running(-1, Task(""), process, conn, "", math.inf, fresh=True)
 
 
-def _hand(worker: _Running, index: int, task: Task, folder: str, timeout: float) -> _Running | None:
-    """Give an idle worker its next task; None when it has gone meanwhile."""
+def _hand(
+    worker: _Running, index: int, task: Task, folder: str, timeout: float, preload: Sequence[str]
+) -> _Running | None:
+    """Give an idle worker its next task (and what to import for it: a spare forked from this
+    process has only torch); None when it has gone meanwhile."""
     capture = os.path.join(folder, f"{index}.out")
     try:
-        worker.conn.send((task, capture, _where(), _watched is not None))
+        worker.conn.send((task, capture, _where(), _watched is not None, tuple(preload)))
     except (OSError, ValueError):
         return None
     return _Running(index, task, worker.process, worker.conn, capture, time.monotonic() + timeout)
@@ -363,13 +371,13 @@ def run_many(
                     handed = None
                     while idle and handed is None and (task.reuse or idle[-1].fresh):
                         worker = idle.pop()
-                        handed = _hand(worker, index, task, folder, timeout)
+                        handed = _hand(worker, index, task, folder, timeout, preload)
                         if handed is None:  # it went while idle
                             _retire(worker, exiting)
                     if handed is None:
                         if idle and len(running) + len(idle) >= jobs:
                             _retire(idle.pop(0), exiting)  # a fresh process takes its place
-                        handed = _start(ctx, index, task, folder, timeout)
+                        handed = _start(ctx, index, task, folder, timeout, preload)
                     running.append(handed)
                 now = time.monotonic()
                 pause = max(0.0, min(r.deadline for r in running) - now)

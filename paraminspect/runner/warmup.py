@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from paraminspect.runner import server_start
+
 # Small, and between them the layers most timm models are made of: convolutions with batch
 # norm (resnet), attention blocks with layer norm (vit), depthwise convolutions (convnext).
 TIMM_MODELS = ("resnet10t", "vit_tiny_patch16_224", "convnext_atto")
@@ -87,4 +89,7 @@ def _restore_state(saved: tuple[Any, ...]) -> None:
     torch.random.set_rng_state(torch_random)
 
 
-warm_up()
+try:
+    warm_up()
+finally:
+    server_start.resume()

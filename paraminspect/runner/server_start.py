@@ -1,0 +1,18 @@
+"""Imported first by the runner's fork server: the cyclic collector stays paused while the
+server imports its preload list (torch, timm: ~1M objects that live as long as the server,
+no garbage worth a pass; the passes cost ~1 s of a 5 s import on 2 cores). runner.warmup,
+imported last, calls resume(): what was imported is frozen (no pass, in the server or any
+child, rescans it) and the collector runs again."""
+
+from __future__ import annotations
+
+import gc
+
+_collecting = gc.isenabled()
+gc.disable()
+
+
+def resume() -> None:
+    gc.freeze()
+    if _collecting:
+        gc.enable()
