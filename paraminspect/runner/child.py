@@ -158,7 +158,7 @@ def child_main(
     os._exit(0)
 
 
-WORKER_TASKS = 100  # tasks a worker runs before it retires (what models leak stays bounded)
+WORKER_TASKS = 250  # tasks a worker runs before it retires (what models leak stays bounded)
 WORKER_GROWTH = 1024**3  # bytes of resident memory a worker may gain before it retires
 
 
