@@ -5,7 +5,9 @@ and turn each into an Outcome.
 Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
 - One task, in a process that has not imported torch (the CLI): fork this process. It holds
   only typer and paraminspect's CLI, so the fork costs ~1 ms and the child imports what the
-  model needs; nothing is paid twice.
+  model needs; nothing is paid twice. The CLI forks that process when it starts (a spare,
+  runner.spare), so that torch's import overlaps typer's and the argument parsing; run_many
+  hands the spare the task instead of forking.
 - Several tasks, or a caller that has imported torch: fork from multiprocessing's fork
   server, which imported torch (and timm for timm names) once (`set_forkserver_preload`)
   and then checked a few small models (runner.warmup), so that children start warm. Each
