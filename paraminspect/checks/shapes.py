@@ -286,14 +286,21 @@ def _families() -> tuple[tuple[type, Callable[[Any], _Spec | None]], ...]:
     return tuple(table)
 
 
+_MAKERS: dict[type, Any] = {}  # module class -> its family's spec maker (None: no family)
+
+
 def _spec_for(module: Any) -> _Spec | None:
-    for cls, make in _families():
-        if isinstance(module, cls):
-            try:
-                return make(module)
-            except AttributeError:  # a subclass that dropped part of the configuration
-                return None
-    return None
+    cls = type(module)
+    try:
+        make = _MAKERS[cls]
+    except KeyError:  # looked up once per class: most modules belong to no family
+        make = _MAKERS[cls] = next((m for family, m in _families() if isinstance(module, family)), None)
+    if make is None:
+        return None
+    try:
+        return make(module)
+    except AttributeError:  # a subclass that dropped part of the configuration
+        return None
 
 
 # -- comparing with what is registered --------------------------------------------------------------
