@@ -62,11 +62,10 @@ from paraminspect.runner.task import (
     validate_timeout,
 )
 
-# What the fork server imports once, before any task: torch, the runner's child side and the
-# stages every show/check task uses (a child that imports them itself pays ~0.3 s). Callers
-# add timm (or transformers) when a spec needs it; a caller that imported them has them too.
-BASE_PRELOAD = (
-    "paraminspect.runner.server_start",  # first: the collector paused until runner.warmup
+# torch, the runner's child side and the stages every show/check task uses (a child that
+# imports them itself pays ~0.3 s): what a model process imports before its task, in the
+# fork server and in a spare (runner.spare).
+MODEL_PROCESS_PRELOAD = (
     "torch",
     "paraminspect.runner.child",
     "paraminspect.runner.tasks",
@@ -82,6 +81,12 @@ BASE_PRELOAD = (
     "paraminspect.checks.registered",
     "paraminspect.checks.shapes",
     "paraminspect.checks.runtime",
+)
+# What the fork server imports once, before any task. Callers add timm (or transformers)
+# when a spec needs it; a caller that imported them has them too.
+BASE_PRELOAD = (
+    "paraminspect.runner.server_start",  # first: the collector paused until runner.warmup
+    *MODEL_PROCESS_PRELOAD,
 )
 HEAVY = ("timm", "transformers")
 WARMUP = "paraminspect.runner.warmup"  # last: checks small models in the server (see there)

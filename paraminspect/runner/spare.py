@@ -23,20 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 COMMANDS = ("show", "check", "diff")
-# What the spare imports (the fork server's base list, runner.parent.BASE_PRELOAD, less
-# what only sweeps use): torch and the stages every show/check task runs.
-PRELOAD = (
-    "torch",
-    "paraminspect.runner.tasks",
-    "paraminspect.loaders.dispatch",
-    "paraminspect.loaders.build",
-    "paraminspect.loaders.factory",
-    "paraminspect.loaders.fastmeta",
-    "paraminspect.tensors.walk",
-    "paraminspect.tensors.wrappers",
-    "paraminspect.checking",
-    "paraminspect.checks.engine",
-)
 _TORCH_FREE_SUFFIXES = (".safetensors", ".index.json")  # listed by the CLI itself
 _NOT_A_MODEL_RUN = {"-h", "--help", "--version", "--weights", "--show-completion", "--install-completion"}
 
@@ -65,10 +51,11 @@ def start(argv: Sequence[str]) -> None:
     import multiprocessing
 
     from paraminspect.runner.child import spare_main
+    from paraminspect.runner.parent import MODEL_PROCESS_PRELOAD
 
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=True)
-    process = ctx.Process(target=spare_main, args=(child_conn, PRELOAD), daemon=False)
+    process = ctx.Process(target=spare_main, args=(child_conn, MODEL_PROCESS_PRELOAD), daemon=False)
     try:
         process.start()
     except OSError:
