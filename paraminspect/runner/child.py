@@ -236,7 +236,7 @@ def _serve(conn: Any, first: tuple[Any, ...]) -> None:
             or served >= WORKER_TASKS
             or resident_bytes() - memory > WORKER_GROWTH
             or before is None
-            or process_state().changed_since(before)
+            or before.changed()
         )
         _send(conn, message, watch, retire)
         if retire:
