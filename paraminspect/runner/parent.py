@@ -55,6 +55,7 @@ from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
     INTERRUPTED,
+    MODEL_PROCESS_PRELOAD,
     OUTPUT_LIMIT,
     TIMEOUT,
     Outcome,
@@ -62,26 +63,6 @@ from paraminspect.runner.task import (
     validate_timeout,
 )
 
-# torch, the runner's child side and the stages every show/check task uses (a child that
-# imports them itself pays ~0.3 s): what a model process imports before its task, in the
-# fork server and in a spare (runner.spare).
-MODEL_PROCESS_PRELOAD = (
-    "torch",
-    "paraminspect.runner.child",
-    "paraminspect.runner.tasks",
-    "paraminspect.loaders.dispatch",
-    "paraminspect.loaders.build",
-    "paraminspect.loaders.factory",
-    "paraminspect.loaders.fastmeta",
-    "paraminspect.tensors.walk",
-    "paraminspect.tensors.wrappers",
-    "paraminspect.checking",
-    "paraminspect.checks.engine",
-    "paraminspect.checks.registration",
-    "paraminspect.checks.registered",
-    "paraminspect.checks.shapes",
-    "paraminspect.checks.runtime",
-)
 # What the fork server imports once, before any task. Callers add timm (or transformers)
 # when a spec needs it; a caller that imported them has them too.
 BASE_PRELOAD = (

@@ -51,7 +51,7 @@ def start(argv: Sequence[str]) -> None:
     import multiprocessing
 
     from paraminspect.runner.child import spare_main
-    from paraminspect.runner.parent import MODEL_PROCESS_PRELOAD
+    from paraminspect.runner.task import MODEL_PROCESS_PRELOAD
 
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=True)
