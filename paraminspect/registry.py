@@ -1,4 +1,4 @@
-"""Checking models: timm glob patterns, and a child process per model.
+"""Checking models: timm glob patterns, and the model processes that check them.
 
 `expand_specs` turns `timm:vit_*` / `timm:*` (or a bare `vit_*`) into one `timm:NAME` spec per
 matching registered model. `check_many` checks specs through paraminspect.runner, in child
@@ -6,8 +6,7 @@ processes forked from a process that imported torch (and timm) once: each user m
 process of its own, library models (timm, transformers classes) one after another in worker
 processes that are retired as soon as a model leaves one changed. A model that raises, ends
 its process (os._exit, a segfault) or runs past the timeout becomes a failed ModelResult and
-the run goes on. Plain data in and out: no printing (progress is a
-callback).
+the run goes on. Plain data in and out: no printing (progress is a callback).
 """
 
 from __future__ import annotations
@@ -156,8 +155,9 @@ def check_many(
     preload: Sequence[str] = (),
     on_result: Callable[[ModelResult], None] | None = None,
 ) -> list[ModelResult]:
-    """Check every task in a child process of its own (paraminspect.runner), up to `jobs` at
-    a time; results in the order of `tasks`. A model that raises, ends its process (os._exit,
+    """Check every task in a child process (paraminspect.runner: a process of its own, or a
+    worker shared with other library models), up to `jobs` at a time; results in the order
+    of `tasks`. A model that raises, ends its process (os._exit,
     a segfault) or runs past the timeout becomes a failed ModelResult and the run goes on."""
     from paraminspect.runner import Task as RunnerTask
     from paraminspect.runner import run_many

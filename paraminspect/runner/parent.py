@@ -10,8 +10,8 @@ Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
   hands the spare the task instead of forking.
 - Several tasks, or a caller that has imported torch: fork from multiprocessing's fork
   server, which imported torch (and timm for timm names) once (`set_forkserver_preload`)
-  and then checked a few small models (runner.warmup), so that children start warm. Each
-  task still gets a fresh process of its own, forked from the server in a few ms,
+  and then checked a few small models (runner.warmup), so that children start warm. A task
+  without `reuse` gets a fresh process of its own, forked from the server in a few ms,
   instead of each worker importing torch (2-4 s each). Forking the caller instead is not
   safe once torch has run an OpenMP region: a forked child's first parallel op hangs
   (reproduced: a matmul in the parent, then one in a forked child, never returns).
