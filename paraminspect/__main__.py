@@ -13,10 +13,9 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with SIGINT ignored: Ctrl-C still works
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        if sys.argv[1:2] and sys.argv[1] in ("show", "check", "diff"):  # help and rules stay lean
-            from paraminspect.runner import spare
+        from paraminspect.runner import spare
 
-            spare.start(sys.argv[1:])  # a model process importing torch while the CLI starts
+        spare.start(sys.argv[1:])  # a model process importing torch while the CLI starts
         from paraminspect.cli import entry
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

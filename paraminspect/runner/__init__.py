@@ -18,8 +18,9 @@ comes back. See paraminspect.runner.parent for the process model and why.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from paraminspect.errors import Terminated
-from paraminspect.runner.parent import resolve_jobs, resolve_timeout, run_many, run_one, watch_sources
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
@@ -33,6 +34,22 @@ from paraminspect.runner.task import (
     Task,
     validate_timeout,
 )
+
+if TYPE_CHECKING:
+    from paraminspect.runner.parent import resolve_jobs, resolve_timeout, run_many, run_one, watch_sources
+
+# Imported on first use: `paraminspect.runner.spare`, which paraminspect.__main__ imports for
+# every command, and `runner.task` stay free of multiprocessing and the parent's machinery.
+_FROM_PARENT = ("resolve_jobs", "resolve_timeout", "run_many", "run_one", "watch_sources")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_PARENT:
+        from paraminspect.runner import parent
+
+        return getattr(parent, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",
