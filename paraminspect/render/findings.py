@@ -143,6 +143,12 @@ def concise_line(f: Any, width: int | None) -> Text:
     return line
 
 
+def print_wrapped(console: Console, text: str, width: int | None, indent: str = "", style: str = "") -> None:
+    """`text` wrapped to `width` (render.fit.wrap_text), a console line per line."""
+    for line in wrap_text(text, width, indent):
+        console.print(Text(line, style=style))
+
+
 def source_lines(file: str | None, line: int | None, attribute: str, width: int | None) -> list[Text]:
     """The source line of a finding under a numbered gutter, the attribute underlined with
     `^` when the line names it; nothing when the file cannot be read."""
@@ -183,8 +189,7 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str, style
     for result in results:
         console.print(model_header(result, width), soft_wrap=True)
         if result.error is not None:
-            for line in wrap_text(f"not checked: {one_line(result.error)}", width, "  "):
-                console.print(Text(line, style="red"))
+            print_wrapped(console, f"not checked: {one_line(result.error)}", width, indent="  ", style="red")
             continue
         if not result.findings:
             console.print(Text("  no findings", style="green"))
@@ -198,8 +203,7 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str, style
     print_fixable(console, results)
     counts = severity_counts(results)
     colour = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
-    for line in wrap_text(summary_line(results, fail_on), width, ""):
-        console.print(Text(line, style=colour))
+    print_wrapped(console, summary_line(results, fail_on), width, style=colour)
 
 
 def print_fixable(console: Console, results: Sequence[Any]) -> None:
@@ -249,14 +253,11 @@ def print_explanation(console: Console, rule: Any) -> None:
     """`explain CODE`: the heading, summary and prose wrapped to the terminal (one line per
     paragraph when piped), what `check --fix` does, then the rule's tested examples."""
     width = console.width if console.is_terminal else None
-    for line in wrap_text(f"{rule.code} {rule.name} ({rule.severity})", width, ""):
-        console.print(Text(line, style="bold"))
-    for line in wrap_text(rule.summary, width, ""):
-        console.print(Text(line))
+    print_wrapped(console, f"{rule.code} {rule.name} ({rule.severity})", width, style="bold")
+    print_wrapped(console, rule.summary, width)
     for paragraph in explanation_paragraphs(rule.explanation):
         console.print()
-        for line in wrap_text(paragraph, width, ""):
-            console.print(Text(line))
+        print_wrapped(console, paragraph, width)
     if rule.fix is not None:
         print_fix(console, rule, width)
     print_examples(console, rule, width)
@@ -266,10 +267,9 @@ def print_fix(console: Console, rule: Any, width: int | None = None) -> None:
     """What `check --fix` does (its examples are the rule's `fixed` examples)."""
     console.print()
     state = "changes" if rule.fix.changes_state else "does not change"
-    for line in wrap_text(f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}.", width, ""):
-        console.print(Text(line, style="bold"))
-    for line in wrap_text(f"It {state} what state_dict() and parameters() hold.", width, ""):
-        console.print(Text(line))
+    heading = f"Automatic fix (check --fix, preview with --diff): {rule.fix.summary}."
+    print_wrapped(console, heading, width, style="bold")
+    print_wrapped(console, f"It {state} what state_dict() and parameters() hold.", width)
 
 
 def reported_at(code: str, example: Any) -> str:
@@ -313,16 +313,13 @@ def print_examples(console: Console, rule: Any, width: int | None) -> None:
         return
     console.print()
     heading = "Examples (the tests build each: the bad model is reported, the good one is not)"
-    for line in wrap_text(heading, width, ""):
-        console.print(Text(line, style="bold"))
+    print_wrapped(console, heading, width, style="bold")
     for example in rule.examples:
         console.print()
         if example.title:
-            for line in wrap_text(_sentence(example.title), width, ""):
-                console.print(Text(line))
+            print_wrapped(console, _sentence(example.title), width)
         bad = example.bad.removeprefix(EXAMPLE_IMPORTS).strip("\n").splitlines()
-        for line in wrap_text(reported_at(rule.code, example), width, ""):
-            console.print(Text(line))
+        print_wrapped(console, reported_at(rule.code, example), width)
         for line in bad:
             console.print(_code_line(f"    {line}" if line else "", width), soft_wrap=True)
         console.print(Text("Good, as check --fix writes it:" if example.fixed else "Good:"))

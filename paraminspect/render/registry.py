@@ -15,10 +15,11 @@ from paraminspect.render.findings import (
     finding_lines,
     model_header,
     print_fixable,
+    print_wrapped,
     severity_counts,
     summary_line,
 )
-from paraminspect.render.fit import plural, wrap_text
+from paraminspect.render.fit import plural
 from paraminspect.render.safe import one_line
 
 
@@ -52,16 +53,14 @@ def print_registry_report(
                 console.print()
     if unlisted:
         below = f"({plural(unlisted, 'finding')} below --fail-on {fail_on} not listed; --fail-on info lists them)"
-        for line in wrap_text(below, width, ""):
-            console.print(Text(line))
+        print_wrapped(console, below, width)
     if with_findings:
         console.print()
     if failed:
         head = f"Failures: {len(failed)} of {len(results)} {noun} could not be checked"
         console.print(Text(head, style="bold red"))
         for result in failed:
-            for line in wrap_text(one_line(result.error_line()), width, "  "):
-                console.print(Text(line))
+            print_wrapped(console, one_line(result.error_line()), width, indent="  ")
         console.print()
     if skipped:
         console.print(
@@ -81,5 +80,4 @@ def print_registry_report(
     print_fixable(console, results)
     counts = severity_counts(results)
     colour = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
-    for line in wrap_text(summary_line(results, fail_on), width, ""):
-        console.print(Text(line, style=colour))
+    print_wrapped(console, summary_line(results, fail_on), width, style=colour)
