@@ -1,4 +1,5 @@
-"""The child side of the runner: isolate the process, run one Task, send one message back.
+"""The child side of the runner: isolate the process, run a Task, send its answer back (a
+worker process then takes the next one: Task.reuse).
 
 Runs in a process forked from the CLI (or from the runner's fork server). Everything user
 code can touch is replaced before the task runs: stdin is /dev/null, stdout and stderr go to
@@ -41,13 +42,6 @@ def _text_stream(fd: int) -> io.TextIOWrapper:
     return io.TextIOWrapper(
         io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
-
-
-def isolate(capture_path: str, where: dict[str, Any] | None = None) -> None:
-    """Set up this child before any user code runs (see the module docstring); `where` is the
-    caller's working directory, environment and sys.path."""
-    isolate_process()
-    start_task(capture_path, where)
 
 
 def isolate_process() -> None:
@@ -137,6 +131,10 @@ def _failed_setup(exc: BaseException) -> tuple[str, Any, str, str]:
     return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
 
 
+WORKER_TASKS = 250  # tasks a worker runs before it retires (what models leak stays bounded)
+WORKER_GROWTH = 1024**3  # bytes of resident memory a worker may gain before it retires
+
+
 def child_main(
     task: Task,
     conn: Any,
@@ -145,36 +143,18 @@ def child_main(
     watch: bool = False,
     preload: tuple[str, ...] = (),
 ) -> None:
-    """The process target for one task: isolate, import `preload` (collector.import_paused),
-    run, send, and leave with os._exit: tearing down an interpreter that imported torch
-    costs time for nothing."""
-    try:
-        isolate(capture_path, where)
-        import_paused(preload)
-        message = run_task(task)
-    except BaseException as exc:  # isolation itself failed: still say why
-        message = _failed_setup(exc)
-    _send(conn, message, watch, retire=True)
-    os._exit(0)
-
-
-WORKER_TASKS = 250  # tasks a worker runs before it retires (what models leak stays bounded)
-WORKER_GROWTH = 1024**3  # bytes of resident memory a worker may gain before it retires
-
-
-def worker_main(
-    task: Task, conn: Any, capture_path: str, where: dict[str, Any] | None = None, watch: bool = False
-) -> None:
-    """The process target for tasks that may share a process (Task.reuse): run `task` as
-    child_main does, then, while the process is as it was before its first task (runner
-    .state), take the next (task, capture_path, where, watch, preload) from `conn`. The
-    answer's `retire` says this process takes no more; None from the parent ends it too."""
+    """The process target: isolate, import `preload` (collector.import_paused), run `task`,
+    send its answer. A task of its own ends the process then, with os._exit (tearing down
+    an interpreter that imported torch costs time for nothing); a Task.reuse task makes it a
+    worker that, while it is as it was before its first task (runner.state), takes the next
+    (task, capture_path, where, watch, preload) from `conn`. The answer's `retire` says this
+    process takes no more; None from the parent ends it too."""
     try:
         isolate_process()
-    except BaseException as exc:
+    except BaseException as exc:  # isolation itself failed: still say why
         _send(conn, _failed_setup(exc), watch, retire=True)
         os._exit(0)
-    _serve(conn, (task, capture_path, where, watch, ()))
+    _serve(conn, (task, capture_path, where, watch, preload))
 
 
 def spare_main(conn: Any, preload: tuple[str, ...]) -> None:

@@ -252,14 +252,13 @@ def _where() -> dict[str, Any]:
 def _start(ctx: Any, index: int, task: Task, folder: str, timeout: float, preload: Sequence[str]) -> _Running:
     """A process for `task`; forked from this process, it imports `preload` first (a fork
     server's children have it already)."""
-    from paraminspect.runner.child import child_main, worker_main
+    from paraminspect.runner.child import child_main
 
     parent_conn, child_conn = ctx.Pipe(duplex=task.reuse)
     capture = os.path.join(folder, f"{index}.out")
-    args: tuple[Any, ...] = (task, child_conn, capture, _where(), _watched is not None)
-    if not task.reuse:
-        args += (tuple(preload) if ctx.get_start_method() == "fork" else (),)
-    process = ctx.Process(target=worker_main if task.reuse else child_main, args=args, daemon=False)
+    imports = tuple(preload) if ctx.get_start_method() == "fork" else ()
+    args = (task, child_conn, capture, _where(), _watched is not None, imports)
+    process = ctx.Process(target=child_main, args=args, daemon=False)
     process.start()
     child_conn.close()
     return _Running(index, task, process, parent_conn, capture, time.monotonic() + timeout)

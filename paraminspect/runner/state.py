@@ -1,7 +1,7 @@
 """What a task could leave behind in its process: the runner's test for reusing a worker.
 
 A registry sweep runs library models (timm, transformers) one after another in a worker
-process (runner.child.worker_main). Before it takes the next task, the worker compares
+process (runner.child.child_main). Before it takes the next task, the worker compares
 the process with `process_state()` taken before its first task; any difference (a thread or a
 process still running, a signal handler, torch's default dtype or device or a mode left
 pushed, a function of torch, torch.nn, builtins or paraminspect rebound, an import hook, a
