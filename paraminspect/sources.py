@@ -14,6 +14,7 @@ import inspect
 import linecache
 import os
 import re
+import sys
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,17 +83,66 @@ def is_torch_class(cls: type) -> bool:
     return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
 
 
+@lru_cache(maxsize=1024)
+def _file_classes(file: str, stamp: tuple[int, int]) -> dict[str, tuple[int, int]]:
+    """The lines (first, decorators included, and last) of every class statement of a
+    source file by qualified name, the first one for a name defined twice (as inspect finds
+    it). Parsed once per file and version (`stamp`): inspect.getsourcelines parses the whole
+    file again for each class it is asked about. Only line numbers are kept, not the tree."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(file)))
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        children = []
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                found.setdefault(prefix + child.name, (first, child.end_lineno or child.lineno))
+                children.append((child, f"{prefix}{child.name}."))
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                children.append((child, f"{prefix}{child.name}.<locals>."))
+            elif not isinstance(child, ast.expr):  # classes sit in statements (if, try, with), not expressions
+                children.append((child, prefix))
+        stack.extend(reversed(children))  # depth first, in source order
+    return found
+
+
+def class_lines(cls: type) -> tuple[str, list[str], int] | None:
+    """(file, lines, first line number) of a class statement, decorators included, as
+    inspect.getsourcelines gives them; None when its source is not available (built-ins,
+    C extensions, classes made at run time)."""
+    try:
+        file = inspect.getsourcefile(cls)
+    except (OSError, TypeError):
+        return None
+    if file is None:
+        return None
+    module = sys.modules.get(getattr(cls, "__module__", "") or "")
+    linecache.checkcache(file)  # an edited file is read again, as inspect would
+    lines = linecache.getlines(file, getattr(module, "__dict__", None))
+    try:
+        stat = os.stat(file)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:  # source held by a loader (zip imports): its text cannot change
+        stamp = (0, len(lines))
+    span = _file_classes(file, stamp).get(getattr(cls, "__qualname__", ""))
+    if span is None:
+        return None
+    return file, lines[span[0] - 1 : span[1]], span[0]
+
+
 @lru_cache(maxsize=4096)
 def _class_assignments(cls: type, outside_init: bool) -> dict[tuple[str, ...], SourceLocation]:
     """Every attribute chain assigned in the class body's source -> its first line; with
     `outside_init`, only assignments in methods other than __init__ (forward, helpers)."""
-    try:
-        file = inspect.getsourcefile(cls)
-        lines, start = inspect.getsourcelines(cls)
-    except (OSError, TypeError):
+    source = class_lines(cls)
+    if source is None:
         return {}
-    if file is None:
-        return {}
+    file, lines, start = source
     try:
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except SyntaxError:
@@ -105,7 +155,7 @@ def _class_assignments(cls: type, outside_init: bool) -> dict[tuple[str, ...], S
     found: dict[tuple[str, ...], SourceLocation] = {}
     for node in nodes:
         for chain in assignment_chains(node):
-            location = SourceLocation(file, start + node.lineno - 1 if start else node.lineno)
+            location = SourceLocation(file, start + node.lineno - 1)
             if chain not in found or location.line < found[chain].line:
                 found[chain] = location
     return found

@@ -56,3 +56,68 @@ def test_noqa_comments():
 def test_never_points_into_torch():
     assert find_assignment(nn.Linear, "weight") is None
     assert find_assignment(nn.LSTM, "_flat_weights") is None
+
+
+_NESTED_CLASSES = """
+import functools
+
+
+def decorate(cls):
+    return cls
+
+
+@decorate
+class Outer:
+    class Inner:
+        x = 1
+
+    def method(self):
+        class InMethod:
+            pass
+
+        return InMethod
+
+
+def factory():
+    try:
+        class Made:
+            pass
+    except ImportError:
+        class Made:  # the second one of that name: inspect finds the first
+            pass
+    return Made
+
+
+if True:
+    class Twice:
+        first = True
+else:
+    class Twice:
+        first = False
+"""
+
+
+def test_class_lines_agrees_with_inspect_and_sees_an_edited_file(tmp_path, monkeypatch):
+    import importlib
+    import inspect
+    import os
+
+    from paraminspect.sources import class_lines
+
+    (tmp_path / "nested_classes_mod.py").write_text(_NESTED_CLASSES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("nested_classes_mod")
+    classes = [mod.Outer, mod.Outer.Inner, mod.Outer().method(), mod.factory(), mod.Twice]
+    for cls in classes:
+        lines, start = inspect.getsourcelines(cls)
+        file, found, first = class_lines(cls)
+        assert (file, first) == (inspect.getsourcefile(cls), start), cls
+        assert "".join(found).rstrip() == "".join(lines).rstrip(), cls
+    assert class_lines(int) is None  # a built-in: no source
+
+    path = tmp_path / "nested_classes_mod.py"
+    before = class_lines(mod.Twice)[2]
+    stat = path.stat()
+    path.write_text("\n\n" + _NESTED_CLASSES)  # two lines further down, same class names
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert class_lines(mod.Twice)[2] == before + 2 == inspect.getsourcelines(mod.Twice)[1]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
-from paraminspect.sources import is_torch_class
+from paraminspect.sources import class_lines, is_torch_class
 
 
 @cache
@@ -25,21 +25,24 @@ _SELF_ASSIGN = re.compile(r"self\.(_\w+)\s*(?::[^=\n]+)?=|setattr\(\s*self\s*,\s
 
 
 @cache
+def _assigned_private_names(base: type) -> frozenset[str]:
+    """Private attributes a class's own source assigns to `self` (one torch.nn class: the
+    same few bases serve every class derived from them)."""
+    source = class_lines(base)
+    if source is None:
+        return frozenset()
+    text = "".join(source[1])
+    return frozenset(match.group(1) or match.group(2) for match in _SELF_ASSIGN.finditer(text))
+
+
+@cache
 def _torch_private_names(cls: type) -> frozenset[str]:
     """Private attributes that torch.nn base classes of `cls` assign themselves
     (nn.RNNBase's `_flat_weights`, ...): bookkeeping, not user bugs."""
-    import inspect
-
     names: set[str] = set()
     for base in cls.__mro__:
-        if base is nn.Module or not is_torch_class(base):
-            continue
-        try:
-            source = inspect.getsource(base)
-        except (OSError, TypeError):
-            continue
-        for match in _SELF_ASSIGN.finditer(source):
-            names.add(match.group(1) or match.group(2))
+        if base is not nn.Module and is_torch_class(base):
+            names |= _assigned_private_names(base)
     return frozenset(names)
 
 
