@@ -336,18 +336,18 @@ def _formula(expect: _Expect) -> str:
     return f" = {expect.formula}" if expect.formula else ""
 
 
-def _problem(value: Any, expect: _Expect, label: str, presence: bool) -> str | None:
-    """The message when `value` contradicts `expect`, else None. `presence`: also report a
-    tensor that is None where the configuration requires one, or present where it says None."""
+def _problem(value: Any, expect: _Expect, presence: bool) -> str | None:
+    """What is wrong when `value` contradicts `expect` (the message without the tensor's
+    name, which is formatted only then), else None. `presence`: also report a tensor that is
+    None where the configuration requires one, or present where it says None."""
     import torch
     from torch.nn.parameter import UninitializedTensorMixin
 
-    where = f"{label}.{expect.attribute}"
     if value is None:
         if not presence or expect.shape is None or not expect.required:
             return None
         why = f" ({expect.reason})" if expect.reason else ""
-        return f"{where} is None, expected shape {expect.shape}{_formula(expect)}{why}"
+        return f" is None, expected shape {expect.shape}{_formula(expect)}{why}"
     if isinstance(value, UninitializedTensorMixin):
         return None
     # Tensor subclasses (packed or quantized weights, DTensor, ...) may report a storage shape.
@@ -358,9 +358,9 @@ def _problem(value: Any, expect: _Expect, label: str, presence: bool) -> str | N
     if expect.shape is None:
         if not presence:
             return None
-        return f"{where} is a tensor of shape {found}, but {expect.reason} means it should be None"
+        return f" is a tensor of shape {found}, but {expect.reason} means it should be None"
     if found != expect.shape:
-        return f"{where} has shape {found}, expected {expect.shape}{_formula(expect)}"
+        return f" has shape {found}, expected {expect.shape}{_formula(expect)}"
     return None
 
 
@@ -391,7 +391,6 @@ def _iter_findings(model: Any, inventory: Any) -> Iterator[Finding]:
             continue
         if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
             continue  # the configuration is not known until the first forward
-        label = _label(module, spec)
         # A subclass may drop or add what its base creates (timm's GroupNorm1NoBias sets
         # `self.bias = None`): presence is checked on torch's own classes only, shapes on all.
         presence = is_torch_class(type(module))
@@ -401,9 +400,10 @@ def _iter_findings(model: Any, inventory: Any) -> Iterator[Finding]:
             value = _registered(module, expect.attribute)
             if value is _ABSENT:
                 continue
-            message = _problem(value, expect, label, presence)
-            if message is None:
+            problem = _problem(value, expect, presence)
+            if problem is None:
                 continue
+            message = f"{_label(module, spec)}.{expect.attribute}{problem}"
             # `self.linear1.weight = ...` in the nearest ancestor's class, else the module's own
             location = locate(inventory, path, expect.attribute, parents_first=True)
             yield Finding(
