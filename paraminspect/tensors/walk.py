@@ -35,6 +35,8 @@ from paraminspect.tensors.records import (
 )
 from paraminspect.tensors.totals import compute_totals
 
+_CLASS_NAMES: dict[type, tuple[str, str]] = {}  # module class -> (type_name, qualified_name)
+
 
 @dataclass
 class _Builder:
@@ -56,10 +58,15 @@ class _Builder:
                 self.modules[key]["aliases"].append(path)
             return False
         cls = type(module)
+        names = _CLASS_NAMES.get(cls)
+        if names is None:  # a scripted module names its original class: per module then
+            names = (type_name(module), qualified_name(cls))
+            if not isinstance(module, torch.jit.ScriptModule):
+                _CLASS_NAMES[cls] = names
         self.modules[key] = {
             "path": path,
-            "type": type_name(module),
-            "qualified_type": qualified_name(cls),
+            "type": names[0],
+            "qualified_type": names[1],
             "registered": registered,
             "aliases": [],
         }
@@ -144,6 +151,7 @@ def _walk_registered(builder: _Builder, root: nn.Module) -> None:
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, torch.dtype, torch.device)
 _ATOM_TYPES = frozenset(_ATOMS)
+_SMALL_TUPLE = 8  # a tuple of atoms this short is counted, not scanned
 _NOT_PLAIN_OBJECTS = (
     type,
     types.ModuleType,
@@ -260,7 +268,7 @@ class _Scanner:
                 "only the first were searched for tensors"
             )
 
-    def scan_module(self, module: nn.Module, path: str) -> None:
+    def scan_module(self, module: nn.Module, path: str, owner_type: str) -> None:
         if id(module) in self.scanned:
             return
         self.scanned.add(id(module))
@@ -270,14 +278,22 @@ class _Scanner:
             return
         skipped_names, skip_private = class_skips(type(module))
         hook_managed = hook_managed_names(module) if getattr(module, "_forward_pre_hooks", None) else ()
-        owner_type = type_name(module)
+        atoms = _ATOM_TYPES
         for attribute, value in list(attributes.items()):
             if (
-                type(value) in _ATOM_TYPES  # most attributes: sizes, flags, names
-                or attribute in skipped_names
-                or (skip_private and attribute.startswith("_"))
+                attribute in skipped_names  # nn.Module's own bookkeeping: most of the names
+                or type(value) in atoms  # sizes, flags, names
+                or (skip_private and attribute[:1] == "_")
                 or attribute in hook_managed
             ):
+                continue
+            if (  # kernel_size=(3, 3): the scan would only count its nodes
+                type(value) is tuple
+                and len(value) <= _SMALL_TUPLE
+                and self.nodes_left > _SMALL_TUPLE
+                and all(type(item) in atoms for item in value)
+            ):
+                self.nodes_left -= 1 + len(value)
                 continue
             _AttributeScan(self, path, owner_type, attribute).run(value)
 
@@ -354,11 +370,12 @@ class _Scanner:
                     record["aliases"].append(full)
 
     def run(self) -> None:
-        for key, fields in list(self.builder.modules.items()):
-            self.scan_module(self.builder.module_objects[key], fields["path"])
+        modules = self.builder.modules
+        for key, fields in list(modules.items()):
+            self.scan_module(self.builder.module_objects[key], fields["path"], fields["type"])
         while self.pending:
             module, path = self.pending.pop(0)
-            self.scan_module(module, path)
+            self.scan_module(module, path, modules[id(module)]["type"])
 
 
 def _packed_tensors(value: Any, access: str, depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
