@@ -382,3 +382,31 @@ def test_single_meta_mode_is_the_default_device_and_nests():
     with pytest.raises(ValueError), meta_device_without_init():
         raise ValueError("a failing build")
     assert gc.isenabled() and torch.empty(1).device.type == "cpu"
+
+
+def test_no_collector_pass_while_a_checked_model_is_alive():
+    """check_task keeps the collector paused from the build to the end of the checks (each
+    pass would rescan the whole young model), and leaves it as it found it."""
+    import gc
+
+    from paraminspect.runner.tasks import check_task
+
+    passes_during_check = []
+
+    def count(phase: str, info: dict) -> None:
+        frame = sys._getframe(1)
+        while phase == "start" and frame is not None:
+            if frame.f_code.co_name == "check_model":
+                passes_during_check.append(info["generation"])
+            frame = frame.f_back
+
+    spec = f"{SAMPLES / 'huge.py'}:build_many"
+    check_task(spec, kwargs={"tensors": 10})  # imports done before counting
+    gc.callbacks.append(count)
+    try:
+        result = check_task(spec, kwargs={"tensors": 4000})
+    finally:
+        gc.callbacks.remove(count)
+    assert result.error is None and result.findings == ()
+    assert passes_during_check == []
+    assert gc.isenabled()
