@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 CACHE_DIR_ENV = "PARAMINSPECT_CACHE_DIR"
@@ -108,19 +109,52 @@ def _excluded_roots() -> tuple[str, ...]:
     return tuple(os.path.join(r, "") for r in {*roots, *real} if r)
 
 
+# Per set of excluded roots: a module's __file__ -> its real path when it is a watched
+# source, else None. A worker process checks one model after another with the same ~2,700
+# modules imported: resolving each again (realpath, isfile) cost ~5 ms a model.
+_decided: dict[tuple[str, ...], dict[str, str | None]] = {}
+
+
+def _watched_file(path: str, excluded: tuple[str, ...]) -> str | None:
+    if path.startswith(excluded):
+        return None  # most files: decided without resolving links
+    real = os.path.realpath(path)
+    return real if not real.startswith(excluded) and os.path.isfile(real) else None
+
+
 def imported_sources(modules: Iterable[Any] | None = None) -> list[str]:
     """The source files of the imported modules whose changes the key does not cover: not the
     standard library, not the versioned libraries. Called where the model was built."""
-    excluded = _excluded_roots()
+    versioned = tuple(id(sys.modules.get(name)) for name in VERSIONED)
+    excluded = _excluded_roots_for(versioned)
+    decided = _decided.setdefault(excluded, {})
     files: set[str] = set()
     for module in list(modules if modules is not None else sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not isinstance(path, str) or not path or path.startswith(excluded):
-            continue  # most files: decided without resolving links
-        real = os.path.realpath(path)
-        if not real.startswith(excluded) and os.path.isfile(real):
+        # A plain module: a dict lookup, not getattr's miss for every built-in module; a lazy
+        # module or a stand-in may compute its __file__.
+        plain = type(module) is ModuleType
+        path = module.__dict__.get("__file__") if plain else getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path:
+            continue
+        try:
+            real = decided[path]
+        except KeyError:
+            real = decided[path] = _watched_file(path, excluded)
+        if real is not None:
             files.add(real)
     return sorted(files)
+
+
+_roots: dict[tuple[int, ...], tuple[str, ...]] = {}
+
+
+def _excluded_roots_for(versioned: tuple[int, ...]) -> tuple[str, ...]:
+    """_excluded_roots(), computed again only when a versioned library was imported since."""
+    try:
+        return _roots[versioned]
+    except KeyError:
+        roots = _roots[versioned] = _excluded_roots()
+        return roots
 
 
 def fingerprint(paths: Sequence[str], written_at: float) -> list[list[Any]]:

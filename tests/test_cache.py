@@ -122,6 +122,31 @@ def test_imported_sources_skip_the_standard_library_and_versioned_libraries() ->
     assert found == [os.path.realpath(ours.__file__)]
 
 
+def test_imported_sources_see_modules_imported_since_the_last_call(tmp_path: Path, monkeypatch) -> None:
+    """A worker asks after every model: what it decided before is kept, what was imported
+    since (or stands in for a module, computing __file__) is looked at."""
+    import importlib
+    import sys
+    import types
+
+    first = imported_sources()
+    (tmp_path / "imported_later_mod.py").write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("imported_later_mod")
+
+    class StandIn(types.ModuleType):
+        @property
+        def __file__(self) -> str:  # type: ignore[override]
+            return str(tmp_path / "stand_in.py")
+
+    (tmp_path / "stand_in.py").write_text("y = 2\n")
+    monkeypatch.setitem(sys.modules, "stand_in_mod", StandIn("stand_in_mod"))
+    later = imported_sources()
+    added = {os.path.realpath(tmp_path / "imported_later_mod.py"), os.path.realpath(tmp_path / "stand_in.py")}
+    assert set(later) == set(first) | added
+    monkeypatch.delitem(sys.modules, "imported_later_mod")
+
+
 def test_entries_are_json(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "c")
     cache.store("k", RUN, [])

@@ -9,10 +9,11 @@ cores, a child's CPU time for a timm model fell by 18% on 40 random timm models 
 45% on five resnets/vits/convnexts (one warm-up check costs 20-60 ms, once).
 
 What is checked here is paraminspect's own small model and, when the server imported timm,
-a few timm architectures built on meta: no user code runs in the server. Output and
-warnings are discarded, the random states, sys.path and the working directory are put
-back, and a warm-up that fails for any reason (an older timm without a model) costs only
-its time.
+a few timm architectures built on meta: no user code runs in the server. Which of the
+modules imported by then are source files a cached run must watch is decided here too.
+Output and warnings are discarded, the random states, sys.path and the working directory
+are put back, and a warm-up that fails for any reason (an older timm without a model)
+costs only its time.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def warm_up() -> None:
                     check_model(spec)
                 except Exception:
                     pass
+            with contextlib.suppress(Exception):  # which imported files a cached run watches
+                from paraminspect.cache import imported_sources
+
+                imported_sources()
     finally:
         _restore_state(saved)
 
