@@ -4,6 +4,7 @@ in the same run, interleaved (these machines are shared and noisy).
 
     python bench/past_floor.py               # 5 runs, medians
     python bench/past_floor.py --runs 3 --only cache
+    python bench/past_floor.py --runs 1 --warmup 0 --all-timm --only "timm:*"
 
 Cases:
 - cache: a repeated `check` of an unchanged factory (answered from .paraminspect_cache/)
@@ -12,6 +13,8 @@ Cases:
   `python -c "import torch"`.
 - sweep: `check 'timm:resnet*' -j 2` against a bare script that builds the same models on meta
   one after another in one process (imports once).
+- with --all-timm (minutes a run): `check 'timm:*'`, every timm model with a worker per core,
+  against the same bare sequential build of all of them.
 Standard library only (plus bench/run.py's measuring helpers).
 """
 
@@ -67,7 +70,7 @@ def _sweep_floor(pattern: str) -> str:
     )
 
 
-def cases(work: Path, env: dict[str, str]) -> list[Case]:
+def cases(work: Path, env: dict[str, str], all_timm: bool = False) -> list[Case]:
     import_torch = [PY, "-c", "import torch"]
     pi = [PY, "-m", "paraminspect"]
     big = work / "big.safetensors"
@@ -76,7 +79,7 @@ def cases(work: Path, env: dict[str, str]) -> list[Case]:
     factory = f"{SAMPLES / 'tiny_vit.py'}:build"
     # one miss fills the cache; every measured run after it is a hit
     subprocess.run([*pi, "check", factory], cwd=ROOT, env=env, capture_output=True)
-    return [
+    found = [
         Case(
             "cache: repeated check of an unchanged factory",
             {"floor": import_torch, "show": [*pi, "check", factory]},
@@ -93,6 +96,15 @@ def cases(work: Path, env: dict[str, str]) -> list[Case]:
             {"show": (0, 1)},
         ),
     ]
+    if all_timm:
+        found.append(
+            Case(
+                "sweep: check 'timm:*'",
+                {"floor": [PY, "-c", _sweep_floor("*")], "show": [*pi, "check", "timm:*", "--no-cache"]},
+                {"show": (0, 1)},
+            )
+        )
+    return found
 
 
 def main() -> None:
@@ -100,6 +112,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--only", action="append", default=[], help="only cases whose name contains this")
+    parser.add_argument("--all-timm", action="store_true", help="also sweep every timm model (minutes a run)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -110,7 +123,7 @@ def main() -> None:
             "NO_COLOR": "1",
             "PARAMINSPECT_CACHE_DIR": str(work / "cache"),
         }
-        todo = [c for c in cases(work, env) if not args.only or any(o in c.name for o in args.only)]
+        todo = [c for c in cases(work, env, args.all_timm) if not args.only or any(o in c.name for o in args.only)]
         for case in todo:
             _run_case(case, env, args.runs, args.warmup, 0)
     print(f"machine: {machine()}")
