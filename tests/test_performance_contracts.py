@@ -410,3 +410,45 @@ def test_no_collector_pass_while_a_checked_model_is_alive():
     assert result.error is None and result.findings == ()
     assert passes_during_check == []
     assert gc.isenabled()
+
+
+_SETITEM_ERRORS = [
+    ("index out of range", lambda t: t.__setitem__((7, 0, 0), 1)),
+    ("negative index out of range", lambda t: t.__setitem__(-5, 1.0)),
+    ("too many indices", lambda t: t.__setitem__((1, 2, 3, 4), 1)),
+    ("an int torch cannot unpack", lambda t: t.__setitem__(0, 10**30)),
+    ("an index into a 0-dim tensor", lambda t: t[0, 0, 0].__setitem__(0, 1)),
+    ("a leaf that requires grad", lambda t: nn.Parameter(t).__setitem__(0, 1.0)),
+]
+
+
+@pytest.mark.parametrize(("label", "fill"), _SETITEM_ERRORS, ids=[c[0] for c in _SETITEM_ERRORS])
+def test_element_writes_fail_as_on_plain_meta(label, fill):
+    """`t[i, j] = number` is answered by the mode only where torch would do nothing else."""
+    with pytest.raises(Exception) as plain, torch.device("meta"):
+        fill(torch.zeros(4, 5, 6))
+    for mode in (skip_meta_init, meta_device_without_init):
+        with pytest.raises(Exception) as fast, torch.device("meta"), mode():
+            fill(torch.zeros(4, 5, 6))
+        assert (type(fast.value), str(fast.value)) == (type(plain.value), str(plain.value)), label
+
+
+def test_element_writes_bump_versions_and_keep_autograd():
+    def fill(table: torch.Tensor) -> torch.Tensor:
+        for i in range(4):
+            table[i, -1] = 1
+            table[i] = 0.5
+        table[(2, 3)] = True
+        grown = torch.zeros(3, requires_grad=True) * 1.0
+        grown[0] = 2.0  # recorded by autograd: torch's own path
+        return grown
+
+    with torch.device("meta"):
+        plain = torch.zeros(4, 5, 6)
+        plain_grown = fill(plain)
+    for mode in (skip_meta_init, meta_device_without_init):
+        with torch.device("meta"), mode():
+            fast = torch.zeros(4, 5, 6)
+            fast_grown = fill(fast)
+        assert fast._version == plain._version == 9
+        assert type(fast_grown.grad_fn).__name__ == type(plain_grown.grad_fn).__name__ == "CopySlices"

@@ -17,7 +17,10 @@ every tensor on another device, and every case whose plain meta kernel would rai
 integer tensor given `normal_`, a non-scalar operand) goes to torch untouched. A dispatch mode
 costs ~7 µs on every aten op, so a TorchFunctionMode enables it only around the Python-level
 calls that may reach those ops (`Tensor.normal_`, `torch.randn`, `nn.init.*`, ...): a model of
-50,000 tiny tensors builds no slower than without it.
+50,000 tiny tensors builds no slower than without it. The function mode itself answers the
+cases that need no more than a version bump: a plain-scalar in-place initialiser on a meta
+tensor with nothing for autograd to record, and `t[i, j] = number` at integer indices within
+the shape (lookup tables filled one element at a time).
 """
 
 from __future__ import annotations
@@ -261,6 +264,8 @@ _VALUE_ONLY_METHODS = frozenset(
 # eye): gating them would only add the cost of a dispatch mode.
 _CHEAP_INITS = ("constant_", "zeros_", "ones_", "eye_", "dirac_")
 _PLAIN_SCALARS = (bool, int, float, str, torch.Generator)
+_NUMBERS = frozenset({bool, int, float})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
@@ -278,7 +283,7 @@ def _python_calls() -> frozenset[Any]:
     calls += [getattr(torch, name, None) for name in functions]
     init = torch.nn.init
     calls += [getattr(init, n) for n in dir(init) if n.endswith("_") and n[0] != "_" and n not in _CHEAP_INITS]
-    return frozenset(c for c in calls if callable(c)) | _VALUE_ONLY_METHODS
+    return frozenset(c for c in calls if callable(c)) | _VALUE_ONLY_METHODS | {torch.Tensor.__setitem__}
 
 
 _INIT_CALLS = _python_calls()
@@ -302,8 +307,40 @@ def _answered_here(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     )
 
 
+_SETITEM = torch.Tensor.__setitem__
+
+
+def _setitem_answered_here(args: tuple[Any, ...]) -> bool:
+    """Whether `t[i, j] = 1` needs no more than a version bump: a meta tensor, a plain number,
+    integer indices within the shape (anything else, an index out of range included, goes
+    to torch for its own result or error), and nothing for autograd to record. Models fill
+    lookup tables one element at a time (timm's maxvit: ~25,000 of them, ~8 µs each on meta)."""
+    if len(args) != 3:
+        return False
+    target, index, value = args
+    if type(value) not in _NUMBERS or type(target) not in _PLAIN_TENSORS or not target.is_meta:
+        return False
+    if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:  # torch refuses to unpack it
+        return False
+    if target.is_inference() or (target.requires_grad and torch.is_grad_enabled()):
+        return False
+    if type(index) is int:
+        index = (index,)
+    elif type(index) is not tuple:
+        return False
+    shape = target.shape
+    if len(index) > len(shape):
+        return False
+    return all(type(i) is int and -size <= i < size for i, size in zip(index, shape, strict=False))
+
+
 def _gated_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """An initialiser call on meta: answered here, or run under _SkipMetaInit."""
+    if func is _SETITEM:
+        if not kwargs and _setitem_answered_here(args):
+            _increment_version((args[0],))  # as the in-place fill would
+            return None
+        return func(*args, **kwargs)  # no initialiser inside: nothing for _SkipMetaInit
     if _answered_here(func, args, kwargs):
         _increment_version((args[0],))  # as the in-place op itself would
         return args[0]
