@@ -412,7 +412,15 @@ def test_no_collector_pass_while_a_checked_model_is_alive():
     assert gc.isenabled()
 
 
+def _write_into_no_grad_view(t: torch.Tensor) -> None:
+    t.requires_grad_()
+    with torch.no_grad():
+        view = t[0]
+    view[1, 2] = 1.0  # autograd refuses: a view made under no_grad, written with grad on
+
+
 _SETITEM_ERRORS = [
+    ("a view made under no_grad", _write_into_no_grad_view),
     ("index out of range", lambda t: t.__setitem__((7, 0, 0), 1)),
     ("negative index out of range", lambda t: t.__setitem__(-5, 1.0)),
     ("too many indices", lambda t: t.__setitem__((1, 2, 3, 4), 1)),

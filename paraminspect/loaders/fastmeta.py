@@ -335,7 +335,8 @@ def _setitem_answered_here(args: tuple[Any, ...]) -> bool:
 
 
 def _gated_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """An initialiser call on meta: answered here, or run under _SkipMetaInit."""
+    """An initialiser call on meta (or an element write): answered here, or run under
+    _SkipMetaInit."""
     if func is _SETITEM:
         if not kwargs and _setitem_answered_here(args):
             _increment_version((args[0],))  # as the in-place fill would
