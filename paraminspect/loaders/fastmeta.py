@@ -267,6 +267,7 @@ _PLAIN_SCALARS = (bool, int, float, str, torch.Generator)
 _NUMBERS = frozenset({bool, int, float})
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+_SETITEM = torch.Tensor.__setitem__  # element writes: see _setitem_answered_here
 
 
 def _python_calls() -> frozenset[Any]:
@@ -283,7 +284,7 @@ def _python_calls() -> frozenset[Any]:
     calls += [getattr(torch, name, None) for name in functions]
     init = torch.nn.init
     calls += [getattr(init, n) for n in dir(init) if n.endswith("_") and n[0] != "_" and n not in _CHEAP_INITS]
-    return frozenset(c for c in calls if callable(c)) | _VALUE_ONLY_METHODS | {torch.Tensor.__setitem__}
+    return frozenset(c for c in calls if callable(c)) | _VALUE_ONLY_METHODS | {_SETITEM}
 
 
 _INIT_CALLS = _python_calls()
@@ -305,9 +306,6 @@ def _answered_here(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         and all(a is None or type(a) in _PLAIN_SCALARS for a in args[1:])
         and all(v is None or type(v) in _PLAIN_SCALARS for v in kwargs.values())
     )
-
-
-_SETITEM = torch.Tensor.__setitem__
 
 
 def _setitem_answered_here(args: tuple[Any, ...]) -> bool:
