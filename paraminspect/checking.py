@@ -72,7 +72,7 @@ def check_model(
     findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow, suppressed=suppressed)
     run_notes: list[str] = []
     if run is not None:  # `check --run`: paraminspect.examples.RunOptions -> PI1xx findings
-        from paraminspect.run.forward import check_run
+        from paraminspect.forward.check_run import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
             rebuilt = load(

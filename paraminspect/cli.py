@@ -250,7 +250,7 @@ def check(
     def check_and_report() -> int:
         _choice(output_format, CHECK_FORMATS, "--format")
         fix_codes = fix_options(fix, diff, fix_only, fix_persistent)
-        from paraminspect.run.examples import run_options
+        from paraminspect.forward.examples import run_options
 
         run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
         if fail_on is not None:

@@ -15,7 +15,7 @@ from paraminspect.checking import check_model
 from paraminspect.checks import all_rules
 from paraminspect.checks.model import Example
 from paraminspect.fixes import FixRequest, rewrite_source
-from paraminspect.run.examples import RunOptions
+from paraminspect.forward.examples import RunOptions
 
 RULES = all_rules()
 EXAMPLES = [

@@ -13,8 +13,8 @@ from conftest import SAMPLES, sample
 from torch import nn
 
 from paraminspect.errors import UsageError
-from paraminspect.run.examples import RunOptions, parse_size, resolve_example, run_options
-from paraminspect.run.forward import model_bytes, run_model
+from paraminspect.forward.check_run import model_bytes, run_model
+from paraminspect.forward.examples import RunOptions, parse_size, resolve_example, run_options
 
 RUN_BUGS = SAMPLES / "run_bugs.py"
 RUN_CLEAN = SAMPLES / "run_clean.py"

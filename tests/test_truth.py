@@ -222,7 +222,7 @@ def test_seeding_leaves_the_callers_random_state_alone():
 
     import torch
 
-    from paraminspect.run.seeded import seeded
+    from paraminspect.forward.seeded import seeded
 
     random.seed(123)
     torch.manual_seed(123)

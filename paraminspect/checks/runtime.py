@@ -1,6 +1,6 @@
 """Runtime rules PI101-PI105: what only a forward (and backward) pass shows (`check --run`).
 
-The rules have no check function: paraminspect.run observes one run and
+The rules have no check function: paraminspect.forward observes one run and
 `runtime_findings` turns its observations into findings with the same select/ignore/allow
 and `# noqa` handling as the static rules. No torch import here (`rules`, `explain`).
 """
@@ -143,7 +143,7 @@ def runtime_findings(
     allow: Sequence[str] | None = None,
     suppressed: list[Any] | None = None,
 ) -> list[Finding]:
-    """paraminspect.run Observations -> Findings: severity from the catalog, minus rules
+    """paraminspect.forward Observations -> Findings: severity from the catalog, minus rules
     switched off, names matched by an `allow` glob and `# noqa`-suppressed lines (those
     observations are appended to `suppressed` when given)."""
     from paraminspect.checks.engine import enabled_rules, name_allowed, parse_codes

@@ -13,7 +13,7 @@ from torch import nn
 from paraminspect import sources
 from paraminspect.checks.model import Finding
 from paraminspect.errors import UsageError
-from paraminspect.run.examples import (
+from paraminspect.forward.examples import (
     MAX_CPU_BYTES_ENV,
     Example,
     RunOptions,
@@ -21,9 +21,9 @@ from paraminspect.run.examples import (
     max_cpu_bytes,
     resolve_example,
 )
-from paraminspect.run.observer import _Observer
-from paraminspect.run.seeded import seeded
-from paraminspect.run.tracing import (
+from paraminspect.forward.observer import _Observer
+from paraminspect.forward.seeded import seeded
+from paraminspect.forward.tracing import (
     Observation,
     RunReport,
     _definition_site,

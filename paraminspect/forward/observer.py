@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from paraminspect.run.tracing import (
+from paraminspect.forward.tracing import (
     _BOUND,
     _DATA,
     _ESCORTED,
