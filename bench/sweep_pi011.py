@@ -52,7 +52,7 @@ def main() -> int:
     warnings.filterwarnings("ignore")
 
     from paraminspect.checks import CheckContext
-    from paraminspect.checks.shapes import _spec_for, check_shapes
+    from paraminspect.checks.module_config import _spec_for, check_shapes
     from paraminspect.tensors.walk import build_inventory
 
     checked: Counter[str] = Counter()

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from paraminspect.checks.model import Finding
+    from paraminspect.checks.rule import Finding
     from paraminspect.diffs import Diff
-    from paraminspect.loaders.model import LoadedModel
+    from paraminspect.loaders.loaded import LoadedModel
     from paraminspect.summaries import ModelSummary
     from paraminspect.tensors.records import Inventory
 

@@ -13,9 +13,12 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with SIGINT ignored: Ctrl-C still works
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        from paraminspect.runner import spare
+        from paraminspect.commands.startup import MODEL_PROCESS_PRELOAD, wants_spare
 
-        spare.start(sys.argv[1:])  # a model process importing torch while the CLI starts
+        if wants_spare(sys.argv[1:]):  # a model process importing torch while the CLI starts
+            from paraminspect.runner import spare
+
+            spare.start(MODEL_PROCESS_PRELOAD)
         from paraminspect.cli import entry
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -347,12 +347,9 @@ def cacheable(specs: Sequence[str], root: Path | None = None) -> bool:
     """Models whose result depends only on the key and on imported source files: factories,
     timm and transformers names. Checkpoint files, Hugging Face folders and caches, and
     folders to discover read files that are not imported modules, so they are not cached."""
-    from paraminspect.loaders.spec import is_checkpoint_spec, split_target
+    from paraminspect.forms import parse_spec
 
     for spec in specs:
-        folder = os.path.isdir(spec) or (root is not None and (root / spec).is_dir())
-        if spec.startswith("hf:") or is_checkpoint_spec(spec) or folder:
+        if not parse_spec(spec).form.cacheable or (root is not None and (root / spec).is_dir()):
             return False
-        if split_target(spec) is None and (spec.endswith(".py") or "/" in spec or os.sep in spec):
-            return False  # a file or folder to discover: new classes or files would go unseen
     return True

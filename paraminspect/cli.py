@@ -1,12 +1,13 @@
-"""The Typer app: parse options, call the stages, pick a renderer, return an exit code.
+"""The Typer app: parse options into each command's options dataclass, call the command
+(paraminspect.commands), turn what ends it into an exit code.
 
 No inspection logic lives here. Only typer/click and the standard library are imported at
-module level, so `paraminspect --help` never imports torch or timm.
+module level (and paraminspect.forms/formats, which import nothing else), so
+`paraminspect --help` never imports torch or timm.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import traceback
@@ -14,29 +15,44 @@ from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from paraminspect.cli_io import (
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    NO_CACHE_HELP,
-    ChildError,
-    PlainFlagsCommand,
-    PlainFlagsGroup,
-    apply_fixes,
-    fix_options,
-    in_child,
-    maybe_cached,
-    model_output,
-    notify,
-    output_to,
-    report_check,
-    set_debug,
-    show_diff,
-    state,
-)
+from paraminspect import formats
+from paraminspect.commands.outcomes import ChildError, Invocation, bug_message
+from paraminspect.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
-from paraminspect.render.show import TERMINAL_FORMATS, write_show
+from paraminspect.forms import BY_NAME, model_help
+
+
+class _PlainFlags:
+    """Help lists a boolean flag as `--run`, not `--run <bool>` (typer's rich help shows a
+    type for every option, flags included)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class PlainFlagsGroup(_PlainFlags, TyperGroup):
+    pass
+
+
+class PlainFlagsCommand(_PlainFlags, TyperCommand):
+    pass
+
+
+def set_debug(ctx: typer.Context, value: bool) -> None:
+    """`--debug`, before the subcommand or after it (`show x --debug`)."""
+    if value and isinstance(ctx.obj, Invocation):
+        ctx.obj.debug = True
+
+
+def _invocation(ctx: typer.Context) -> Invocation:
+    return ctx.obj if isinstance(ctx.obj, Invocation) else Invocation()
+
 
 app = typer.Typer(
     name="paraminspect",
@@ -48,17 +64,15 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SHOW_FORMATS = ("table", "text", "json", "csv", "markdown")  # text: the table, as check's default is text
 KINDS = ("parameter", "buffer", "unregistered", "stored", "packed")
-TRUST_PICKLE_HELP = "Allow full unpickling of a .pt/.pth/.bin/.ckpt checkpoint (runs code from the file)."
-TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.json's auto_map)."
-
-
-MODEL_HELP = (
-    "timm name (resnet50, timm:NAME, a partial name such as vit_base), pkg.module:factory, path/to/file.py:factory, "
-    "a Hugging Face folder, hf:ORG/NAME or transformers:CLASS"
+TRUST_PICKLE_HELP = (
+    f"Allow full unpickling of a {'/'.join(BY_NAME['torch-file'].suffixes)} checkpoint (runs code from the file)."
 )
-SHOW_MODEL_HELP = f"{MODEL_HELP}, or a checkpoint file (.safetensors, .pt, .pth, .bin, .ckpt, *.index.json)"
+TRUST_REMOTE_CODE_HELP = "Run the code a Hugging Face checkpoint ships (config.json's auto_map)."
+NO_CACHE_HELP = "Run even when an unchanged earlier run could answer from .paraminspect_cache/."
+
+MODEL_HELP = model_help()
+SHOW_MODEL_HELP = model_help(checkpoints=True)
 DEBUG_OPTION = typer.Option(
     False, "--debug", callback=set_debug, expose_value=False, help="Show the full traceback of errors."
 )
@@ -96,6 +110,7 @@ def _root(
 
 @app.command(cls=PlainFlagsCommand)
 def show(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help=SHOW_MODEL_HELP, show_default=False),
     arg: Optional[list[str]] = typer.Option(
         None, "-a", "--arg", help="Factory keyword argument key=value (repeatable)."
@@ -108,7 +123,9 @@ def show(
     kind: Optional[str] = typer.Option(
         None, "--kind", help="Only tensors of this kind: parameter, buffer, unregistered, stored, packed."
     ),
-    output_format: str = typer.Option("table", "--format", "-f", help="table (or text), json, csv or markdown."),
+    output_format: str = typer.Option(
+        formats.default(formats.SHOW), "--format", "-f", help=formats.help_text(formats.SHOW)
+    ),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
@@ -128,52 +145,41 @@ def show(
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
-    _choice(output_format, SHOW_FORMATS, "--format")
+    _choice(output_format, formats.choices(formats.SHOW), "--format")
     if kind is not None:
         _choice(kind, KINDS, "--kind")
     if depth is not None and depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {depth}")
+    from paraminspect.commands.arguments import parse_factory_args
+    from paraminspect.commands.show import ShowOptions, run_show
     from paraminspect.tensors.memory import parse_dtypes
 
-    dtypes = parse_dtypes(dtype)
-
-    def build_and_render() -> int:
-        from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
-        from paraminspect.registry import preload_for
-        from paraminspect.runner import Task, resolve_timeout
-        from paraminspect.runner.tasks import SHOW, runs_no_code, show_task
-
-        if weights and arg:
-            raise UsageError("--weights lists stored tensors: it takes no -a arguments")
-        options = {"kwargs": parse_factory_args(arg), "device": device, "trust_pickle": trust_pickle}
-        options |= {"depth": depth, "kind": kind, "name_filter": name_filter, "weights": weights}
-        options |= {"trust_remote_code": trust_remote_code, "dtypes": dtypes}
-        on_terminal = output_file is None and sys.stdout.isatty()
-        # rendered where the records are, unless it needs this process's terminal
-        options["render"] = None if on_terminal and output_format in TERMINAL_FORMATS else output_format
-        refuse_overwriting(output_file, [model])
-        task = Task(SHOW, {"spec": model, **options}, label=model)
-        if runs_no_code(model, trust_pickle, weights):
-            loaded = show_task(**task.kwargs)
-        else:
-            loaded = in_child(task, resolve_timeout(timeout), preload_for([model]))
-        gc.freeze()  # the records are here: the collector need not rescan them while we render
-        for message in loaded.notes:
-            notify(message)
-        with output_to(output_file) as out:
-            write_show(out, loaded, output_format)
-        return EXIT_OK
-
-    return maybe_cached([model], not no_cache and not weights, output_file, build_and_render)
+    options = ShowOptions(
+        model=model,
+        kwargs=parse_factory_args(arg),
+        device=device,
+        depth=depth,
+        kind=kind,
+        name_filter=name_filter,
+        output_format=output_format,
+        output_file=output_file,
+        trust_pickle=trust_pickle,
+        trust_remote_code=trust_remote_code,
+        weights=weights,
+        dtypes=parse_dtypes(dtype),
+        timeout=timeout,
+        no_cache=no_cache,
+    )
+    return run_show(options, _invocation(ctx))
 
 
-CHECK_FORMATS = ("text", "concise", "json", "github", "sarif")
 FAIL_ON = ("error", "warning", "info")
 CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
 
 
 @app.command(cls=PlainFlagsCommand)
 def check(
+    ctx: typer.Context,
     models: Optional[list[str]] = typer.Argument(
         None, help=f"{MODEL_HELP}. Default: the models of tool.paraminspect in pyproject.toml.", show_default=False
     ),
@@ -187,7 +193,7 @@ def check(
         None, "--fail-on", help="Exit 1 on findings at or above: error, warning (default) or info."
     ),
     output_format: str = typer.Option(
-        "text", "--format", "-f", help="text (each finding with its source line), concise, json, github or sarif."
+        formats.default(formats.CHECK), "--format", "-f", help=formats.help_text(formats.CHECK)
     ),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
@@ -246,90 +252,47 @@ def check(
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
+    _choice(output_format, formats.choices(formats.CHECK), "--format")
+    from paraminspect.commands.arguments import parse_factory_args
+    from paraminspect.commands.check import CheckOptions, run_check
+    from paraminspect.commands.check_fixes import fix_codes
+    from paraminspect.forward.examples import run_options
 
-    def check_and_report() -> int:
-        _choice(output_format, CHECK_FORMATS, "--format")
-        fix_codes = fix_options(fix, diff, fix_only, fix_persistent)
-        from paraminspect.forward.examples import run_options
-
-        run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
-        if fail_on is not None:
-            _choice(fail_on, FAIL_ON, "--fail-on")
-        from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
-        from paraminspect.plan import plan_check
-        from paraminspect.registry import check_many, preload_for
-        from paraminspect.render.progress import progress_bar
-        from paraminspect.runner import resolve_jobs, resolve_timeout
-
-        plan = plan_check(
-            models or [],
-            kwargs=parse_factory_args(arg),
-            device=device,
-            select=select,
-            ignore=ignore,
-            fail_on=fail_on,
-            run=run_opts,
-            trust_pickle=trust_pickle,
-            trust_remote_code=trust_remote_code,
-            timeout=resolve_timeout(timeout) if timeout is not None else None,
-        )
-        for message in plan.notes:
-            notify(message)
-        tasks, path_run = list(plan.tasks), None
-        if plan.paths:  # `check src/`: the module classes defined there, found in a child process
-            from paraminspect.discover.paths import discover_paths
-
-            path_run = discover_paths(plan, plan.timeout)
-            model_output(path_run.output)
-            tasks += path_run.tasks
-            for message in path_run.notes():
-                notify(message)
-        specs = [task.spec for task in tasks]
-        refuse_overwriting(output_file, [task.options.get("load_spec") or task.spec for task in tasks])
-        workers, note = resolve_jobs(jobs, len(specs), plan.registry_run, oversubscribe)
-        if note:
-            notify(note)
-
-        def run_checks() -> list[Any]:
-            """Each model in a child process of its own (so a re-check after --fix imports the
-            files as they are now)."""
-            if not tasks:
-                return []
-            with progress_bar(len(tasks), sys.stderr) as advance:
-                return check_many(tasks, workers, plan.timeout, preload=preload_for(specs), on_result=advance)
-
-        results = run_checks()
-        for result in results:
-            label = None if len(specs) == 1 else result.spec
-            model_output(result.output, label)
-            if state["debug"] and result.traceback:
-                sys.stderr.write(result.traceback)
-            for message in result.notes:
-                notify(message if label is None else f"{label}: {message}")
-        if fix or diff:
-            persistent = fix_persistent or plan.fix_persistent
-            if diff:
-                return show_diff(results, fix_codes, persistent, output_file)
-            results = apply_fixes(results, fix_codes, persistent, run_checks)
-        if path_run is None:
-            return report_check(results, output_format, output_file, plan.fail_on, registry=plan.registry_run)
-        results, extra = path_run.report(results, strict)
-        return report_check(results, output_format, output_file, plan.fail_on, registry=True, **extra)
-
-    use_cache = not (no_cache or run or fix or diff)
-    return maybe_cached(list(models or []), use_cache, output_file, check_and_report)
+    codes = fix_codes(fix, diff, fix_only, fix_persistent)
+    run_opts = run_options(run, input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+    if fail_on is not None:
+        _choice(fail_on, FAIL_ON, "--fail-on")
+    options = CheckOptions(
+        models=tuple(models or ()),
+        kwargs=parse_factory_args(arg),
+        device=device,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on,
+        output_format=output_format,
+        output_file=output_file,
+        run=run_opts,
+        trust_pickle=trust_pickle,
+        trust_remote_code=trust_remote_code,
+        jobs=jobs,
+        fix=fix,
+        diff=diff,
+        fix_codes=codes,
+        fix_persistent=fix_persistent,
+        oversubscribe=oversubscribe,
+        timeout=timeout,
+        no_cache=no_cache,
+        strict=strict,
+    )
+    return run_check(options, _invocation(ctx))
 
 
 @app.command(cls=PlainFlagsCommand)
 def rules(debug: bool = DEBUG_OPTION) -> int:
     """List every rule: code, name, default severity and summary."""
-    from paraminspect.checks import all_rules
-    from paraminspect.render.console import make_console
-    from paraminspect.render.findings import print_rules
+    from paraminspect.commands.catalog import run_rules
 
-    with output_to(None) as out:
-        print_rules(make_console(out), list(all_rules().values()))
-    return EXIT_OK
+    return run_rules()
 
 
 @app.command(cls=PlainFlagsCommand)
@@ -337,29 +300,14 @@ def explain(
     code: str = typer.Argument(..., help="A rule code, e.g. PI004.", show_default=False), debug: bool = DEBUG_OPTION
 ) -> int:
     """Why a rule's finding is a problem, an example, and the fix."""
-    import difflib
+    from paraminspect.commands.catalog import run_explain
 
-    from paraminspect.checks import all_rules
-    from paraminspect.render.console import make_console
-    from paraminspect.render.findings import print_explanation
-
-    catalog = all_rules()
-    rule = catalog.get(code.strip().upper())
-    if rule is None:
-        close = difflib.get_close_matches(code.strip().upper(), list(catalog), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UsageError(f"unknown rule code {code!r}{hint}: run `paraminspect rules` for the list")
-    with output_to(None) as out:
-        print_explanation(make_console(out), rule)
-    return EXIT_OK
-
-
-DIFF_FORMATS = ("text", "json")
-EXIT_NOT_LOADABLE = 1
+    return run_explain(code)
 
 
 @app.command(cls=PlainFlagsCommand)
 def diff(
+    ctx: typer.Context,
     left: str = typer.Argument(
         ...,
         help=f"The target, as in LEFT.load_state_dict(RIGHT): {MODEL_HELP}, or a checkpoint file.",
@@ -374,7 +322,9 @@ def diff(
     right_arg: Optional[list[str]] = typer.Option(
         None, "--right-arg", help="Factory keyword argument for RIGHT only (replaces -a there; repeatable)."
     ),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    output_format: str = typer.Option(
+        formats.default(formats.DIFF), "--format", "-f", help=formats.help_text(formats.DIFF)
+    ),
     output_file: Optional[Path] = typer.Option(
         None, "-o", "--output-file", help="Write to this file instead of stdout."
     ),
@@ -389,46 +339,24 @@ def diff(
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
-    _choice(output_format, DIFF_FORMATS, "--format")
-    from paraminspect.loaders.spec import parse_factory_args, refuse_overwriting
-    from paraminspect.registry import preload_for
-    from paraminspect.runner import Task, resolve_timeout
-    from paraminspect.runner.tasks import DIFF, diff_task, runs_no_code
+    _choice(output_format, formats.choices(formats.DIFF), "--format")
+    from paraminspect.commands.arguments import parse_factory_args
+    from paraminspect.commands.diff import DiffOptions, run_diff
 
-    if (right is None) == (not weights):
-        raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
     kwargs = parse_factory_args(arg)
-    right_kwargs = parse_factory_args(right_arg) if right_arg else kwargs
-    refuse_overwriting(output_file, [left, *([right] if right else [])])
-    options = {"left": left, "right": right, "left_kwargs": kwargs, "right_kwargs": right_kwargs}
-    options |= {"trust_pickle": trust_pickle, "trust_remote_code": trust_remote_code, "weights": weights}
-    if all(runs_no_code(spec, trust_pickle, weights) for spec in (left, right or "")):
-        result = diff_task(**options)  # two safetensors headers: no code runs, no torch needed
-    else:
-        result = in_child(Task(DIFF, options, label=f"diff {left}"), resolve_timeout(None), preload_for([left]))
-    for side in (result.left, result.right):
-        for message in side.notes:
-            notify(f"{side.spec}: {message}")
-    if mapping is not None:
-        import json
-
-        if not result.mapping:
-            notify("no key mapping applies: writing an empty one")
-        try:
-            mapping.write_text(json.dumps(result.mapping, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {mapping}: {exc.strerror}") from None
-    with output_to(output_file) as out:
-        if output_format == "json":
-            from paraminspect.render.diff import diff_json
-
-            out.write(diff_json(result))
-        else:
-            from paraminspect.render.console import make_console
-            from paraminspect.render.diff import print_diff
-
-            print_diff(make_console(out), result, str(mapping) if mapping is not None else None)
-    return EXIT_OK if result.loadable else EXIT_NOT_LOADABLE
+    options = DiffOptions(
+        left=left,
+        right=right,
+        left_kwargs=kwargs,
+        right_kwargs=parse_factory_args(right_arg) if right_arg else kwargs,
+        output_format=output_format,
+        output_file=output_file,
+        mapping=mapping,
+        trust_pickle=trust_pickle,
+        trust_remote_code=trust_remote_code,
+        weights=weights,
+    )
+    return run_diff(options, _invocation(ctx))
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -437,10 +365,9 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 
 def _run(argv: Optional[list[str]]) -> int:
-    state["argv"] = list(sys.argv[1:] if argv is None else argv)
-    state["debug"] = False
+    invocation = Invocation(argv=tuple(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=argv, prog_name="paraminspect", standalone_mode=False)
+        result = app(args=argv, prog_name="paraminspect", standalone_mode=False, obj=invocation)
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
@@ -452,7 +379,7 @@ def _run(argv: Optional[list[str]]) -> int:
     except ParamInspectError as exc:
         from paraminspect.render.safe import one_line
 
-        if state["debug"] and not isinstance(exc, ChildError):
+        if invocation.debug and not isinstance(exc, ChildError):
             traceback.print_exc()
         sys.stderr.write(f"error: {one_line(exc)}\n")
         return EXIT_ERROR
@@ -466,15 +393,12 @@ def _run(argv: Optional[list[str]]) -> int:
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]
             return EXIT_ERROR
-        if state["debug"]:
+        if invocation.debug:
             traceback.print_exc()
+        from paraminspect.errors import exception_line
         from paraminspect.render.safe import one_line
 
-        first = one_line((str(exc).strip().splitlines() or [""])[0])
-        sys.stderr.write(
-            f"error: internal error: {type(exc).__name__}: {first} "
-            "(a paraminspect bug; rerun with --debug for the traceback)\n"
-        )
+        sys.stderr.write(f"error: {one_line(bug_message(exception_line(exc)))}\n")
         return EXIT_ERROR
     if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a silent return of 130
         sys.stderr.write("interrupted\n")

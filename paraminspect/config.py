@@ -99,7 +99,7 @@ def _strings(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 
 def _codes(path: Path, key: str, value: Any) -> tuple[str, ...]:
-    from paraminspect.checks.engine import parse_codes
+    from paraminspect.checks.finalise import parse_codes
 
     values = _strings(path, key, value)
     try:
@@ -179,7 +179,7 @@ def load_config(start: Path | None = None) -> Config:
 def resolve_model_path(spec: str, root: Path | None) -> str:
     """A `path/file.py:attr` spec from the config is relative to the pyproject.toml's
     folder, so that `paraminspect check` works from any subfolder."""
-    from paraminspect.loaders.spec import is_file_spec, split_target
+    from paraminspect.forms import is_file_spec, split_target
 
     target = split_target(spec)
     if root is None or target is None or not is_file_spec(target[0]) or os.path.isabs(target[0]):

@@ -25,3 +25,27 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+LINE_LIMIT = 1000  # characters of an exception's message kept in its one line
+
+
+def first_sentence(text: str) -> str:
+    """The first line of an error message, cut after its first sentence when long (torch's
+    dispatcher errors run on for a screenful)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if len(line) > 160 and ". " in line:
+        line = line.split(". ", 1)[0]
+    return line
+
+
+def exception_line(exc: BaseException) -> str:
+    """An exception as one line, `TypeError: first sentence` (what every message that names an
+    exception from user code, a library or paraminspect itself says about it)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit (it called sys.exit({exc.code!r}))"
+    text = first_sentence(str(exc))
+    if len(text) > LINE_LIMIT:
+        text = f"{text[:LINE_LIMIT]}... ({len(text):,} characters)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

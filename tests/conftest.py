@@ -37,10 +37,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     Real-process tests are unaffected."""
     import importlib.util
 
+    from paraminspect.commands.startup import server_preload
     from paraminspect.runner.parent import _context
 
     extra = [m for m in ("timm", "transformers.modeling_utils") if importlib.util.find_spec(m.split(".")[0])]
-    _context((), extra, server=True)  # the runner's own start: its preload list and malloc setting
+    _context((), extra, True, server_preload(extra))  # the runner's own start: the commands' preload list
 
 
 @pytest.fixture(scope="session", autouse=True)

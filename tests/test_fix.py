@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from paraminspect.checking import check_model
 from paraminspect.checks import all_rules
+from paraminspect.commands.check import check_model
 from paraminspect.fixes import FixRequest, rewrite_source
 from paraminspect.fixes.files import plan_fixes
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 from conftest import ROOT, run_process, sample
 
+from paraminspect.commands.check_plan import expand_specs
 from paraminspect.errors import UsageError
-from paraminspect.registry import expand_specs
 
 transformers = pytest.importorskip("transformers")
 

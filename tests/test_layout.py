@@ -59,7 +59,7 @@ def test_records_and_renderers_import_no_torch() -> None:
     # A parent process renders what a child built: records and renderers must not need torch.
     code = (
         "import sys, paraminspect.tensors.records, paraminspect.tensors.totals, paraminspect.render.table, "
-        "paraminspect.render.json, paraminspect.render.text, paraminspect.loaders.spec; "
+        "paraminspect.render.json, paraminspect.render.text, paraminspect.forms; "
         "print('torch' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

@@ -389,7 +389,7 @@ def test_no_collector_pass_while_a_checked_model_is_alive():
     pass would rescan the whole young model), and leaves it as it found it."""
     import gc
 
-    from paraminspect.runner.tasks import check_task
+    from paraminspect.commands.check import check_in_child as check_task
 
     passes_during_check = []
 

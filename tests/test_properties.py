@@ -190,7 +190,7 @@ def test_clean_trees_have_no_unregistered_tensors(plan):
 @SETTINGS
 @given(models())
 def test_check_flags_exactly_the_planted_problems(plan):
-    pytest.importorskip("paraminspect.checks.registration")
+    pytest.importorskip("paraminspect.checks.unregistered")
     import paraminspect
 
     findings = paraminspect.check(plan.model)

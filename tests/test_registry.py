@@ -12,13 +12,16 @@ import pytest
 import timm
 from conftest import ROOT, sample
 
-from paraminspect.checking import ModelResult, check_model
-from paraminspect.checks.model import Finding
+from paraminspect.checks.model_result import ModelResult
+from paraminspect.checks.rule import Finding
+from paraminspect.commands.check import check_many, check_model
+from paraminspect.commands.check_plan import CheckTarget as Task
+from paraminspect.commands.check_plan import expand_specs
 from paraminspect.errors import UsageError
-from paraminspect.registry import Task, check_many, expand_specs, is_glob, is_library_model, needs_timm
+from paraminspect.forms import parse_spec, preload_for
 from paraminspect.render.console import make_console
 from paraminspect.render.findings import summary_line
-from paraminspect.render.registry import print_registry_report
+from paraminspect.render.sweep import print_sweep_report
 
 
 def _timm(pattern: str, names: list[str] | None = None) -> list[str]:
@@ -55,12 +58,12 @@ def test_pattern_matching_nothing_is_a_usage_error():
 
 def test_factory_specs_are_never_expanded():
     spec = "models/*.py:build"
-    assert is_glob(spec) and expand_specs([spec]) == [spec]
+    assert parse_spec(spec).is_glob and expand_specs([spec]) == [spec]
 
 
 def test_needs_timm():
-    assert needs_timm(["timm:resnet18"]) and needs_timm(["resnet18"])
-    assert not needs_timm([sample("mlp"), "pkg.mod:build"])
+    assert "timm" in preload_for(["timm:resnet18"]) and "timm" in preload_for(["resnet18"])
+    assert "timm" not in preload_for([sample("mlp"), "pkg.mod:build"])
 
 
 BAD_MODELS = textwrap.dedent(
@@ -146,7 +149,7 @@ def test_registry_report_lists_failures_apart_from_findings(monkeypatch):
         ModelResult("timm:e", error="timm model e raised ValueError: x"),
     ]
     out = io.StringIO()
-    print_registry_report(make_console(out), results, "warning")
+    print_sweep_report(make_console(out), results, "warning")
     lines = out.getvalue().rstrip().splitlines()
     text = "\n".join(lines)
     assert "timm:b" in text and "PI002" in text and "scale message" in text
@@ -167,7 +170,7 @@ def test_only_models_a_library_registers_may_share_a_worker(tmp_path, monkeypatc
     code); the user's factories, files and checkpoints always get a process of their own."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "resnet99").write_text("")  # a file that happens to look like a timm name
-    assert all(map(is_library_model, ["timm:resnet18", "resnet18", "vit_base_patch16_224.augreg_in21k"]))
-    assert is_library_model("transformers:BertModel")
+    assert all(parse_spec(s).shared_worker for s in ["timm:resnet18", "resnet18", "vit_base_patch16_224.augreg_in21k"])
+    assert parse_spec("transformers:BertModel").shared_worker
     for spec in ["models.py:build", "pkg.models:build", "ckpt.pt", "timm:ckpt.safetensors", "resnet99", "a/b"]:
-        assert not is_library_model(spec), spec
+        assert not parse_spec(spec).shared_worker, spec

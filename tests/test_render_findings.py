@@ -8,9 +8,9 @@ from pathlib import Path
 
 from conftest import ROOT, sample
 
-from paraminspect.checking import ModelResult
 from paraminspect.checks import all_rules
-from paraminspect.checks.model import Finding
+from paraminspect.checks.model_result import ModelResult
+from paraminspect.checks.rule import Finding
 from paraminspect.render.console import make_console
 from paraminspect.render.findings import explanation_paragraphs, print_findings, summary_line
 from paraminspect.render.github import annotation, check_github, display_path, escape_data, escape_property

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from paraminspect.checking import check_model
 from paraminspect.checks import all_rules
-from paraminspect.checks.model import Example
+from paraminspect.checks.rule import Example
+from paraminspect.commands.check import check_model
 from paraminspect.fixes import FixRequest, rewrite_source
 from paraminspect.forward.examples import RunOptions
 

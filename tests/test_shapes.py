@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from paraminspect.checks import CheckContext, all_rules
-from paraminspect.checks.shapes import _spec_for, check_shapes
+from paraminspect.checks.module_config import _spec_for, check_shapes
 from paraminspect.loaders.dispatch import load
 from paraminspect.tensors.walk import build_inventory
 
@@ -373,7 +373,7 @@ def test_no_model_no_findings():
 
 
 def test_shapes_module_does_not_import_torch():
-    code = "import sys, paraminspect.checks.shapes; assert 'torch' not in sys.modules"
+    code = "import sys, paraminspect.checks.module_config; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=HERE.parent.parent)
 
 

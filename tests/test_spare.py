@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import run_process
 
-from paraminspect.runner import spare
+from paraminspect.commands.startup import wants_spare
 
 FACTORY = """
 import os, sys
@@ -51,7 +51,7 @@ def _gone(mark: str, wait: float = 20.0) -> bool:
     return True
 
 
-@pytest.mark.skipif(not spare.wanted(["show", "m.py:build"]), reason="spares are forked on Linux only")
+@pytest.mark.skipif(not wants_spare(["show", "m.py:build"]), reason="spares are forked on Linux only")
 def test_a_model_run_by_the_spare_is_the_same_run(tmp_path):
     """With or without the spare, the same output; the model still sees the CLI as its
     parent, the CLI's working directory and environment, and its output is still marked."""
@@ -97,9 +97,9 @@ def test_the_spare_never_outlives_the_command(tmp_path, args):
 
 
 def test_spares_only_for_commands_that_run_one_model_here():
-    if not spare.wanted(["show", "m.py:build"]):
+    if not wants_spare(["show", "m.py:build"]):
         pytest.skip("spares are forked on Linux only")
-    assert spare.wanted(["check", "resnet50", "--format", "json"])
+    assert wants_spare(["check", "resnet50", "--format", "json"])
     for argv in (
         ["rules"],
         ["show", "m.py:build", "--help"],
@@ -109,4 +109,4 @@ def test_spares_only_for_commands_that_run_one_model_here():
         ["show", "folder", "--weights"],
         [],
     ):
-        assert not spare.wanted(argv), argv
+        assert not wants_spare(argv), argv

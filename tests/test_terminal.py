@@ -146,7 +146,7 @@ def _example_code(rule) -> list[str]:
     out): each bad model but for its imports, then the lines its good version changes."""
     import difflib
 
-    from paraminspect.checks.model import EXAMPLE_IMPORTS
+    from paraminspect.checks.rule import EXAMPLE_IMPORTS
 
     lines = []
     for example in rule.examples:

@@ -14,9 +14,9 @@ from conftest import ROOT, run_process, sample
 from torch import nn
 
 import paraminspect
-from paraminspect.checking import ModelResult
 from paraminspect.checks.engine import name_allowed
-from paraminspect.checks.model import Finding
+from paraminspect.checks.model_result import ModelResult
+from paraminspect.checks.rule import Finding
 from paraminspect.loaders.timm import close_names
 from paraminspect.render.findings import concise_line, summary_line
 from paraminspect.render.fit import shorten_middle, shorten_path

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, Finding, Rule, at_least
+from paraminspect.checks.rule import ERROR, INFO, SEVERITIES, WARNING, Finding, Rule, at_least
 
 __all__ = [
     "ERROR",
@@ -26,9 +26,9 @@ __all__ = [
 ]
 
 FAMILIES = (
-    "paraminspect.checks.registration",
+    "paraminspect.checks.unregistered",
     "paraminspect.checks.registered",
-    "paraminspect.checks.shapes",
+    "paraminspect.checks.module_config",
     "paraminspect.checks.runtime",
 )
 

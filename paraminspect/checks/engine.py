@@ -1,28 +1,26 @@
-"""Runs the static rules over an inventory: rule selection, `allow` globs, file:line of
-each finding, `# noqa` suppression and a stable order. No printing, no torch import."""
+"""Runs the static rules over a built model's inventory: `allow` globs, file:line of each
+finding, one finding per module registered under several names; then checks.finalise
+(select/ignore, noqa, severity, order), as for every other pass. No printing, no torch import."""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from paraminspect.checks import CheckContext, Finding, Rule, all_rules
-from paraminspect.errors import UsageError
+from paraminspect.checks import CheckContext, Finding
+from paraminspect.checks.finalise import ALL, enabled_rules, finalise, name_allowed, parse_codes
 from paraminspect.sources import (
     SourceLocation,
     find_assignment,
     is_library_class,
     is_library_file,
-    is_suppressed,
     is_torch_class,
     user_location,
 )
 
-ALL = "ALL"
+__all__ = ["ALL", "StaticContext", "enabled_rules", "locate", "name_allowed", "parse_codes", "run_static_checks"]
 
 
 @dataclass(frozen=True)
@@ -30,66 +28,6 @@ class StaticContext(CheckContext):
     """CheckContext plus how paraminspect built the model (None through the Python API)."""
 
     build_device: str | None = None
-
-
-def parse_codes(values: Iterable[str] | None, where: str) -> list[str] | None:
-    """Rule codes or prefixes (`PI004`, `PI00`, `ALL`), comma-separated or repeated ->
-    upper-cased list; None when nothing was given. Unknown ones raise UsageError."""
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    codes = list(all_rules())
-    out: list[str] = []
-    for value in values:
-        if not isinstance(value, str):
-            raise UsageError(f"{where}: expected rule codes (strings), got {value!r}")
-        for part in value.split(","):
-            code = part.strip().upper()
-            if not code:
-                continue
-            if code != ALL and not any(c.startswith(code) for c in codes):
-                close = difflib.get_close_matches(code, codes, n=3)
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise UsageError(
-                    f"unknown rule code {part.strip()!r} in {where}{hint}: run `paraminspect rules` for the list"
-                )
-            out.append(code)
-    return out
-
-
-def _specificity(code: str, patterns: Sequence[str]) -> int:
-    """Length of the longest pattern matching `code` (ALL counts as 0), -1 when none does."""
-    best = -1
-    for p in patterns:
-        if p == ALL:
-            best = max(best, 0)
-        elif code.startswith(p):
-            best = max(best, len(p))
-    return best
-
-
-def enabled_rules(select: Sequence[str] | None = None, ignore: Sequence[str] | None = None) -> list[Rule]:
-    """Rules switched on by `select` (default: all) and not switched off by `ignore`. As in
-    ruff, the more specific code wins (`--select PI003 --ignore PI00` keeps PI003); on a tie
-    ignore wins."""
-    select = [ALL] if select is None else list(select)
-    ignore = list(ignore or [])
-    out = []
-    for code, rule in all_rules().items():
-        chosen = _specificity(code, select)
-        if chosen >= 0 and chosen > _specificity(code, ignore):
-            out.append(rule)
-    return out
-
-
-def name_allowed(name: str, patterns: Sequence[str]) -> bool:
-    """Whether a tensor name matches an `allow` glob. The glob matches the whole dotted name
-    (`*` crosses dots); a leading `*.` also matches at the root: `*.rope_cache` matches
-    `rope_cache` as well as `blocks.0.rope_cache`."""
-    return any(
-        fnmatch.fnmatchcase(name, p) or (p.startswith("*.") and fnmatch.fnmatchcase(name, p[2:])) for p in patterns
-    )
 
 
 def _without_allowed(inventory: Any, allow: Sequence[str]) -> Any:
@@ -190,7 +128,7 @@ def run_static_checks(
         ctx = dataclasses.replace(ctx, inventory=inventory)
     order = {m.path: i for i, m in enumerate(inventory.modules)}
     shared = {m.path: m.aliases for m in inventory.modules if m.aliases}
-    findings: list[Finding] = []
+    found: list[Finding] = []
     for rule in enabled_rules(select, ignore):
         if rule.check is None:
             continue
@@ -200,19 +138,19 @@ def run_static_checks(
                 location = SourceLocation(finding.file, finding.line)
             else:
                 location = locate(inventory, finding.module, finding.attribute)
-            if is_suppressed(finding.code, location):
-                if suppressed is not None:
-                    suppressed.append(finding)
-                continue
             if finding.module in shared and finding.attribute and finding.code != "PI008":
                 finding = _with_module_aliases(finding, shared[finding.module])
-            findings.append(
+            found.append(
                 dataclasses.replace(
-                    finding,
-                    model=ctx.spec,
-                    file=location.file if location else None,
-                    line=location.line if location else None,
+                    finding, file=location.file if location else None, line=location.line if location else None
                 )
             )
-    findings.sort(key=lambda f: (f.code, order.get(f.module, len(order)), f.module, f.attribute))
-    return findings
+    return finalise(
+        found,
+        spec=ctx.spec,
+        select=select,
+        ignore=ignore,
+        allow=allow,
+        suppressed=suppressed,
+        sort_key=lambda f: (f.code, order.get(f.module, len(order)), f.module, f.attribute),
+    )

@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from paraminspect.checks import registration_examples as examples
-from paraminspect.checks.model import INFO, WARNING, Finding, Rule
-from paraminspect.checks.registration import _BUFFER, _PARAMETER, _SHOWN, _dotted, _finding, _listing, _plural
+from paraminspect.checks.rule import INFO, WARNING, Finding, Rule
+from paraminspect.checks.unregistered import _BUFFER, _PARAMETER, _SHOWN, _dotted, _finding, _listing
+from paraminspect.wording import plural
 
 # --- the checks ----------------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ def _model_wide_split(records: list[Any], key: Callable[[Any], str]) -> tuple[in
         return None
     majority = counts.most_common(1)[0][0]
     minority = [r for r in records if key(r) != majority]
-    spread = ", ".join(f"{k} ({_plural(n, 'tensor')})" for k, n in counts.most_common())
+    spread = ", ".join(f"{k} ({plural(n, 'tensor')})" for k, n in counts.most_common())
     return len(counts), majority, minority, spread
 
 
@@ -179,7 +180,7 @@ def check_frozen(ctx: Any) -> list[Finding]:
                 module,
                 "",
                 [r.name for r in records],
-                f"{len(records)} of {_plural(total, 'parameter')} {where} {'is' if len(records) == 1 else 'are'} "
+                f"{len(records)} of {plural(total, 'parameter')} {where} {'is' if len(records) == 1 else 'are'} "
                 f"frozen (requires_grad=False, "
                 f"{numel:,} elements): the optimizer will not update them; fine for fine-tuning",
             )

@@ -4,8 +4,8 @@ and `explain` prints them; the `fixed` ones are also what `check --fix` must wri
 
 from __future__ import annotations
 
-from paraminspect.checks.model import Example
-from paraminspect.checks.model import example_source as src
+from paraminspect.checks.rule import Example
+from paraminspect.checks.rule import example_source as src
 
 _GAINS = "low = nn.Parameter(torch.zeros(1))\nhigh = nn.Parameter(torch.ones(1))\n"
 

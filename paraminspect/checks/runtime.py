@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from paraminspect.checks import runtime_examples as examples
-from paraminspect.checks.model import ERROR, WARNING, Finding, Rule
+from paraminspect.checks.rule import ERROR, WARNING, Finding, Rule
 
 PI101 = Rule(
     "PI101",
@@ -129,7 +129,7 @@ _BY_CODE = {rule.code: rule for rule in RULES}
 
 def runtime_enabled(select: Sequence[str] | None, ignore: Sequence[str] | None) -> bool:
     """Whether any PI1xx rule survives select/ignore (else the run can be skipped)."""
-    from paraminspect.checks.engine import enabled_rules, parse_codes
+    from paraminspect.checks.finalise import enabled_rules, parse_codes
 
     enabled = enabled_rules(parse_codes(select, "select"), parse_codes(ignore, "ignore"))
     return any(rule.code in _BY_CODE for rule in enabled)
@@ -143,38 +143,22 @@ def runtime_findings(
     allow: Sequence[str] | None = None,
     suppressed: list[Any] | None = None,
 ) -> list[Finding]:
-    """paraminspect.forward Observations -> Findings: severity from the catalog, minus rules
-    switched off, names matched by an `allow` glob and `# noqa`-suppressed lines (those
-    observations are appended to `suppressed` when given)."""
-    from paraminspect.checks.engine import enabled_rules, name_allowed, parse_codes
-    from paraminspect.sources import SourceLocation, is_suppressed
+    """paraminspect.forward Observations -> Findings, through checks.finalise (rules switched
+    off, `allow` globs, `# noqa` lines, the catalog's severity)."""
+    from paraminspect.checks.finalise import finalise
 
-    enabled = {r.code for r in enabled_rules(parse_codes(select, "select"), parse_codes(ignore, "ignore"))}
-    allow = list(allow or [])
-    findings = []
-    for obs in observations:
-        rule = _BY_CODE.get(obs.code)
-        if rule is None or rule.code not in enabled:
-            continue
-        if allow and any(name_allowed(n, allow) for n in obs.names):
-            continue
-        location = SourceLocation(obs.file, obs.line) if obs.file and obs.line else None
-        if is_suppressed(rule.code, location):
-            if suppressed is not None:
-                suppressed.append(obs)
-            continue
-        findings.append(
-            Finding(
-                rule.code,
-                rule.severity,
-                obs.module,
-                obs.attribute,
-                tuple(obs.names),
-                obs.message,
-                obs.file,
-                obs.line,
-                spec,
-            )
+    found = [
+        Finding(
+            obs.code,
+            _BY_CODE[obs.code].severity,
+            obs.module,
+            obs.attribute,
+            tuple(obs.names),
+            obs.message,
+            obs.file,
+            obs.line,
         )
-    findings.sort(key=lambda f: f.code)  # stable: within a rule, the order the run saw them
-    return findings
+        for obs in observations
+        if obs.code in _BY_CODE
+    ]
+    return finalise(found, spec=spec, select=select, ignore=ignore, allow=allow, suppressed=suppressed)

@@ -4,8 +4,8 @@ input of shape `input_shape`. tests/test_rule_examples.py runs every one of them
 
 from __future__ import annotations
 
-from paraminspect.checks.model import Example
-from paraminspect.checks.model import example_source as src
+from paraminspect.checks.rule import Example
+from paraminspect.checks.rule import example_source as src
 
 _SHAPE = "2,4"
 

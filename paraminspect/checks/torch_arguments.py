@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from paraminspect.checks.model import Finding
+from paraminspect.checks.rule import Finding
 
 
 def torch_argument(ctx: Any, module: str, attribute: str) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from paraminspect.diffs.compare import compare
 from paraminspect.diffs.keyset import KeySet
-from paraminspect.diffs.model import EXPLANATION_KINDS, Diff, Entry, Explanation
+from paraminspect.diffs.result import EXPLANATION_KINDS, Diff, Entry, Explanation
 
 __all__ = ["EXPLANATION_KINDS", "Diff", "Entry", "Explanation", "KeySet", "compare", "diff_sides"]
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from paraminspect.diffs.explain import explain_keys
-from paraminspect.diffs.grouping import plural
 from paraminspect.diffs.hf_load import from_pretrained_view
 from paraminspect.diffs.keyset import KeySet
-from paraminspect.diffs.model import PREFIX, Diff, Entry, Explanation
-from paraminspect.diffs.shapes import Pair, explain_dtypes, explain_shapes
+from paraminspect.diffs.result import PREFIX, Diff, Entry, Explanation
+from paraminspect.diffs.shape_changes import Pair, explain_dtypes, explain_shapes
+from paraminspect.wording import plural
 
 
 def _shapes_differ(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:

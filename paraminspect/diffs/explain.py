@@ -12,9 +12,9 @@ import difflib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from paraminspect.diffs.grouping import describe_names, plural
+from paraminspect.diffs.grouping import describe_names
 from paraminspect.diffs.keyset import Key, KeySet
-from paraminspect.diffs.model import (
+from paraminspect.diffs.result import (
     BATCHNORM,
     NON_PERSISTENT,
     PARAMETRIZATION,
@@ -24,6 +24,7 @@ from paraminspect.diffs.model import (
     UNREGISTERED,
     Explanation,
 )
+from paraminspect.wording import plural
 
 # What usually puts a prefix in front of every key.
 PREFIX_CAUSES = {

@@ -25,9 +25,9 @@ def _relevant(note: str) -> bool:
 
 def side_kwargs(spec: str, kwargs: dict[str, Any] | None) -> dict[str, Any] | None:
     """Factory arguments apply to model sides; a checkpoint file takes none."""
-    from paraminspect.loaders.spec import is_checkpoint_spec
+    from paraminspect.forms import parse_spec
 
-    return None if is_checkpoint_spec(spec) else kwargs
+    return None if parse_spec(spec).form.checkpoint else kwargs
 
 
 def gather(

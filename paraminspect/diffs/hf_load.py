@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from paraminspect.diffs.grouping import plural
 from paraminspect.diffs.keyset import KeySet
+from paraminspect.wording import plural
 
 
 @dataclass(frozen=True)

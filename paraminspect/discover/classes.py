@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from paraminspect.config import Config
-from paraminspect.discover.records import Discovery, FoundClass, Skipped
+from paraminspect.discover.found import Discovery, FoundClass, Skipped
 from paraminspect.errors import ParamInspectError
 
 TARGET = "paraminspect.discover.classes:discover_classes"

@@ -52,12 +52,9 @@ class FileSearch:
 
 def is_path_spec(spec: str) -> bool:
     """A MODEL that names a folder or a `.py` file without `:attr`: check the classes in it."""
-    from paraminspect.loaders.hf import is_hf_folder
-    from paraminspect.loaders.spec import split_target
+    from paraminspect.forms import parse_spec
 
-    if split_target(spec) is not None or is_hf_folder(spec):  # a folder with config.json is a Hugging Face model
-        return False
-    return spec.endswith((".py", "/", os.sep)) or os.path.isdir(spec)
+    return parse_spec(spec).form.name == "source-path"
 
 
 def _base_name(node: ast.expr) -> str | None:

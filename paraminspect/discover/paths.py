@@ -3,14 +3,14 @@ classes (imported in a child process), as check tasks and plain results."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paraminspect.checking import ModelResult
+from paraminspect.checks.model_result import ModelResult
 from paraminspect.discover.files import FileSearch, display_path, find_files
-from paraminspect.discover.records import Discovery
+from paraminspect.discover.found import Discovery
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class PathRun:
     paths: tuple[str, ...]
     search: FileSearch
     discovery: Discovery
-    tasks: tuple[Any, ...]  # paraminspect.registry.Task
+    targets: tuple[Any, ...]  # commands.check_plan.CheckTarget
     output: str = ""  # what importing the files printed (in the child)
 
     @property
@@ -41,7 +41,7 @@ class PathRun:
     def report(self, results: Sequence[ModelResult], strict: bool) -> tuple[list[ModelResult], dict[str, Any]]:
         """The results to report (the classes', then the classes and files that failed before
         any check) and the report's extra arguments: classes' failures exit 2 only with --strict."""
-        found = {task.spec for task in self.tasks}
+        found = {target.spec for target in self.targets}
         classes = [r for r in results if r.spec in found] + self.class_failures
         every = [r for r in results if r.spec not in found] + classes + self.import_failures
         return every, {
@@ -74,21 +74,21 @@ def _key_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def discover_paths(plan: Any, timeout: float) -> PathRun:
-    """The module classes under `plan.paths` (a plan.CheckPlan) and their check tasks."""
+def discover_paths(plan: Any, discover: Callable[[dict[str, Any]], tuple[Discovery, str]]) -> PathRun:
+    """The module classes under `plan.paths` (a commands.check_plan.CheckPlan) and their check
+    targets. `discover` runs discover.classes.discover_classes(**kwargs) where the user's
+    files may be imported (a child process) and returns its Discovery and their output."""
     config = plan.config
     root = (config.root or Path.cwd()).resolve()
     search = find_files(plan.paths, root, config.exclude)
     discovery, output = Discovery(), ""
     if search.files:
-        from paraminspect.discover.child import run_discovery
-
         entries = [{"path": str(p), "shown": display_path(p), "key": _key_path(p, root)} for p in search.files]
-        discovery, output = run_discovery({"files": entries, "args": config.args}, timeout)
+        discovery, output = discover({"files": entries, "args": config.args})
     # the spec as shown loads from this working directory, as the workers' is: no load_spec,
     # so that reports do not add the absolute path
-    tasks = tuple(plan.task(c.spec, c.kwargs) for c in discovery.classes)
-    return PathRun(tuple(plan.paths), search, discovery, tasks, output)
+    targets = tuple(plan.target(c.spec, c.kwargs) for c in discovery.classes)
+    return PathRun(tuple(plan.paths), search, discovery, targets, output)
 
 
 def path_summary(run: PathRun, results: Sequence[ModelResult]) -> str:

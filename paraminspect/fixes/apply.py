@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from paraminspect.checks.rule import FixKind
 from paraminspect.fixes.files import FilePlan, FixPlan, Skipped, read_source, rewrite_file, unified_diff, write_source
 from paraminspect.fixes.rewrite import FixRequest
 
@@ -165,7 +166,7 @@ def _unmark_reverted(result: Any, why_reverted: dict[tuple[str, str, str, str], 
     if not any(_identity(f) in why_reverted for f in result.findings):
         return result
     findings = tuple(
-        dataclasses.replace(f, fix="", no_fix=f"--fix was tried and reverted: {why_reverted[_identity(f)]}")
+        dataclasses.replace(f, fix=FixKind.NONE, no_fix=f"--fix was tried and reverted: {why_reverted[_identity(f)]}")
         if _identity(f) in why_reverted
         else f
         for f in result.findings

@@ -21,7 +21,7 @@ _PACKAGE_DIRS = ("site-packages", "dist-packages")
 class Skipped:
     """A finding of a rule that has fixes, left as it is, and why."""
 
-    finding: Any  # paraminspect.checks.model.Finding
+    finding: Any  # paraminspect.checks.rule.Finding
     reason: str
 
 

@@ -16,21 +16,10 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from paraminspect.checks.rule import FixKind
 from paraminspect.fixes.naming import Spelling, add_nn_import, expression
 
-PARAMETER, BUFFER = "parameter", "buffer"
-PARAMETER_LIST, PARAMETER_DICT = "parameter-list", "parameter-dict"
-MODULE_LIST, MODULE_DICT = "module-list", "module-dict"
-# kind -> the torch.nn class the fix wraps the value in (buffers call register_buffer)
-WRAPPERS = {
-    PARAMETER: "Parameter",
-    PARAMETER_LIST: "ParameterList",
-    PARAMETER_DICT: "ParameterDict",
-    MODULE_LIST: "ModuleList",
-    MODULE_DICT: "ModuleDict",
-}
-KINDS = (BUFFER, *WRAPPERS)
-_DICT_KINDS = (PARAMETER_DICT, MODULE_DICT)
+KINDS = tuple(kind for kind in FixKind if kind)
 _NOQA = re.compile(r"#\s*noqa\b", re.IGNORECASE)
 # Methods where an assignment runs on every call: registering there would re-create the
 # parameter (a new, untrained one each step) or re-register the buffer each time.
@@ -42,7 +31,7 @@ class FixRequest:
     code: str
     line: int
     attribute: str
-    kind: str
+    kind: FixKind
 
 
 @dataclass(frozen=True)
@@ -116,9 +105,9 @@ def _string_key(key: cst.BaseExpression) -> bool | None:
     return None
 
 
-def _check_container(kind: str, value: cst.BaseExpression) -> None:
-    wrapper = WRAPPERS[kind]
-    if kind in _DICT_KINDS:
+def _check_container(kind: FixKind, value: cst.BaseExpression) -> None:
+    wrapper = kind.wrapper
+    if kind.is_dict:
         if isinstance(value, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.Set)):
             raise _Refused(f"the value is not a dict, and {wrapper} needs names")
         keys: list[cst.BaseExpression] = []
@@ -129,7 +118,7 @@ def _check_container(kind: str, value: cst.BaseExpression) -> None:
         if any(_string_key(k) is False for k in keys):
             raise _Refused(f"the dict has keys that are not strings, and {wrapper} keys are attribute names")
     elif isinstance(value, (cst.Dict, cst.DictComp)):
-        raise _Refused(f"the value is a dict literal, not a list: use {WRAPPERS[MODULE_DICT]} by hand")
+        raise _Refused(f"the value is a dict literal, not a list: use {FixKind.MODULE_DICT.wrapper} by hand")
     elif isinstance(value, (cst.Set, cst.SetComp)):
         raise _Refused("a set has no order, so it has no stable names in state_dict(); use a list by hand")
 
@@ -216,18 +205,19 @@ class _Fixer(cst.CSTTransformer):
         if self.functions and self.functions[-1] in _PER_CALL:
             raise _Refused(f"it is assigned in {self.functions[-1]}(), which runs on every call; move it to __init__")
         if request.kind not in KINDS:
-            raise _Refused(f"no automatic fix of kind {request.kind!r}")
+            raise _Refused(f"no automatic fix of kind {str(request.kind)!r}")
+        kind = FixKind(request.kind)
         target = targets[0]
         assert isinstance(target, cst.Attribute)  # _request matched an attribute chain
-        if request.kind == BUFFER:
+        if kind is FixKind.BUFFER:
             return self._register_buffer(target, value)
-        if request.kind == PARAMETER:
+        if kind is FixKind.PARAMETER:
             if isinstance(value, cst.Name) and value.value == "None":
                 raise _Refused("the first assignment sets None; fix the one that creates the tensor by hand")
             value = _without_requires_grad(value)
         else:
-            _check_container(request.kind, value)
-        cls = WRAPPERS[request.kind]
+            _check_container(kind, value)
+        cls = kind.wrapper
         self.needs_import |= self.spelling.uses_import(cls)
         return cst.Assign(targets=[cst.AssignTarget(target=target)], value=_wrap(self.spelling.name(cls), value))
 

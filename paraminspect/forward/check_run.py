@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from paraminspect import sources
-from paraminspect.checks.model import Finding
-from paraminspect.errors import UsageError
+from paraminspect.checks.rule import Finding
+from paraminspect.errors import UsageError, exception_line
 from paraminspect.forward.examples import (
     MAX_CPU_BYTES_ENV,
     Example,
@@ -35,6 +35,7 @@ from paraminspect.forward.tracing import (
     _short,
     _tensors_in,
 )
+from paraminspect.wording import plural
 
 __all__ = ["Observation", "RunReport", "check_run", "run_model"]
 
@@ -297,20 +298,9 @@ def model_bytes(model: nn.Module) -> int:
     return total
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _listing(names: list[str], shown: int = 3) -> str:
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
-
-
-def _one_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0]
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _materialize(model: nn.Module) -> nn.Module:
@@ -405,7 +395,7 @@ def run_model(
         report = _attempt(model, example, device)
         if moved:
             note = (
-                f"{_plural(len(moved), 'registered tensor')} of the meta build stayed on CPU ({_listing(moved)}: "
+                f"{plural(len(moved), 'registered tensor')} of the meta build stayed on CPU ({_listing(moved)}: "
                 "legacy constructors such as torch.Tensor(n) ignore the device): moved to meta for the run"
             )
             report = dataclasses.replace(report, notes=(note, *report.notes))
@@ -413,7 +403,7 @@ def run_model(
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
-        reason = _one_line(exc)
+        reason = exception_line(exc)
     finally:
         _swap_back(swaps)
     limit = max_cpu if max_cpu is not None else max_cpu_bytes(None)
@@ -438,12 +428,12 @@ def _run_checked(model: nn.Module, example: Example, device: torch.device, what:
     except Exception as exc:
         if _is_device_mismatch(exc):  # the model's own tensors disagree: another input would not help
             raise UsageError(
-                f"running {what} on {device} raised {_one_line(exc)}: its tensors are on more than one device "
+                f"running {what} on {device} raised {exception_line(exc)}: its tensors are on more than one device "
                 "(see PI006 and PI105 in `paraminspect check`); --device cpu builds and runs it on CPU"
             ) from exc
         hint = "BatchNorm in training mode needs a batch of 2 or more: " if _batch_of_one(exc) else ""
         raise UsageError(
-            f"running {what} on the example input ({example.description}) raised {_one_line(exc)}; "
+            f"running {what} on the example input ({example.description}) raised {exception_line(exc)}; "
             f"{hint}give a matching input with --input-shape, --input-ids or --example"
         ) from exc
 

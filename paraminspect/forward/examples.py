@@ -206,8 +206,8 @@ def _timm_input_size(module: Any) -> tuple[int, ...] | None:
 
 def _load_callable(target: str) -> Callable[..., Any]:
     from paraminspect.errors import LoadError
+    from paraminspect.forms import split_target
     from paraminspect.loaders.factory import import_target
-    from paraminspect.loaders.spec import split_target
 
     split = split_target(target)
     if split is None or not split[1]:

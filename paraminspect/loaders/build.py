@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from paraminspect.errors import LoadError, UsageError
+from paraminspect.errors import LoadError, UsageError, exception_line
 from paraminspect.loaders.guard import network_attempt, no_network
-from paraminspect.loaders.model import one_line
 
 BUILD_DEVICES_HELP = "meta, cpu, cuda or cuda:N"
 
@@ -73,7 +72,7 @@ def build_on(
     except BaseException as meta_exc:
         if network_attempt():
             raise LoadError(_network_message(what, weight_arguments)) from meta_exc
-        reason = one_line(meta_exc)
+        reason = exception_line(meta_exc)
     try:
         module = _call_on("cpu", build)
     except KeyboardInterrupt:
@@ -87,4 +86,4 @@ def build_on(
 def _build_error(what: str, exc: BaseException, weight_arguments: Sequence[str] | None) -> LoadError:
     if network_attempt():
         return LoadError(_network_message(what, weight_arguments))
-    return LoadError(f"{what} raised {one_line(exc)}")
+    return LoadError(f"{what} raised {exception_line(exc)}")

@@ -16,11 +16,11 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from paraminspect.errors import LoadError, UsageError
+from paraminspect.errors import LoadError, UsageError, exception_line
+from paraminspect.forms import is_file_spec, split_target
 from paraminspect.loaders.build import build_on
-from paraminspect.loaders.model import LoadedModel, a_noun, device_of, one_line
+from paraminspect.loaders.loaded import LoadedModel, LoadRequest, a_noun, device_of, file_mode
 from paraminspect.loaders.packages import import_in_package
-from paraminspect.loaders.spec import file_mode, is_file_spec
 
 # Factory parameters that make torchvision/timm-style factories fetch weights. Unless the
 # user passes them, they are set to "no weights": paraminspect only needs the architecture.
@@ -83,7 +83,7 @@ def _import_file(path_text: str) -> Any:
         raise
     except BaseException as exc:  # SystemExit too: a file that calls sys.exit() is an error, not an exit
         sys.modules.pop(name, None)
-        raise LoadError(f"cannot import {path_text}: {one_line(exc)}") from exc
+        raise LoadError(f"cannot import {path_text}: {exception_line(exc)}") from exc
     return module
 
 
@@ -104,7 +104,7 @@ def _import_module(dotted: str) -> Any:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too
-        raise LoadError(f"cannot import module {dotted!r}: {one_line(exc)}") from exc
+        raise LoadError(f"cannot import module {dotted!r}: {exception_line(exc)}") from exc
 
 
 def _missing_attribute_hint(obj: Any, part: str, owner: str) -> str:
@@ -134,7 +134,7 @@ def _resolve_attr(module: Any, attr: str, where: str) -> Any:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            raise LoadError(f"reading {owner}.{part} raised {one_line(exc)}") from exc
+            raise LoadError(f"reading {owner}.{part} raised {exception_line(exc)}") from exc
         owner = f"{owner}.{part}" if owner != where else f"{where}:{part}"
     return obj
 
@@ -197,7 +197,11 @@ def import_target(left: str, attr: str) -> Any:
     return _resolve_attr(module, attr, left)
 
 
-def load_factory(spec: str, left: str, attr: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+def load_factory(request: LoadRequest) -> LoadedModel:
+    """`pkg.module:attr` or `path/to/file.py:attr` (attr may be dotted): a factory function, a
+    class or a ready nn.Module instance."""
+    spec, kwargs, device = request.spec, request.kwargs, request.device
+    left, attr = split_target(spec) or (spec, "")
     if not attr:
         raise LoadError(f"{spec!r}: missing the attribute after ':' (e.g. {left}:build)")
     target = import_target(left, attr)

@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from paraminspect.errors import LoadError, UsageError
-from paraminspect.loaders.model import LoadedModel, one_line
+from paraminspect.errors import LoadError, UsageError, exception_line
+from paraminspect.forms import HF_CONFIG_NAME as CONFIG_NAME
+from paraminspect.forms import HF_PREFIX, TRANSFORMERS_PREFIX
+from paraminspect.loaders.loaded import LoadedModel, LoadRequest
 
-HF_PREFIX = "hf:"
-TRANSFORMERS_PREFIX = "transformers:"
-CONFIG_NAME = "config.json"
 INSTALL_HINT = 'pip install "paraminspect[hf]"'
 TRUST_REMOTE_CODE_FLAG = "--trust-remote-code"
 # What `show FOLDER --weights` lists, first match wins (save_pretrained's file names).
@@ -41,20 +40,6 @@ WEIGHT_FILES = (
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _TRUE = {"1", "on", "yes", "true"}
-
-
-def is_hf_folder(spec: str) -> bool:
-    """A folder holding a config.json (a save_pretrained folder, a downloaded snapshot)."""
-    path = Path(spec).expanduser()
-    try:
-        return path.is_dir() and (path / CONFIG_NAME).is_file()
-    except OSError:  # a 5,000-character name: not a folder we can read
-        return False
-
-
-def is_hf_spec(spec: str) -> bool:
-    """Whether `spec` is one of this module's forms (cheap: imports nothing)."""
-    return spec.startswith((HF_PREFIX, TRANSFORMERS_PREFIX)) or is_hf_folder(spec)
 
 
 def require_transformers(spec: str) -> Any:
@@ -214,7 +199,7 @@ def _class_config(spec: str, cls: Any, kwargs: dict[str, Any]) -> Any:
         default = config_class()
     except Exception as exc:
         raise LoadError(
-            f"{spec}: {config_class.__name__}() cannot be built from its defaults ({one_line(exc)}); "
+            f"{spec}: {config_class.__name__}() cannot be built from its defaults ({exception_line(exc)}); "
             "pass its fields with -a key=value"
         ) from exc
     if not kwargs:
@@ -223,7 +208,7 @@ def _class_config(spec: str, cls: Any, kwargs: dict[str, Any]) -> Any:
     try:
         return config_class(**kwargs)
     except Exception as exc:
-        raise LoadError(f"{spec}: {config_class.__name__}(-a ...) refused the values: {one_line(exc)}") from exc
+        raise LoadError(f"{spec}: {config_class.__name__}(-a ...) refused the values: {exception_line(exc)}") from exc
 
 
 def _read_config_json(path: Path) -> dict[str, Any]:
@@ -299,7 +284,7 @@ def _folder_builder(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {one_line(exc)}") from exc
+        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {exception_line(exc)}") from exc
     _refuse_unknown(spec, config, [k for k in unused if k in kwargs])
     if getattr(config, "quantization_config", None):
         notes.append(
@@ -350,7 +335,7 @@ def _class_builder(spec: str, kwargs: dict[str, Any], notes: list[str]) -> tuple
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # a missing optional backend (timm, torchvision, ...)
-        raise LoadError(f"{spec}: importing {name} failed: {one_line(exc)}") from exc
+        raise LoadError(f"{spec}: importing {name} failed: {exception_line(exc)}") from exc
     from transformers import PreTrainedModel
 
     if not (isinstance(cls, type) and issubclass(cls, PreTrainedModel)):
@@ -362,8 +347,10 @@ def _class_builder(spec: str, kwargs: dict[str, Any], notes: list[str]) -> tuple
 # --- entry points -------------------------------------------------------------------------------
 
 
-def load_hf(spec: str, kwargs: dict[str, Any], device: str | None, *, trust_remote_code: bool = False) -> LoadedModel:
+def load_hf(request: LoadRequest) -> LoadedModel:
     """Build a FOLDER, `hf:ORG/NAME[@rev]` or `transformers:CLASS` model from its config."""
+    spec, kwargs, device = request.spec, request.kwargs, request.device
+    trust_remote_code = request.trust_remote_code
     from paraminspect.loaders.build import build_on
 
     require_transformers(spec)  # before the cache: without it, nothing here can be built

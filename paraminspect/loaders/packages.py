@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from paraminspect.errors import LoadError
-from paraminspect.loaders.model import one_line
+from paraminspect.errors import LoadError, exception_line
 
 
 def package_location(path: Path) -> tuple[Path, str] | None:
@@ -77,5 +76,5 @@ def import_in_package(path: Path, path_text: str) -> Any | None:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too: a file that calls sys.exit() is an error, not an exit
-        raise LoadError(f"cannot import {path_text} (as {name}): {one_line(exc)}") from exc
+        raise LoadError(f"cannot import {path_text} (as {name}): {exception_line(exc)}") from exc
     return module if _same_file(module, path) else None

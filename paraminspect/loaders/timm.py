@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from paraminspect.errors import LoadError
+from paraminspect.forms import TIMM_PREFIX
 from paraminspect.loaders.build import build_on
-from paraminspect.loaders.model import LoadedModel
-from paraminspect.loaders.spec import TIMM_PREFIX
+from paraminspect.loaders.loaded import LoadedModel, LoadRequest
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ def close_names(base: str, names: list[str], tag_counts: dict[str, int], n: int 
     return list(dict.fromkeys(out))[:n]
 
 
-def load_timm(spec: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+def load_timm(request: LoadRequest) -> LoadedModel:
+    spec, kwargs, device = request.spec, request.kwargs, request.device
     query = spec.removeprefix(TIMM_PREFIX)
     resolution = resolve_timm_name(query)
     notes = []
@@ -90,4 +91,22 @@ def load_timm(spec: str, kwargs: dict[str, Any], device: str | None) -> LoadedMo
         return timm.create_model(resolution.name, pretrained=False, **kwargs)
 
     module, built_on = build_on(f"timm model {resolution.name}", build, device, notes)
-    return LoadedModel(spec, f"timm:{resolution.name}", module, built_on, "timm", notes)
+    return LoadedModel(spec, f"{TIMM_PREFIX}{resolution.name}", module, built_on, "timm", notes)
+
+
+def expand_glob(spec: str) -> list[str]:
+    """`timm:vit_*` (or a bare `vit_*`) -> one `timm:NAME` spec per matching registered
+    model, in timm's order. A pattern with a `.` matches pretrained tags too
+    (`timm:vit_*.augreg*`). A pattern that matches nothing is a UsageError."""
+    import fnmatch
+
+    import timm
+
+    from paraminspect.errors import UsageError
+
+    pattern = spec.removeprefix(TIMM_PREFIX)
+    names = timm.list_pretrained() if "." in pattern else timm.list_models()
+    matches = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    if not matches:
+        raise UsageError(f"no timm model matches {spec!r}")
+    return [f"{TIMM_PREFIX}{name}" for name in matches]

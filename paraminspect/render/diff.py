@@ -12,10 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from paraminspect.diffs.grouping import group_by_prefix, plural
+from paraminspect.diffs.grouping import group_by_prefix
 from paraminspect.diffs.keyset import Key, KeySet
-from paraminspect.diffs.model import Diff, Entry, Explanation
+from paraminspect.diffs.result import Diff, Entry, Explanation
 from paraminspect.render.formatting import printable
+from paraminspect.wording import plural
 
 DIFF_SCHEMA_VERSION = 1
 NAMES_PER_EXPLANATION = 4  # groups shown under one explanation
@@ -217,3 +218,15 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
         )
         console.print(Text(f"    mapping = json.load(open({printable(path)!r}))"))
         console.print(Text("    model.load_state_dict({mapping.get(k, k): v for k, v in state_dict.items()})"))
+
+
+def write_json(out: Any, report: Any) -> None:
+    """`diff --format json` of a commands.diff.DiffReport."""
+    out.write(diff_json(report.diff))
+
+
+def write_text(out: Any, report: Any) -> None:
+    """`diff`'s text report of a commands.diff.DiffReport."""
+    from paraminspect.render.console import make_console
+
+    print_diff(make_console(out), report.diff, report.mapping)

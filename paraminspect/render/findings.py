@@ -12,10 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from paraminspect.checks.model import ERROR, INFO, SEVERITIES, WARNING, at_least
-from paraminspect.render.fit import cell_width, crop, plural, shorten_middle, shorten_path, wrap_text
+from paraminspect.checks.rule import ERROR, INFO, SEVERITIES, WARNING, at_least
+from paraminspect.render.fit import cell_width, crop, shorten_middle, shorten_path, wrap_text
 from paraminspect.render.github import display_path
 from paraminspect.render.safe import one_line, printable
+from paraminspect.wording import plural
 
 SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
 SEVERITY_PLURAL = {ERROR: "errors", WARNING: "warnings", INFO: "infos"}
@@ -307,7 +308,7 @@ def print_examples(console: Console, rule: Any, width: int | None) -> None:
     model in full but for its imports, then the lines its good version changes."""
     import difflib
 
-    from paraminspect.checks.model import EXAMPLE_IMPORTS
+    from paraminspect.checks.rule import EXAMPLE_IMPORTS
 
     if not rule.examples:
         return

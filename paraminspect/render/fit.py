@@ -9,7 +9,7 @@ from rich.cells import cell_len
 
 from paraminspect.render.safe import printable
 
-__all__ = ["cell_width", "crop", "plural", "printable", "shorten_middle", "shorten_path", "wrap_items", "wrap_text"]
+__all__ = ["cell_width", "crop", "printable", "shorten_middle", "shorten_path", "wrap_items", "wrap_text"]
 
 ELLIPSIS = "…"
 
@@ -120,11 +120,6 @@ def wrap_items(label: str, items: list[str], width: int | None, sep: str = ", ")
         first = False
     lines.append(current if len(lines) else crop(current, width))
     return lines
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """`1 tensor`, `2 tensors` (`words` for irregular plurals)."""
-    return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
 def wrap_text(text: str, width: int | None, indent: str, hanging: str | None = None) -> list[str]:

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from paraminspect.checks.rule import FixKind
 from paraminspect.render.formatting import printable
 from paraminspect.render.github import display_path
-
-WHAT = {
-    "parameter": "nn.Parameter",
-    "buffer": "register_buffer",
-    "parameter-list": "nn.ParameterList",
-    "parameter-dict": "nn.ParameterDict",
-    "module-list": "nn.ModuleList",
-    "module-dict": "nn.ModuleDict",
-}
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
+from paraminspect.wording import plural
 
 
 def _skipped_lines(report: Any) -> list[str]:
@@ -63,12 +52,12 @@ def fix_lines(report: Any, changes_state: dict[str, bool], *, persistent: bool, 
     verb = "would fix" if preview else "fixed"
     for c in report.applied:
         r = c.request
-        lines.append(printable(f"{verb}: {c.display}:{r.line} {r.code} {r.attribute} -> {WHAT.get(r.kind, r.kind)}"))
+        lines.append(printable(f"{verb}: {c.display}:{r.line} {r.code} {r.attribute} -> {FixKind(r.kind).spelled}"))
     for c in report.reverted:
         r = c.request
         lines.append(printable(f"reverted: {c.display}:{r.line} {r.code} {r.attribute}: {c.reason}"))
     lines += _skipped_lines(report)
-    counts = [f"{_plural(len(report.applied), 'fix', 'fixes')} {'to apply' if preview else 'applied'}"]
+    counts = [f"{plural(len(report.applied), 'fix', 'fixes')} {'to apply' if preview else 'applied'}"]
     if report.reverted:
         counts.append(f"{len(report.reverted)} reverted")
     not_fixed = len(_skipped_lines(report))
@@ -87,7 +76,7 @@ def fixable_line(results: Any, changes_state: dict[str, bool]) -> str | None:
     if not codes:
         return None
     changing = sorted(c for c in set(codes) if changes_state.get(c))
-    text = f"[*] {_plural(len(codes), 'finding')} fixable with `paraminspect check --fix` (preview: --diff)"
+    text = f"[*] {plural(len(codes), 'finding')} fixable with `paraminspect check --fix` (preview: --diff)"
     if changing:
         text += f"; the {', '.join(changing)} fixes change what state_dict() and parameters() hold"
     return text + "."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from paraminspect.render.fit import plural
 from paraminspect.render.safe import printable  # re-exported: render/diff.py, render/fixes.py
 from paraminspect.tensors.records import BUFFER, STORED, UNREGISTERED, TensorRecord, Totals
+from paraminspect.wording import plural
 
 __all__ = [
     "all_stored",

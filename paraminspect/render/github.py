@@ -63,3 +63,8 @@ def check_github(results: Sequence[Any]) -> str:
             prefix = f"{f.model}: " if f.model else ""
             lines.append(annotation(LEVELS[f.severity], prefix + f.message, f.code, display_path(f.file), f.line))
     return "".join(line + "\n" for line in lines)
+
+
+def write_check(out: Any, report: Any) -> None:
+    """`check --format github` of a commands.check.CheckReport."""
+    out.write(check_github(report.results))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import IO, Any
 
 from paraminspect.tensors.records import Inventory, ModuleSummaryRow, TensorRecord, Totals
 
@@ -147,3 +147,24 @@ def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
         },
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def write_show(out: IO[str], loaded: Any) -> None:
+    """`show --format json` of a commands.show.ShowResult."""
+    out.write(
+        show_json(
+            spec=loaded.spec,
+            resolved=loaded.resolved,
+            build_device=loaded.build_device,
+            inventory=loaded.inventory,
+            records=list(loaded.records),
+            modules=loaded.modules,
+            notes=list(loaded.notes),
+            memory=loaded.memory,
+        )
+    )
+
+
+def write_check(out: IO[str], report: Any) -> None:
+    """`check --format json` of a commands.check.CheckReport."""
+    out.write(check_json(report.results, report.skipped))

@@ -112,3 +112,11 @@ def check_sarif(results: Sequence[Any], rules: Sequence[Any], version: str) -> s
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def write_check(out: Any, report: Any) -> None:
+    """`check --format sarif` of a commands.check.CheckReport: every rule of the catalog."""
+    from paraminspect import __version__
+    from paraminspect.checks import all_rules
+
+    out.write(check_sarif(report.results, list(all_rules().values()), __version__))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import IO, Any
 
 from paraminspect.render.formatting import all_stored, count, human_bytes, tensor_cells
 from paraminspect.render.json import MODULE_FIELDS, module_dict, tensor_dict
@@ -85,3 +86,18 @@ def modules_markdown(rows: list[ModuleSummaryRow], stored: bool = False) -> str:
         middle = [] if stored else [count(m.trainable), count(m.buffers)]
         lines.append(_md_row([*cells, *middle, human_bytes(m.bytes)]))
     return "\n".join(lines) + "\n"
+
+
+def write_csv(out: IO[str], loaded: Any) -> None:
+    """`show --format csv`: the module rows under --depth, else the tensor rows."""
+    out.write(modules_csv(loaded.modules) if loaded.modules is not None else tensors_csv(list(loaded.records)))
+
+
+def write_markdown(out: IO[str], loaded: Any) -> None:
+    """`show --format markdown`: the module rows under --depth, else the tensor rows."""
+    from paraminspect.render.formatting import only_stored
+
+    if loaded.modules is not None:
+        out.write(modules_markdown(loaded.modules, only_stored(loaded.inventory.totals)))
+    else:
+        out.write(tensors_markdown(list(loaded.records)))

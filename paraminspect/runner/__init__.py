@@ -3,7 +3,7 @@ every way a child can end turned into an Outcome.
 
     from paraminspect.runner import Task, run_one, run_many
 
-    outcome = run_one(Task("paraminspect.runner.tasks:check_task", {"spec": "m.py:build"}, label="m.py:build"))
+    outcome = run_one(Task("paraminspect.commands.check:check_in_child", {"spec": "m.py:build"}, label="m.py:build"))
     if outcome.ok:
         result = outcome.value          # what the target returned, plain data
     else:
@@ -14,6 +14,10 @@ arguments and a label; any helper can add a task kind by writing such a function
 return plain picklable data whose classes import without torch or user code). The caller
 (the CLI) never imports the model's code: it owns stdout and output files and renders what
 comes back. See paraminspect.runner.parent for the process model and why.
+
+The runner is generic: the targets, and what child processes and the fork server import
+first (`preload`, `server_preload`), come from the caller (paraminspect.commands); it
+imports no renderer and names none of the app's modules.
 """
 
 from __future__ import annotations

@@ -20,9 +20,8 @@ import traceback
 from typing import Any
 
 from paraminspect.collector import import_paused
+from paraminspect.errors import exception_line
 from paraminspect.runner.task import ERROR, INTERNAL, INTERRUPTED, OK, Task
-
-FIRST_LINE_LIMIT = 1000  # characters of an exception's first line sent back
 
 
 def _die_with_parent() -> None:
@@ -83,11 +82,6 @@ def start_task(capture_path: str, where: dict[str, Any] | None = None) -> None:
     sys.stderr = sys.__stderr__ = _text_stream(2)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0]
-    return text if len(text) <= FIRST_LINE_LIMIT else f"{text[:FIRST_LINE_LIMIT]}... ({len(text):,} characters)"
-
-
 def run_task(task: Task) -> tuple[str, Any, str, str]:
     """(status, value, message, traceback) of running the task here."""
     from paraminspect.errors import ParamInspectError
@@ -101,7 +95,7 @@ def run_task(task: Task) -> tuple[str, Any, str, str]:
     except KeyboardInterrupt:
         return INTERRUPTED, None, "interrupted", traceback.format_exc()
     except BaseException as exc:
-        return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+        return INTERNAL, None, exception_line(exc), traceback.format_exc()
 
 
 def _flush_output() -> None:
@@ -124,11 +118,11 @@ def _send(conn: Any, message: tuple[Any, ...], watch: bool, retire: bool) -> Non
     try:
         conn.send((*message, sources, retire))
     except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
-        conn.send((INTERNAL, None, f"the result could not be sent back: {_first_line(exc)}", "", (), True))
+        conn.send((INTERNAL, None, f"the result could not be sent back: {exception_line(exc)}", "", (), True))
 
 
 def _failed_setup(exc: BaseException) -> tuple[str, Any, str, str]:
-    return INTERNAL, None, f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+    return INTERNAL, None, exception_line(exc), traceback.format_exc()
 
 
 WORKER_TASKS = 250  # tasks a worker runs before it retires (what models leak stays bounded)

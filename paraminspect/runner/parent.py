@@ -55,7 +55,6 @@ from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
     INTERRUPTED,
-    MODEL_PROCESS_PRELOAD,
     OUTPUT_LIMIT,
     TIMEOUT,
     Outcome,
@@ -63,14 +62,10 @@ from paraminspect.runner.task import (
     validate_timeout,
 )
 
-# What the fork server imports once, before any task. Callers add timm (or transformers)
-# when a spec needs it; a caller that imported them has them too.
-BASE_PRELOAD = (
-    "paraminspect.runner.server_start",  # first: the collector paused until runner.warmup
-    *MODEL_PROCESS_PRELOAD,
-)
-HEAVY = ("timm", "transformers")
-WARMUP = "paraminspect.runner.warmup"  # last: checks small models in the server (see there)
+# The fork server imports the caller's `server_preload` between these two: the collector
+# stays paused while it does (runner.server_start), then what was imported is frozen.
+SERVER_FIRST = "paraminspect.runner.server_start"
+SERVER_LAST = "paraminspect.runner.server_ready"
 
 
 @dataclass
@@ -111,13 +106,15 @@ def resolve_jobs(jobs: int | None, models: int, registry: bool, oversubscribe: b
     return jobs, None
 
 
-def _context(tasks: Sequence[Task], preload: Sequence[str], server: bool) -> Any:
+def _context(
+    tasks: Sequence[Task], preload: Sequence[str], server: bool, server_preload: Sequence[str] | None = None
+) -> Any:
     if len(tasks) == 1 and not server and "torch" not in sys.modules:
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
-    already = [name for name in HEAVY if name in sys.modules]
-    # read at server start
-    ctx.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload, *already, WARMUP])))
+    imports = preload if server_preload is None else server_preload
+    # read at server start (a server already running keeps what it imported)
+    ctx.set_forkserver_preload(list(dict.fromkeys([SERVER_FIRST, *imports, SERVER_LAST])))
     _start_server()
     return ctx
 
@@ -329,10 +326,16 @@ def run_many(
     preload: Sequence[str] = (),
     on_outcome: Callable[[Outcome], None] | None = None,
     server: bool = False,
+    server_preload: Sequence[str] | None = None,
 ) -> list[Outcome]:
     """Run every task in a child process of its own, at most `jobs` at a time; outcomes in
     the order of `tasks`. Each task gets `timeout` seconds from its start. KeyboardInterrupt
-    and Terminated (SIGTERM/SIGHUP) end every child before they propagate."""
+    and Terminated (SIGTERM/SIGHUP) end every child before they propagate.
+
+    `preload`: what a child forked from this process imports before its task (a fork
+    server's children have it already); `server_preload`: what the fork server imports
+    once when it starts (default: `preload`); `server`: use the fork server even for one
+    task (more tasks that need the same imports will follow)."""
     from paraminspect.errors import UsageError
 
     if not tasks:
@@ -340,7 +343,7 @@ def run_many(
     if jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     timeout = validate_timeout(timeout)
-    ctx = _context(tasks, preload, server)
+    ctx = _context(tasks, preload, server, server_preload)
     spare = _spare_for(ctx)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     pending = list(enumerate(tasks))
@@ -390,8 +393,12 @@ def run_many(
     return [o for o in outcomes if o is not None]
 
 
-def run_one(task: Task, timeout: float = DEFAULT_TIMEOUT, preload: Sequence[str] = (), server: bool = False) -> Outcome:
-    """Run one task in a child process (see run_many). `server`: fork it from the fork server
-    even so, because more tasks will follow that need the same imports (a sweep's glob
-    expansion: the server imports timm once for the expansion and every model after it)."""
-    return run_many([task], 1, timeout, preload, server=server)[0]
+def run_one(
+    task: Task,
+    timeout: float = DEFAULT_TIMEOUT,
+    preload: Sequence[str] = (),
+    server: bool = False,
+    server_preload: Sequence[str] | None = None,
+) -> Outcome:
+    """Run one task in a child process (see run_many)."""
+    return run_many([task], 1, timeout, preload, server=server, server_preload=server_preload)[0]

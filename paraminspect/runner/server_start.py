@@ -1,6 +1,6 @@
 """Imported first by the runner's fork server: the cyclic collector stays paused while the
 server imports its preload list (torch, timm: ~1M objects that live as long as the server,
-no garbage worth a pass; the passes cost ~1 s of a 5 s import on 2 cores). runner.warmup,
+no garbage worth a pass; see bench/README.md for what the passes cost). runner.server_ready,
 imported last, calls resume(): what was imported is frozen (no pass, in the server or any
 child, rescans it) and the collector runs again."""
 

@@ -10,52 +10,32 @@ so nothing is shared). When the command needs no model process after all (the re
 cache answered, a safetensors header, a usage error, a sweep's fork server), the spare is
 killed: at worst it spent a fraction of a torch import on an otherwise idle core.
 
-Linux only (fork, and PR_SET_PDEATHSIG for a CLI that dies first), and only for the
-commands and arguments that can use it; PARAMINSPECT_NO_SPARE=1 turns it off.
+Linux only (fork, and PR_SET_PDEATHSIG for a CLI that dies first). Which command lines
+can use it, and what it imports, the caller says (paraminspect.commands.startup).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Sequence
 from typing import Any
-
-COMMANDS = ("show", "check", "diff")
-_TORCH_FREE_SUFFIXES = (".safetensors", ".index.json")  # listed by the CLI itself
-_NOT_A_MODEL_RUN = {"-h", "--help", "--version", "--weights", "--show-completion", "--install-completion"}
 
 _spare: Any = None  # (process, connection) while a spare waits for its task
 
 
-def wanted(argv: Sequence[str]) -> bool:
-    """Whether this command line will likely run one model in a child process."""
-    if not sys.platform.startswith("linux") or os.environ.get("PARAMINSPECT_NO_SPARE"):
-        return False
-    if not argv or argv[0] not in COMMANDS:
-        return False
-    for arg in argv[1:]:
-        if arg in _NOT_A_MODEL_RUN or any(c in arg for c in "*?["):  # help, or a sweep (fork server)
-            return False
-        if argv[0] == "show" and arg.lower().endswith(_TORCH_FREE_SUFFIXES):
-            return False
-    return True
-
-
-def start(argv: Sequence[str]) -> None:
-    """Fork the spare when `argv` (without the program name) can use it."""
+def start(preload: Sequence[str]) -> None:
+    """Fork the spare (once), which imports `preload` and waits for its task."""
     global _spare
-    if _spare is not None or not wanted(argv):
+    if _spare is not None:
         return
     import multiprocessing
 
     from paraminspect.runner.child import spare_main
-    from paraminspect.runner.task import MODEL_PROCESS_PRELOAD
 
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=True)
-    process = ctx.Process(target=spare_main, args=(child_conn, MODEL_PROCESS_PRELOAD), daemon=False)
+    process = ctx.Process(target=spare_main, args=(child_conn, tuple(preload)), daemon=False)
     try:
         process.start()
     except OSError:

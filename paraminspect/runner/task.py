@@ -14,27 +14,6 @@ from typing import Any
 DEFAULT_TIMEOUT = 120.0  # seconds per task; `--timeout` or `timeout` in [tool.paraminspect]
 OUTPUT_LIMIT = 256 * 1024  # bytes of a child's stdout/stderr kept for the parent to show
 
-# torch, the runner's child side and the stages every show/check task uses (a child that
-# imports them itself pays ~0.3 s): what a model process imports before its task, in the
-# fork server and in a spare (runner.spare).
-MODEL_PROCESS_PRELOAD = (
-    "torch",
-    "paraminspect.runner.child",
-    "paraminspect.runner.tasks",
-    "paraminspect.loaders.dispatch",
-    "paraminspect.loaders.build",
-    "paraminspect.loaders.factory",
-    "paraminspect.loaders.fastmeta",
-    "paraminspect.tensors.walk",
-    "paraminspect.tensors.wrappers",
-    "paraminspect.checking",
-    "paraminspect.checks.engine",
-    "paraminspect.checks.registration",
-    "paraminspect.checks.registered",
-    "paraminspect.checks.shapes",
-    "paraminspect.checks.runtime",
-)
-
 # How a task can end (Outcome.status).
 OK = "ok"  # the target returned; Outcome.value holds what it returned
 ERROR = "error"  # the target raised ParamInspectError (bad input): Outcome.message is its line

@@ -1,4 +1,5 @@
-"""Checkpoint files as MODEL: list the tensors a file stores without building a model.
+"""Checkpoint files as MODEL: list the tensors a file stores without building a model. Which
+files are checkpoints, and which function lists each, is in paraminspect.forms.FORMS.
 
 - `.safetensors`: the 8-byte header length and the JSON header are parsed here; tensor data
   is never read, so listing costs the same for a 10 MB and a 10 GB file.
@@ -22,13 +23,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from paraminspect.errors import LoadError
+from paraminspect.errors import LoadError, UsageError
+from paraminspect.forms import parse_spec
 from paraminspect.loaders.checkpoints.safetensors_header import list_safetensors
 from paraminspect.loaders.checkpoints.stored import Listing, StoredTensor
-from paraminspect.loaders.model import LoadedModel, device_of
-from paraminspect.loaders.spec import INDEX_SUFFIX, SAFETENSORS_SUFFIX, file_mode
+from paraminspect.loaders.loaded import LoadedModel, LoadRequest, device_of, file_mode
 from paraminspect.tensors.records import STORED, TensorRecord
 from paraminspect.tensors.totals import inventory_from_records
+from paraminspect.wording import plural
 
 
 def list_index(path: Path, trust_pickle: bool) -> Listing:
@@ -56,9 +58,10 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
         shard_path = paths[shard]
         if not shard_path.is_file():
             raise LoadError(f"{path}: shard {shard!r} is missing or not a file (expected at {shard_path})")
-        if not shard.endswith(SAFETENSORS_SUFFIX) and trust_pickle:
+        safetensors = parse_spec(shard).form.name == "safetensors"
+        if not safetensors and trust_pickle:
             listing.notes.append(f"--trust-pickle: shard {shard_path} may be fully unpickled")
-        if shard.endswith(SAFETENSORS_SUFFIX):
+        if safetensors:
             tensors = list_safetensors(shard_path)
         else:
             from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
@@ -77,10 +80,6 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
 
 
 # --- entry point -------------------------------------------------------------------------
-
-
-def _counted(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -121,21 +120,24 @@ def _wrapper_prefix(names: list[str]) -> str | None:
     return None
 
 
+def load_listed(request: LoadRequest) -> LoadedModel:
+    """The loader of every checkpoint form: the file's (or folder's) tensors listed."""
+    if request.kwargs:
+        raise UsageError(f"{request.spec} is a checkpoint file: it takes no -a arguments")
+    return load_checkpoint(request.spec, trust_pickle=request.trust_pickle, device=request.device)
+
+
 def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None = None) -> LoadedModel:
     """List a checkpoint file's tensors (LoadedModel.inventory), or, for a trusted pickle of
-    a whole nn.Module, return that module."""
-    path, mode = file_mode(spec)
-    if not stat.S_ISREG(mode):
-        raise LoadError(f"{spec} is not a regular file")
-    lower = path.name.lower()
-    if lower.endswith(INDEX_SUFFIX):
-        listing, fmt = list_index(path, trust_pickle), "sharded"
-    elif lower.endswith(SAFETENSORS_SUFFIX):
-        listing, fmt = Listing(tensors=list_safetensors(path)), "safetensors"
-    else:
-        from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
+    a whole nn.Module, return that module. The lister is the one of the file's form."""
+    import importlib
 
-        listing, fmt = list_torch_file(path, trust_pickle), "torch"
+    form = parse_spec(spec).form
+    path, mode = file_mode(spec)
+    if not (stat.S_ISDIR(mode) if form.folder else stat.S_ISREG(mode)):
+        raise LoadError(f"{spec} is not a {'folder' if form.folder else 'regular file'}")
+    module_name, _, function = form.lister.partition(":")
+    listing, fmt = getattr(importlib.import_module(module_name), function)(path, trust_pickle), form.listing
     notes = list(listing.notes)
     if device is not None:
         notes.append(f"--device {device} is ignored for checkpoint files: nothing is built")
@@ -147,14 +149,14 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
         notes.append(f"the file holds a whole {type_name(module)} module: showing that module")
         return LoadedModel(spec, resolved, module, device_of(module), "checkpoint", notes)
     tensors = listing.tensors
-    if fmt != "torch":  # safetensors headers are in no meaningful order; a state_dict is in module order
+    if form.sort_names:  # safetensors headers are in no meaningful order; a state_dict is in module order
         tensors = sorted(tensors, key=lambda t: _natural_key(t.name))
     prefix = _wrapper_prefix([t.name for t in tensors])
     if prefix:
         notes.append(f"every name starts with {prefix!r}: saved from a wrapped (DataParallel/DDP/compiled) model")
     inventory = inventory_from_records(_records(tensors), root_type=f"{fmt} checkpoint")
     notes.append(
-        f"{_counted(inventory.totals.tensors, 'stored tensor')}, {_counted(inventory.totals.stored, 'element')}: "
+        f"{plural(inventory.totals.tensors, 'stored tensor')}, {plural(inventory.totals.stored, 'element')}: "
         "a checkpoint does not record which are parameters and which are buffers (kind 'stored')"
     )
     return LoadedModel(

@@ -9,9 +9,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from paraminspect.errors import LoadError
-from paraminspect.loaders.checkpoints.stored import MAX_HEADER_BYTES, SAFETENSORS_DTYPES, StoredTensor
-from paraminspect.loaders.model import one_line
+from paraminspect.errors import LoadError, exception_line
+from paraminspect.loaders.checkpoints.stored import MAX_HEADER_BYTES, SAFETENSORS_DTYPES, Listing, StoredTensor
 
 # Element sizes in bits of the sub-byte codes (SAFETENSORS_DTYPES has None for them): the
 # format requires a tensor's bits to fill whole bytes.
@@ -43,7 +42,7 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a 5,000-digit number
-        raise LoadError(f"{path}: corrupt safetensors header (not JSON: {one_line(exc)})") from None
+        raise LoadError(f"{path}: corrupt safetensors header (not JSON: {exception_line(exc)})") from None
     except RecursionError:
         raise LoadError(f"{path}: corrupt safetensors header (nested too deep)") from None
     if not isinstance(header, dict):
@@ -85,3 +84,8 @@ def _safetensors_entry(path: Path, name: str, info: Any, data_size: int) -> Stor
 def list_safetensors(path: Path) -> list[StoredTensor]:
     header, data_size = read_safetensors_header(path)
     return [_safetensors_entry(path, name, info, data_size) for name, info in header.items() if name != "__metadata__"]
+
+
+def safetensors_listing(path: Path, trust_pickle: bool = False) -> Listing:
+    """The lister of the safetensors form (paraminspect.forms): headers only, no code."""
+    return Listing(tensors=list_safetensors(path))

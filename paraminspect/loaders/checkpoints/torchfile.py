@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from paraminspect.errors import LoadError
+from paraminspect.errors import LoadError, exception_line, first_sentence
 from paraminspect.loaders.checkpoints.stored import STATE_DICT_KEYS, TRUST_FLAG, Listing, StoredTensor
 from paraminspect.loaders.guard import no_network
-from paraminspect.loaders.model import first_sentence
 from paraminspect.tensors.facts import tensor_facts
 
 
@@ -27,11 +26,6 @@ def _is_torchscript_archive(path: Path) -> bool:
             return any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
-
-
-def _exc_text(exc: BaseException) -> str:
-    text = first_sentence(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _refused_global(exc: BaseException) -> str | None:
@@ -75,7 +69,7 @@ def _load_torch_object(path: Path, trust_pickle: bool, notes: list[str], locatio
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
-            raise LoadError(f"cannot load TorchScript archive {path}: {_exc_text(exc)}") from exc
+            raise LoadError(f"cannot load TorchScript archive {path}: {exception_line(exc)}") from exc
     try:
         return _torch_load(path, True, locations)
     except pickle.UnpicklingError as exc:
@@ -109,14 +103,14 @@ def _load_torch_object(path: Path, trust_pickle: bool, notes: list[str], locatio
             if isinstance(exc, (AttributeError, ImportError))
             else ""
         )
-        raise LoadError(f"unpickling {path} raised {_exc_text(exc)}{hint}") from exc
+        raise LoadError(f"unpickling {path} raised {exception_line(exc)}{hint}") from exc
 
 
 def _corrupt_message(path: Path, exc: BaseException) -> str:
     text = first_sentence(str(exc))
     if isinstance(exc, EOFError) or "central directory" in text or "failed reading zip" in text:
         return f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: {text or 'unexpected end of file'})"
-    return f"{path}: not a PyTorch checkpoint, or a corrupt one ({_exc_text(exc)})"
+    return f"{path}: not a PyTorch checkpoint, or a corrupt one ({exception_line(exc)})"
 
 
 def _check_torch_format(path: Path) -> None:

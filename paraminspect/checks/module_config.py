@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from paraminspect.checks.model import ERROR, Example, Finding, Rule, example_source
+from paraminspect.checks.rule import ERROR, Example, Finding, Rule, example_source
 from paraminspect.sources import is_torch_class
 
 CODE = "PI011"

@@ -15,18 +15,16 @@ from typing import Any
 
 from paraminspect.checks import registration_examples as examples
 from paraminspect.checks.frameworks import framework_owns
-from paraminspect.checks.model import ERROR, WARNING, Finding, Rule
-from paraminspect.checks.registration_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
+from paraminspect.checks.rule import ERROR, WARNING, Finding, FixKind, Rule
 from paraminspect.checks.torch_arguments import at_creation, torch_argument
+from paraminspect.checks.unregistered_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
+from paraminspect.wording import plural
 
-_PARAMETER, _BUFFER = "parameter", "buffer"
+_PARAMETER, _BUFFER = "parameter", "buffer"  # a reference's registered_kind
+
 # How many names a message spells out before it says "and N more" (the finding's `names`
 # always has all of them).
 _SHOWN = 4
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def _listing(names: Iterable[str]) -> str:
@@ -64,7 +62,13 @@ def _grouped_references(ctx: Any, target: str) -> Iterator[tuple[tuple[str, str]
 
 
 def _finding(
-    rule: Rule, module: str, attribute: str, names: Iterable[str], message: str, fix: str = "", no_fix: str = ""
+    rule: Rule,
+    module: str,
+    attribute: str,
+    names: Iterable[str],
+    message: str,
+    fix: FixKind = FixKind.NONE,
+    no_fix: str = "",
 ) -> Finding:
     """`fix`: the kind of automatic fix (paraminspect.fixes) that applies; else `no_fix` says
     why there is none, for rules that have fixes."""
@@ -74,19 +78,19 @@ def _finding(
 _ONE_INDEX = re.compile(r"\[[^\[\]]*\]")
 
 
-def _container_fix(refs: list[Any], list_kind: str, dict_kind: str) -> tuple[str, str]:
+def _container_fix(refs: list[Any], list_kind: FixKind, dict_kind: FixKind) -> tuple[FixKind, str]:
     """(fix kind, "") when every reference is an entry of one list/tuple (or of one dict),
     else ("", why not)."""
     kinds = {r.container for r in refs}
     if kinds & {None, "object"}:
-        return "", "they are held by a plain object, not a list or dict; restructure them by hand"
+        return FixKind.NONE, "they are held by a plain object, not a list or dict; restructure them by hand"
     if not all(_ONE_INDEX.fullmatch(r.access) for r in refs):
-        return "", "the entries sit in nested containers; restructure them by hand"
+        return FixKind.NONE, "the entries sit in nested containers; restructure them by hand"
     if kinds <= {"list", "tuple"}:
         return list_kind, ""
     if kinds == {"dict"}:
         return dict_kind, ""
-    return "", "they are held in a set or in containers of several kinds; restructure them by hand"
+    return FixKind.NONE, "they are held in a set or in containers of several kinds; restructure them by hand"
 
 
 # --- PI001 / PI002: plain tensor attributes ------------------------------------------------
@@ -112,7 +116,7 @@ def check_trainable_tensor_attribute(ctx: Any) -> list[Finding]:
                     f"`{_dotted(module, attribute)}` is a plain tensor attribute with requires_grad=True: "
                     "it is not in parameters(), so the optimizer never trains it, and state_dict() never saves it; "
                     f"use self.{attribute} = nn.Parameter(...)",
-                    fix="parameter",
+                    fix=FixKind.PARAMETER,
                 )
             )
     return out
@@ -122,7 +126,7 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
     out = []
     for (module, attribute), ref in _plain_tensor_refs(ctx):
         path = _dotted(module, attribute)
-        fix, no_fix = "buffer", ""
+        fix, no_fix = FixKind.BUFFER, ""
         owner = torch_argument(ctx, module, attribute) if ref.registered_as is None else None
         if owner is not None:
             message = (
@@ -145,7 +149,7 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
                 f"and this attribute keeps the old tensor; read self.{ref.registered_as.rsplit('.', 1)[-1]} "
                 "(or getattr) where it is used instead"
             )
-            fix, no_fix = "", "the code that reads the alias must read the buffer instead, not the assignment"
+            fix, no_fix = FixKind.NONE, "the code that reads the alias must read the buffer instead, not the assignment"
         else:
             continue
         out.append(_finding(PI002, module, attribute, [ref.name], message, fix, no_fix))
@@ -192,19 +196,19 @@ def check_tensors_in_container(ctx: Any) -> list[Finding]:
             else:
                 fix = "register each with self.register_buffer(...) and look them up by name"
             parts.append(
-                f"{_plural(len(loose), 'tensor')} held in {_container_text(loose)} ({_listing(r.name for r in loose)}) "
+                f"{plural(len(loose), 'tensor')} held in {_container_text(loose)} ({_listing(r.name for r in loose)}) "
                 f"{'is' if len(loose) == 1 else 'are'} not registered: not in parameters(), not moved by .to(), "
                 f"not saved by state_dict(); {fix}"
             )
         if stale:
             parts.append(
-                f"it keeps references to {_plural(len(stale), 'registered buffer')} "
+                f"it keeps references to {plural(len(stale), 'registered buffer')} "
                 f"({_listing(r.registered_as for r in stale)}): .to() replaces buffers, so these references go "
                 "stale; look the buffers up by name (getattr) when needed"
             )
         names = [r.name for r in loose] + [r.registered_as for r in stale]
         if stale:
-            fix, no_fix = "", "the code must look the registered buffers up by name where it uses them"
+            fix, no_fix = FixKind.NONE, "the code must look the registered buffers up by name where it uses them"
         elif not all(r.requires_grad or r.is_parameter for r in loose):
             # nn.ParameterList would turn them into trainable Parameters
             fix, no_fix = (
@@ -212,7 +216,7 @@ def check_tensors_in_container(ctx: Any) -> list[Finding]:
                 "plain tensors become buffers, each under its own name, and the code that reads them changes",
             )
         else:
-            fix, no_fix = _container_fix(loose, "parameter-list", "parameter-dict")
+            fix, no_fix = _container_fix(loose, FixKind.PARAMETER_LIST, FixKind.PARAMETER_DICT)
         out.append(_finding(PI003, module, attribute, names, f"`{path}`: " + "; ".join(parts), fix, no_fix))
     return out
 
@@ -240,16 +244,16 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
             fix = f"assign it normally (self.{attribute} = module) so that nn.Module registers it"
         else:
             fix = f"use {fix}"
-        kind, no_fix = _container_fix(loose, "module-list", "module-dict")
+        kind, no_fix = _container_fix(loose, FixKind.MODULE_LIST, FixKind.MODULE_DICT)
         out.append(
             _finding(
                 PI004,
                 module,
                 attribute,
                 names,
-                f"`{_dotted(module, attribute)}`: {_plural(len(names), 'nn.Module')} held in {_container_text(loose)} "
+                f"`{_dotted(module, attribute)}`: {plural(len(names), 'nn.Module')} held in {_container_text(loose)} "
                 f"({_listing(names)}) {'is' if len(names) == 1 else 'are'} not registered: "
-                f"{_plural(hidden, 'tensor')} inside {'is' if hidden == 1 else 'are'} invisible to parameters(), "
+                f"{plural(hidden, 'tensor')} inside {'is' if hidden == 1 else 'are'} invisible to parameters(), "
                 f".to() and state_dict(), and .train()/.eval() do not reach {'it' if len(names) == 1 else 'them'}; "
                 f"{fix}",
                 kind,

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from paraminspect.checks.model import at_least
+from paraminspect.checks.rule import at_least
 from paraminspect.render.findings import (
     FULL,
     finding_lines,
@@ -19,11 +19,11 @@ from paraminspect.render.findings import (
     severity_counts,
     summary_line,
 )
-from paraminspect.render.fit import plural
 from paraminspect.render.safe import one_line
+from paraminspect.wording import plural
 
 
-def print_registry_report(
+def print_sweep_report(
     console: Console,
     results: Sequence[Any],
     fail_on: str,

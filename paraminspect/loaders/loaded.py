@@ -1,9 +1,23 @@
-"""What every loader returns, and small helpers all of them share. Imports no other loader."""
+"""What every loader is given (LoadRequest) and returns (LoadedModel), and small helpers all
+of them share. Imports no other loader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What a form's loader (paraminspect.forms.Form.loader) is called with."""
+
+    spec: str
+    form: Any  # paraminspect.forms.Form
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    trust_pickle: bool = False
+    trust_remote_code: bool = False
 
 
 @dataclass
@@ -21,23 +35,6 @@ class LoadedModel:
     # A torch file's state_dict `_metadata` versions (module prefix -> version), which decide
     # how load_state_dict treats it (BatchNorm fills num_batches_tracked only without them).
     state_dict_versions: dict[str, int] | None = None
-
-
-def first_sentence(text: str) -> str:
-    """The first line of an error message, cut after its first sentence when long (torch's
-    dispatcher errors run on for a screenful)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    if len(line) > 160 and ". " in line:
-        line = line.split(". ", 1)[0]
-    return line
-
-
-def one_line(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"SystemExit (it called sys.exit({exc.code!r}))"
-    text = first_sentence(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def a_noun(noun: str) -> str:
@@ -60,3 +57,17 @@ def device_of(module: Any) -> str:
                     return str(t.device)
             stack.extend(c for c in reversed((getattr(current, "_modules", None) or {}).values()) if c is not None)
     return "cpu"
+
+
+def file_mode(spec: str) -> tuple[Path, int]:
+    """The path a MODEL names (`~` expanded) and its st_mode; a missing or unreadable path is
+    a LoadError with one printable line (a 5,000-character name is cut)."""
+    from paraminspect.errors import LoadError
+
+    path = Path(spec).expanduser()
+    try:
+        return path, path.stat().st_mode
+    except FileNotFoundError:
+        raise LoadError(f"no such file: {spec}") from None
+    except OSError as exc:  # a 5,000-character name, a loop of links, no permission
+        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None

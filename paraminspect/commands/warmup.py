@@ -29,8 +29,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from paraminspect.runner import server_start
-
 # Small, and between them the layers most timm models are made of: convolutions with batch
 # norm (resnet), attention blocks with layer norm (vit), depthwise convolutions (convnext).
 TIMM_MODELS = ("resnet10t", "vit_tiny_patch16_224", "convnext_atto")
@@ -55,7 +53,7 @@ def build() -> WarmupModel:
 
 def warm_up() -> None:
     """Check the warm-up models here (see the module docstring); never raises."""
-    from paraminspect.checking import check_model
+    from paraminspect.commands.check import check_model
 
     specs = [f"{__name__}:build"]
     if "timm" in sys.modules:
@@ -94,7 +92,4 @@ def _restore_state(saved: tuple[Any, ...]) -> None:
     torch.random.set_rng_state(torch_random)
 
 
-try:
-    warm_up()
-finally:
-    server_start.resume()
+warm_up()

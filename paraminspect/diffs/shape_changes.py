@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from paraminspect.diffs.grouping import describe_names, plural
+from paraminspect.diffs.grouping import describe_names
 from paraminspect.diffs.keyset import Key, KeySet
-from paraminspect.diffs.model import DTYPE, SHAPE, Explanation
+from paraminspect.diffs.result import DTYPE, SHAPE, Explanation
+from paraminspect.wording import plural
 
 HEAD_NAMES = ("head", "fc", "classifier", "cls", "last_linear", "logits", "output", "out", "pred", "heads")
 VOCAB_HEADS = ("lm_head", "embed_out", "output_projection")

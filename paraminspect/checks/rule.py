@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -15,6 +16,49 @@ _RANK = {INFO: 0, WARNING: 1, ERROR: 2}
 def at_least(severity: str, threshold: str) -> bool:
     """True when `severity` is at or above `threshold` (error > warning > info)."""
     return _RANK[severity] >= _RANK[threshold]
+
+
+class FixKind(str, Enum):
+    """The automatic fix a check chose for a finding: what `check --fix` writes
+    (paraminspect.fixes.rewrite) and how the fix reports name it (render.fixes). NONE (falsy,
+    equal to "") when there is none. A str, so JSON shows the value (`"parameter"`)."""
+
+    NONE = ""
+    PARAMETER = "parameter"
+    BUFFER = "buffer"
+    PARAMETER_LIST = "parameter-list"
+    PARAMETER_DICT = "parameter-dict"
+    MODULE_LIST = "module-list"
+    MODULE_DICT = "module-dict"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @property
+    def wrapper(self) -> str | None:
+        """The torch.nn class the fix wraps the value in (None: register_buffer, or no fix)."""
+        return _WRAPPERS.get(self)
+
+    @property
+    def is_dict(self) -> bool:
+        return self in (FixKind.PARAMETER_DICT, FixKind.MODULE_DICT)
+
+    @property
+    def spelled(self) -> str:
+        """How the fix lines name what the fix writes: `nn.ParameterList`, `register_buffer`."""
+        return "register_buffer" if self is FixKind.BUFFER else f"nn.{self.wrapper}"
+
+
+_WRAPPERS = {
+    FixKind.PARAMETER: "Parameter",
+    FixKind.PARAMETER_LIST: "ParameterList",
+    FixKind.PARAMETER_DICT: "ParameterDict",
+    FixKind.MODULE_LIST: "ModuleList",
+    FixKind.MODULE_DICT: "ModuleDict",
+}
 
 
 @dataclass(frozen=True)
@@ -30,9 +74,9 @@ class Finding:
     file: str | None = None
     line: int | None = None
     model: str = ""  # the MODEL spec as given on the command line ("" through the Python API)
-    # The automatic fix the check chose for this finding (a kind of paraminspect.fixes:
-    # "parameter", "buffer", "parameter-list", ...), or "" with `no_fix` saying why not.
-    fix: str = ""
+    # The automatic fix the check chose for this finding, or FixKind.NONE with `no_fix`
+    # saying why not.
+    fix: FixKind = FixKind.NONE
     no_fix: str = ""
 
 
@@ -92,6 +136,7 @@ class Fix:
 
     summary: str
     changes_state: bool
+    kinds: tuple[FixKind, ...] = ()  # the FixKinds the rule's check chooses from
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""`check --fix` and `check --diff`: which fixes were asked for, the unified diff (--diff) or
+the files rewritten and checked again (--fix), and the lines that say what was done. The fix
+machinery (LibCST, ~1 s to import) is imported only when one of them is given."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+from paraminspect.errors import UsageError
+
+
+def fix_codes(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: bool) -> Optional[list[str]]:
+    """Validate --fix/--diff/--fix-only/--fix-persistent; the --fix-only codes (None: all)."""
+    if fix and diff:
+        raise UsageError("--diff shows the fixes and changes nothing, --fix applies them: use one of them")
+    if not (fix or diff) and (fix_only is not None or persistent):
+        raise UsageError(f"{'--fix-only' if fix_only is not None else '--fix-persistent'} needs --fix or --diff")
+    if not (fix or diff):
+        return None  # a plain check never imports the fix machinery
+    from paraminspect.checks.finalise import parse_codes
+    from paraminspect.fixes.files import fixable_codes
+
+    codes = parse_codes(fix_only, "--fix-only")
+    fixable = fixable_codes()
+    for code in codes or []:
+        if code != "ALL" and not any(c.startswith(code) for c in fixable):
+            raise UsageError(f"--fix-only {code}: no rule it names has a fix; rules with fixes: {', '.join(fixable)}")
+    return codes
+
+
+def show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, output_file: Optional[Path]) -> int:
+    """--diff: the unified diff on stdout (or -o), what cannot be fixed on stderr."""
+    from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to
+    from paraminspect.fixes.apply import preview
+    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.render.fixes import fix_lines
+
+    for result in results:
+        if result.error is not None:
+            error_line(result.error if len(results) == 1 else result.error_line())
+    fix_report = preview(plan_fixes(results, codes), persistent)
+    with output_to(output_file) as out:
+        out.write("".join(fix_report.diffs))
+    for line in fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=True):
+        sys.stderr.write(line + "\n")
+    if any(r.error is not None for r in results):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if fix_report.diffs else EXIT_OK
+
+
+def apply_fixes(
+    results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Callable[[], list[Any]]
+) -> list[Any]:
+    """--fix: write, re-check, revert what failed; the re-check's results."""
+    from paraminspect.fixes.apply import apply_fixes as apply
+    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.render.fixes import fix_lines
+
+    fix_report = apply(plan_fixes(results, codes), results, recheck, persistent)
+    for line in fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=False):
+        sys.stderr.write(line + "\n")
+    return fix_report.results

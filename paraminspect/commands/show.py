@@ -1,0 +1,197 @@
+"""`paraminspect show MODEL`: its options, what runs in the model's child process (load, take
+the inventory, filter, and render there what does not need the CLI's terminal), and the
+report. Imports only the standard library at module level: the CLI imports it to unpickle a
+ShowResult, and model processes preload it."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Optional
+
+SHOW_TARGET = "paraminspect.commands.show:show_in_child"
+
+
+@dataclass(frozen=True)
+class ShowOptions:
+    """`show`'s command line, validated by cli.py."""
+
+    model: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    device: Optional[str] = None
+    depth: Optional[int] = None
+    kind: Optional[str] = None
+    name_filter: Optional[str] = None
+    output_format: str = "table"
+    output_file: Optional[Path] = None
+    trust_pickle: bool = False
+    trust_remote_code: bool = False
+    weights: bool = False
+    dtypes: Optional[list[str]] = None
+    timeout: Optional[float] = None
+    no_cache: bool = False
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    """What `show` renders: the loaded spec's description, the whole inventory (for totals),
+    the records that pass --kind/--filter, and the per-module rows of --depth."""
+
+    spec: str
+    resolved: str
+    build_device: str
+    source: str
+    notes: tuple[str, ...]
+    inventory: Any  # tensors.records.Inventory: its tensors, totals and notes (see show_in_child)
+    records: tuple[Any, ...]
+    modules: Any = None  # list of ModuleSummaryRow under --depth
+    memory: Any = None  # list of tensors.memory.MemoryEstimate under --dtype
+    rendered: str | None = None  # the output, when rendered in the child (then no records)
+
+
+def show_in_child(
+    spec: str,
+    kwargs: dict[str, Any] | None = None,
+    device: str | None = None,
+    trust_pickle: bool = False,
+    depth: int | None = None,
+    kind: str | None = None,
+    name_filter: str | None = None,
+    weights: bool = False,
+    trust_remote_code: bool = False,
+    dtypes: list[str] | None = None,
+    render: str | None = None,
+) -> ShowResult:
+    """Load `spec` (or, with `weights`, list a Hugging Face folder's weight files) and take
+    its inventory, recast to `dtypes[0]` with memory estimates under --dtype (in the child).
+    `render`: a format to render the output in here, sent back instead of the records."""
+    import gc
+
+    from paraminspect.loaders.dispatch import load
+    from paraminspect.tensors.totals import module_summary
+
+    if weights:
+        from paraminspect.loaders.hf import load_hf_weights
+
+        loaded = load_hf_weights(spec, trust_pickle=trust_pickle)
+    else:
+        loaded = load(spec, kwargs or {}, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
+    gc.freeze()  # the model is built: the collector need not rescan its objects
+    module = None
+    if loaded.inventory is not None:  # a checkpoint listed from its headers
+        inv, wrap_notes = loaded.inventory, []
+    else:
+        from paraminspect.tensors.walk import build_inventory  # imports torch
+        from paraminspect.tensors.wrappers import unwrap
+
+        module, wrap_notes = unwrap(loaded.module)
+        inv = build_inventory(module)
+    wrap_notes = [*wrap_notes, *inv.notes]
+    memory = None
+    if dtypes:
+        from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
+
+        memory = estimates(inv, dtypes, no_split_classes(module))
+        inv = inventory_as(inv, dtypes[0])
+        wrap_notes.append(recast_note(dtypes[0]))
+    records = tuple(
+        r
+        for r in inv.tensors
+        if (kind is None or r.kind == kind)
+        and (name_filter is None or any(fnmatch.fnmatchcase(n, name_filter) for n in (r.name, *r.aliases)))
+    )
+    # --filter/--kind count in --depth views too
+    modules = None
+    if depth is not None:
+        modules = module_summary(inv, depth, None if len(records) == len(inv.tensors) else records)
+    # What the CLI renders: tensors, totals, notes. Classes would import user code in the
+    # parent; module and reference records (25,000 of the 50,000-tensor sample) would only
+    # cost pickling both ways (~0.3 s there).
+    inv = dataclasses.replace(inv, module_classes={}, modules=(), references=())
+    result = ShowResult(
+        spec=loaded.spec,
+        resolved=loaded.resolved,
+        build_device=loaded.build_device,
+        source=loaded.source,
+        notes=(*loaded.notes, *wrap_notes),
+        inventory=inv,
+        records=records,
+        modules=modules,
+        memory=memory,
+    )
+    if render is None:
+        return result
+    import io
+
+    from paraminspect.collector import collector_paused
+
+    text = io.StringIO()
+    with collector_paused():  # rows of text for tens of thousands of records, no cycles
+        write_show(text, result, render)
+    return dataclasses.replace(result, inventory=None, records=(), modules=None, memory=None, rendered=text.getvalue())
+
+
+def write_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
+    """`show`'s output of a ShowResult in `output_format`: its `rendered` text when the
+    model's child process already rendered it, else rendered here."""
+    if loaded.rendered is not None:
+        out.write(loaded.rendered)
+        return
+    from paraminspect import formats
+
+    formats.renderer(output_format, formats.SHOW)(out, loaded)
+
+
+def run_show(options: ShowOptions, invocation: Any) -> int:
+    """`show`: the result cache, else the model's child process (or this process, for a
+    listing that runs no code), then the report."""
+    from paraminspect.commands.cached import maybe_cached
+
+    use_cache = not options.no_cache and not options.weights
+    return maybe_cached([options.model], use_cache, options.output_file, invocation, lambda: _show(options, invocation))
+
+
+def _show(options: ShowOptions, invocation: Any) -> int:
+    import gc
+    import sys
+
+    from paraminspect import formats
+    from paraminspect.commands.arguments import refuse_overwriting
+    from paraminspect.commands.outcomes import in_child
+    from paraminspect.commands.output import EXIT_OK, notify, output_to
+    from paraminspect.errors import UsageError
+    from paraminspect.forms import parse_spec, preload_for
+    from paraminspect.runner import Task, resolve_timeout
+
+    if options.weights and options.kwargs:
+        raise UsageError("--weights lists stored tensors: it takes no -a arguments")
+    on_terminal = options.output_file is None and sys.stdout.isatty()
+    terminal = formats.get(options.output_format).terminal
+    kwargs = {
+        "spec": options.model,
+        "kwargs": options.kwargs,
+        "device": options.device,
+        "trust_pickle": options.trust_pickle,
+        "depth": options.depth,
+        "kind": options.kind,
+        "name_filter": options.name_filter,
+        "weights": options.weights,
+        "trust_remote_code": options.trust_remote_code,
+        "dtypes": options.dtypes,
+        # rendered where the records are, unless it needs this process's terminal
+        "render": None if on_terminal and terminal else options.output_format,
+    }
+    refuse_overwriting(options.output_file, [options.model])
+    if not options.weights and parse_spec(options.model).in_cli(options.trust_pickle):
+        loaded = show_in_child(**kwargs)  # a listing that runs no code: here, without a child
+    else:
+        task = Task(SHOW_TARGET, kwargs, label=options.model)
+        loaded = in_child(task, resolve_timeout(options.timeout), preload_for([options.model]), invocation)
+    gc.freeze()  # the records are here: the collector need not rescan them while we render
+    for message in loaded.notes:
+        notify(message)
+    with output_to(options.output_file) as out:
+        write_show(out, loaded, options.output_format)
+    return EXIT_OK
