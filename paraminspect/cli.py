@@ -21,7 +21,7 @@ from paraminspect import formats
 from paraminspect.commands.outcomes import ChildError, Invocation, bug_message
 from paraminspect.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
-from paraminspect.forms import BY_NAME, model_help
+from paraminspect.forms import BY_NAME, HF_PREFIX, TIMM_PREFIX, model_help
 
 
 class _PlainFlags:
@@ -132,7 +132,7 @@ def show(
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     weights: bool = typer.Option(
-        False, "--weights", help="A Hugging Face folder or hf:ORG/NAME: list its weight files (headers only)."
+        False, "--weights", help=f"A Hugging Face folder or {HF_PREFIX}ORG/NAME: list its weight files (headers only)."
     ),
     dtype: Optional[list[str]] = typer.Option(
         None,
@@ -229,7 +229,7 @@ def check(
         "-j",
         "--jobs",
         help="Check N models at a time, each in its own process (default: 1; for timm globs such as "
-        "'timm:vit_*', the number of cores). At most the number of cores unless --oversubscribe.",
+        f"'{TIMM_PREFIX}vit_*', the number of cores). At most the number of cores unless --oversubscribe.",
     ),
     fix: bool = typer.Option(
         False, "--fix", help="Rewrite the assignments of fixable findings ([*]), then build and check again."
@@ -334,7 +334,9 @@ def diff(
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     weights: bool = typer.Option(
-        False, "--weights", help="RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or hf:ORG/NAME)."
+        False,
+        "--weights",
+        help=f"RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or {HF_PREFIX}ORG/NAME).",
     ),
     debug: bool = DEBUG_OPTION,
 ) -> int:

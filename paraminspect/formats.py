@@ -34,14 +34,14 @@ class OutputFormat:
 
 
 FORMATS: tuple[OutputFormat, ...] = (
-    OutputFormat("table", True, {SHOW: "paraminspect.render.show:write_table"}, shown={SHOW: "table (or text)"}),
+    OutputFormat("table", True, {SHOW: "paraminspect.render.show_table:write_table"}, shown={SHOW: "table (or text)"}),
     OutputFormat(
         "text",
         True,
         {
-            SHOW: "paraminspect.render.show:write_table",  # the table, as check's default is text
+            SHOW: "paraminspect.render.show_table:write_table",  # the table, as check's default is text
             CHECK: "paraminspect.render.check_report:write_full",
-            DIFF: "paraminspect.render.diff:write_text",
+            DIFF: "paraminspect.render.diff_report:write_text",
         },
         shown={SHOW: "", CHECK: "text (each finding with its source line)"},
     ),
@@ -52,7 +52,7 @@ FORMATS: tuple[OutputFormat, ...] = (
         {
             SHOW: "paraminspect.render.json:write_show",
             CHECK: "paraminspect.render.json:write_check",
-            DIFF: "paraminspect.render.diff:write_json",
+            DIFF: "paraminspect.render.diff_report:write_json",
         },
     ),
     OutputFormat("csv", False, {SHOW: "paraminspect.render.text:write_csv"}),

@@ -10,7 +10,7 @@ import pytest
 from paraminspect.checks import all_rules
 from paraminspect.commands.check import check_model
 from paraminspect.fixes import FixRequest, rewrite_source
-from paraminspect.fixes.files import plan_fixes
+from paraminspect.fixes.plan import plan_fixes
 
 FIXABLE = [rule for rule in all_rules().values() if rule.fix is not None]
 

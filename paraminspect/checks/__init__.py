@@ -1,8 +1,14 @@
-"""The rule catalog. Each family module defines `RULES: list[Rule]` and must not import
+"""The rule catalog. A rule is one unit (checks.rule.Rule): code, name, severity, summary,
+explanation, its check function, its examples, and its fix (a Fix naming the FixKinds the
+check chooses from). Each family module defines `RULES: list[Rule]` and must not import
 torch at module level, so that `paraminspect rules` and `explain` stay instant.
 
-Families: registration (PI001-PI004) and registered (PI005-PI010), shapes (PI011), runtime (PI1xx, reported by
-`check --run`).
+Families (FAMILIES): unregistered.py (PI001-PI004, fixes in unregistered_fixes.py),
+registered.py (PI005-PI010), module_config.py (PI011), runtime.py (PI1xx, reported by
+`check --run`); the longer examples are in registration_examples.py and runtime_examples.py.
+engine.py runs the static rules on a built model; finalise.py is the one finaliser every
+pass's findings go through (select/ignore, allow, noqa, severity, order); model_result.py
+is what checking one model gives.
 """
 
 from __future__ import annotations

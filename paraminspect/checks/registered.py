@@ -1,6 +1,6 @@
 """Registration rules PI005-PI010: facts about registered parameters and buffers (a buffer
 that requires grad, devices, dtypes, ties, frozen parameters, non-persistent buffers).
-PI001-PI004, about tensors and modules that are not registered, are in registration.py.
+PI001-PI004, about tensors and modules that are not registered, are in unregistered.py.
 
 Importable without torch (`paraminspect rules` / `explain`): the check functions only read
 the plain records of an Inventory.

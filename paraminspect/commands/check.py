@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from paraminspect import formats
+
 CHECK_TARGET = "paraminspect.commands.check:check_in_child"
 
 
@@ -25,7 +27,7 @@ class CheckOptions:
     select: Optional[list[str]] = None
     ignore: Optional[list[str]] = None
     fail_on: Optional[str] = None
-    output_format: str = "text"
+    output_format: str = formats.default(formats.CHECK)
     output_file: Optional[Path] = None
     run: Any = None
     trust_pickle: bool = False
@@ -286,7 +288,6 @@ def report(
     """Render ModelResults, print load errors on stderr, and pick the exit code. A sweep's
     terminal report lists the failures itself (apart from the findings). Failures of the
     `lenient` specs (classes found by `check PATH`, without --strict) do not make it 2."""
-    from paraminspect import formats
     from paraminspect.checks.rule import at_least
     from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to
 

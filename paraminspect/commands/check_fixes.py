@@ -21,7 +21,7 @@ def fix_codes(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: 
     if not (fix or diff):
         return None  # a plain check never imports the fix machinery
     from paraminspect.checks.finalise import parse_codes
-    from paraminspect.fixes.files import fixable_codes
+    from paraminspect.fixes.plan import fixable_codes
 
     codes = parse_codes(fix_only, "--fix-only")
     fixable = fixable_codes()
@@ -35,7 +35,7 @@ def show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, 
     """--diff: the unified diff on stdout (or -o), what cannot be fixed on stderr."""
     from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to
     from paraminspect.fixes.apply import preview
-    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.fixes.plan import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
 
     for result in results:
@@ -56,7 +56,7 @@ def apply_fixes(
 ) -> list[Any]:
     """--fix: write, re-check, revert what failed; the re-check's results."""
     from paraminspect.fixes.apply import apply_fixes as apply
-    from paraminspect.fixes.files import fixable_codes, plan_fixes
+    from paraminspect.fixes.plan import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
 
     fix_report = apply(plan_fixes(results, codes), results, recheck, persistent)

@@ -15,7 +15,7 @@ from paraminspect.checks.finalise import parse_codes
 from paraminspect.checks.runtime import runtime_enabled
 from paraminspect.config import Config, load_config, resolve_model_path
 from paraminspect.errors import UsageError
-from paraminspect.forms import parse_spec, preload_for
+from paraminspect.forms import TIMM_PREFIX, parse_spec, preload_for
 from paraminspect.runner.task import DEFAULT_TIMEOUT
 from paraminspect.runner.task import Task as RunnerTask
 
@@ -114,7 +114,7 @@ def plan_check(
         parsed = parse_spec(spec)
         if parsed.is_glob and not parsed.form.library_sweep:
             raise UsageError(
-                f"{spec!r}: globs match timm names (timm:vit_*) and transformers classes only; "
+                f"{spec!r}: globs match timm names ({TIMM_PREFIX}vit_*) and transformers classes only; "
                 "for files, let the shell expand them (sample_models/*.py) or list the factories"
             )
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from paraminspect import formats
+
 DIFF_TARGET = "paraminspect.commands.diff:diff_in_child"
 EXIT_NOT_LOADABLE = 1
 
@@ -19,7 +21,7 @@ class DiffOptions:
     right: Optional[str]
     left_kwargs: dict[str, Any] = field(default_factory=dict)
     right_kwargs: dict[str, Any] = field(default_factory=dict)
-    output_format: str = "text"
+    output_format: str = formats.default(formats.DIFF)
     output_file: Optional[Path] = None
     mapping: Optional[Path] = None
     trust_pickle: bool = False
@@ -67,7 +69,6 @@ def run_diff(options: DiffOptions, invocation: Any) -> int:
     """`diff`: in a child process unless both sides are listings that run no code."""
     import json
 
-    from paraminspect import formats
     from paraminspect.commands.arguments import refuse_overwriting
     from paraminspect.commands.outcomes import in_child
     from paraminspect.commands.output import EXIT_OK, notify, output_to

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Optional
 
+from paraminspect import formats
+
 SHOW_TARGET = "paraminspect.commands.show:show_in_child"
 
 
@@ -24,7 +26,7 @@ class ShowOptions:
     depth: Optional[int] = None
     kind: Optional[str] = None
     name_filter: Optional[str] = None
-    output_format: str = "table"
+    output_format: str = formats.default(formats.SHOW)
     output_file: Optional[Path] = None
     trust_pickle: bool = False
     trust_remote_code: bool = False
@@ -139,7 +141,6 @@ def write_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
     if loaded.rendered is not None:
         out.write(loaded.rendered)
         return
-    from paraminspect import formats
 
     formats.renderer(output_format, formats.SHOW)(out, loaded)
 
@@ -157,7 +158,6 @@ def _show(options: ShowOptions, invocation: Any) -> int:
     import gc
     import sys
 
-    from paraminspect import formats
     from paraminspect.commands.arguments import refuse_overwriting
     from paraminspect.commands.outcomes import in_child
     from paraminspect.commands.output import EXIT_OK, notify, output_to

@@ -4,9 +4,8 @@ any child is forked.
 A child's first model runs its code paths for the first time in that process: CPython 3.11
 specialises bytecode as it runs it (writing to code objects the child shares with the
 server, copy on write), and torch, timm and paraminspect fill their lazy caches. Every child
-used to pay that again. Done once in the server, the children inherit it: measured on 2
-cores, a child's CPU time for a timm model fell by 18% on 40 random timm models and by
-45% on five resnets/vits/convnexts (one warm-up check costs 20-60 ms, once).
+used to pay that again. Done once in the server, the children inherit it (what it saves:
+bench/NOTES.md).
 
 What is checked here is paraminspect's own small model and, when the server imported timm,
 a few timm architectures built on meta: no user code runs in the server. Which of the
@@ -28,6 +27,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from paraminspect.forms import TIMM_PREFIX
 
 # Small, and between them the layers most timm models are made of: convolutions with batch
 # norm (resnet), attention blocks with layer norm (vit), depthwise convolutions (convnext).
@@ -57,7 +58,7 @@ def warm_up() -> None:
 
     specs = [f"{__name__}:build"]
     if "timm" in sys.modules:
-        specs += [f"timm:{name}" for name in TIMM_MODELS]
+        specs += [f"{TIMM_PREFIX}{name}" for name in TIMM_MODELS]
     saved = _saved_state()
     try:
         with (

@@ -1,7 +1,8 @@
 """diff: will one side's state_dict load into the other, and if not, why.
 
-gather (gather.py) turns each side into plain data; compare (compare.py) and the
-explainers are pure functions on that data; render/diff.py prints the result.
+gather.py turns each side into plain data (keyset.py), compare.py and the explainers
+(explain.py, shape_changes.py, hf_load.py, grouping.py) are pure functions on that data,
+result.py is the Diff; render/diff_report.py prints it, commands/diff.py runs the command.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from paraminspect.config import Config
-from paraminspect.discover.found import Discovery, FoundClass, Skipped
+from paraminspect.discover.found import Discovery, FoundClass, SkippedClass
 from paraminspect.errors import ParamInspectError
 
 TARGET = "paraminspect.discover.classes:discover_classes"
@@ -50,7 +50,7 @@ def discover_classes(files: Sequence[Mapping[str, str]], args: Mapping[str, Mapp
 
     table = Config(args={k: dict(v) for k, v in args.items()})
     found: list[FoundClass] = []
-    skipped: list[Skipped] = []
+    skipped: list[SkippedClass] = []
     failures: list[tuple[str, str]] = []
     import_failures: list[tuple[str, str]] = []
     with_classes = 0
@@ -71,7 +71,7 @@ def discover_classes(files: Sequence[Mapping[str, str]], args: Mapping[str, Mapp
                 continue
             missing = missing_arguments(cls, kwargs)
             if missing:
-                skipped.append(Skipped(spec, f"needs {', '.join(missing)}"))
+                skipped.append(SkippedClass(spec, f"needs {', '.join(missing)}"))
                 continue
             found.append(FoundClass(spec, kwargs))
     return Discovery(tuple(found), tuple(skipped), tuple(failures), tuple(import_failures), with_classes)

@@ -17,7 +17,7 @@ class FoundClass:
 
 
 @dataclass(frozen=True)
-class Skipped:
+class SkippedClass:
     """A class that is not checked and is not a failure: it needs arguments nobody gave."""
 
     model: str
@@ -30,7 +30,7 @@ class Discovery:
     failures (a file that cannot be imported, an abstract class) as (spec, one line)."""
 
     classes: tuple[FoundClass, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
+    skipped: tuple[SkippedClass, ...] = ()
     failures: tuple[tuple[str, str], ...] = ()
     import_failures: tuple[tuple[str, str], ...] = ()  # (file as shown, one line): nothing in it was checked
     files_with_classes: int = 0

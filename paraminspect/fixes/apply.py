@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.checks.rule import FixKind
-from paraminspect.fixes.files import FilePlan, FixPlan, Skipped, read_source, rewrite_file, unified_diff, write_source
+from paraminspect.fixes.plan import FilePlan, FixPlan, NotFixed, read_source, rewrite_file, unified_diff, write_source
 from paraminspect.fixes.rewrite import FixRequest
 
 STILL_REPORTED = "the finding is still reported after the fix"
@@ -32,13 +32,13 @@ class Change:
 class FixReport:
     applied: list[Change] = field(default_factory=list)
     reverted: list[Change] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[NotFixed] = field(default_factory=list)
     results: list[Any] = field(default_factory=list)  # the re-check's results (the input's when nothing was written)
     diffs: list[str] = field(default_factory=list)  # --diff: one unified diff per changed file
 
 
-def _refused(plan: FilePlan, outcomes: Sequence[Any]) -> list[Skipped]:
-    return [Skipped(f, o.reason) for o in outcomes if not o.applied for f in plan.findings[o.request]]
+def _refused(plan: FilePlan, outcomes: Sequence[Any]) -> list[NotFixed]:
+    return [NotFixed(f, o.reason) for o in outcomes if not o.applied for f in plan.findings[o.request]]
 
 
 def preview(plan: FixPlan, persistent: bool = False) -> FixReport:

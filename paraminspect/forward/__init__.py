@@ -1,1 +1,3 @@
-"""The forward-pass observer (check --run, PI1xx) and example inputs."""
+"""The forward pass: `check --run`'s observer (observer.py, tracing.py), example inputs
+(examples.py), seeded runs (seeded.py) and the PI1xx pass over one model (check_run.py).
+"""

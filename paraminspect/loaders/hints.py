@@ -56,4 +56,3 @@ def not_a_model_folder(spec: str) -> str:
         "path/file.py:attr, a checkpoint file or a Hugging Face folder (with config.json); "
         f"`paraminspect check {spec}` checks the nn.Module classes defined there"
     )
-

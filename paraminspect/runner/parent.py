@@ -2,28 +2,25 @@
 several, Task.reuse), at most `jobs` at a time, wait for a message, an exit or a deadline,
 and turn each into an Outcome.
 
-Process model (measured on 2 shared cores, Python 3.11, torch 2.14 CPU):
+Process model (the measurements behind each choice are in bench/NOTES.md):
 - One task, in a process that has not imported torch (the CLI): fork this process. It holds
-  only typer and paraminspect's CLI, so the fork costs ~1 ms and the child imports what the
-  model needs; nothing is paid twice. The CLI forks that process when it starts (a spare,
-  runner.spare), so that torch's import overlaps typer's and the argument parsing; run_many
+  only typer and paraminspect's CLI, so the fork is cheap and the child imports what the
+  model needs; nothing is paid twice. The CLI may fork that process when it starts (a
+  spare, runner.spare), so that torch's import overlaps the argument parsing; run_many
   hands the spare the task instead of forking.
 - Several tasks, or a caller that has imported torch: fork from multiprocessing's fork
-  server, which imported torch (and timm for timm names) once (`set_forkserver_preload`)
-  and then checked a few small models (runner.warmup), so that children start warm. A task
-  without `reuse` gets a fresh process of its own, forked from the server in a few ms,
-  instead of each worker importing torch (2-4 s each). Forking the caller instead is not
-  safe once torch has run an OpenMP region: a forked child's first parallel op hangs
-  (reproduced: a matmul in the parent, then one in a forked child, never returns).
-  Measured: `check 'timm:resnet1*' -j 2` (14 models) 35 s with the fork server against 80 s
-  with the former spawned workers that imported torch and timm each (same loaded machine).
+  server, which imports the caller's `server_preload` once (torch, timm for timm names, and
+  a warm-up that checks small models, so that children start warm). A task without `reuse`
+  gets a fresh process of its own, forked from the server in a few ms, instead of each
+  worker importing torch. Forking the caller instead is not safe once torch has run an
+  OpenMP region: a forked child's first parallel op hangs (reproduced: a matmul in the
+  parent, then one in a forked child, never returns).
 - Tasks marked `reuse` (a library's registered models in a sweep) run one after another in
   a worker forked from the server, which answers each and takes the next, until a task
-  leaves the process changed (runner.state) or it has run WORKER_TASKS. A fork and an exit
-  cost ~25-40 ms of CPU here (the page tables of the server's ~400 MB), and a fresh
-  process's first model runs 1.3-2x slower than a warm one: `check 'timm:resnet*' -j 2`
-  took 9.3-10 s with a process per model, 7.1-7.7 s with workers. A task that crashes, hangs
-  or exits takes only its worker with it, as a process of its own would.
+  leaves the process changed (runner.state) or it has run WORKER_TASKS: a fork and an exit
+  cost the page tables of the server's heap, and a fresh process's first model runs slower
+  than a warm one. A task that crashes, hangs or exits takes only its worker with it, as a
+  process of its own would.
 - Not pebble (DESIGN.md's first choice): its pool drops a worker that ends with exit status 0
   before answering (`inspect_workers` keeps only non-zero exit codes), so a factory that
   calls os._exit(0) leaves its task waiting for the timeout instead of failing at once; its

@@ -1,6 +1,6 @@
 """Imported first by the runner's fork server: the cyclic collector stays paused while the
 server imports its preload list (torch, timm: ~1M objects that live as long as the server,
-no garbage worth a pass; see bench/README.md for what the passes cost). runner.server_ready,
+no garbage worth a pass; see bench/NOTES.md for what the passes cost). runner.server_ready,
 imported last, calls resume(): what was imported is frozen (no pass, in the server or any
 child, rescans it) and the collector runs again."""
 

@@ -18,7 +18,7 @@ _PACKAGE_DIRS = ("site-packages", "dist-packages")
 
 
 @dataclass(frozen=True)
-class Skipped:
+class NotFixed:
     """A finding of a rule that has fixes, left as it is, and why."""
 
     finding: Any  # paraminspect.checks.rule.Finding
@@ -36,7 +36,7 @@ class FilePlan:
 @dataclass
 class FixPlan:
     files: list[FilePlan]
-    skipped: list[Skipped]
+    skipped: list[NotFixed]
 
     @property
     def requests(self) -> int:
@@ -75,20 +75,20 @@ def plan_fixes(results: Iterable[Any], only: Sequence[str] | None = None, root: 
     root = (root or Path.cwd()).resolve()
     codes = fixable_codes()
     files: dict[Path, FilePlan] = {}
-    skipped: list[Skipped] = []
+    skipped: list[NotFixed] = []
     for result in results:
         for finding in result.findings:
             if finding.code not in codes or not _selected(finding.code, only):
                 continue
             if not finding.fix:
-                skipped.append(Skipped(finding, finding.no_fix or "no automatic fix"))
+                skipped.append(NotFixed(finding, finding.no_fix or "no automatic fix"))
                 continue
             if finding.file is None or finding.line is None:
-                skipped.append(Skipped(finding, "its assignment was not found in the source"))
+                skipped.append(NotFixed(finding, "its assignment was not found in the source"))
                 continue
             path, why = _where(finding.file, root)
             if path is None:
-                skipped.append(Skipped(finding, why))
+                skipped.append(NotFixed(finding, why))
                 continue
             plan = files.setdefault(path, FilePlan(path, path.relative_to(root).as_posix()))
             request = FixRequest(finding.code, finding.line, finding.attribute, finding.fix)
