@@ -18,7 +18,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from paraminspect import formats
-from paraminspect.commands.outcomes import ChildError, Invocation, bug_message
+from paraminspect.commands.arguments import Invocation
+from paraminspect.commands.outcomes import ChildError, bug_message
 from paraminspect.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from paraminspect.errors import ParamInspectError, Terminated, UsageError
 from paraminspect.forms import BY_NAME, HF_PREFIX, TIMM_PREFIX, model_help

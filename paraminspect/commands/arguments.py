@@ -1,13 +1,25 @@
-"""Arguments every command reads the same way: `-a key=value` factory arguments, and `-o`
-never naming a file the models are read from."""
+"""What every command reads the same way: the Invocation (the command line as a whole, and
+--debug), `-a key=value` factory arguments, and `-o` never naming a file the models are
+read from."""
 
 from __future__ import annotations
 
 import ast
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from paraminspect.errors import UsageError
+
+
+@dataclass
+class Invocation:
+    """What the whole command line set, handed to every command (cli.py makes one per run):
+    the arguments, for the result cache's key, and --debug, which the Typer callback sets
+    wherever it is given (before or after the subcommand)."""
+
+    argv: tuple[str, ...] = ()
+    debug: bool = False
 
 
 def parse_factory_args(pairs: list[str] | None) -> dict[str, Any]:

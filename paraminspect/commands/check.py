@@ -1,8 +1,8 @@
 """`paraminspect check MODEL...|PATH`: its options, what runs in each model's child process
 (check_model: load, unwrap, inventory, the rules), the many-model run and the report. The
 plan (config, globs) is in check_plan.py, --fix/--diff in check_fixes.py. Imports only the
-standard library at module level: the CLI imports it to unpickle results, model processes
-preload it."""
+standard library and paraminspect.formats at module level: the CLI imports it to unpickle
+results, model processes preload it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`paraminspect diff LEFT RIGHT`: its options, what runs in the child (both sides gathered
-and compared), and the report. Imports only the standard library at module level."""
+and compared), and the report. Imports only the standard library and paraminspect.formats
+at module level."""
 
 from __future__ import annotations
 

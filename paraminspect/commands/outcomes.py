@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from paraminspect.errors import LoadError, ParamInspectError, UsageError
@@ -37,16 +36,6 @@ def value_of(outcome: Outcome) -> Any:
     raise (UsageError if outcome.status == ERROR else LoadError)(line)
 
 
-@dataclass
-class Invocation:
-    """What the whole command line set, handed to every command (cli.py makes one per run):
-    the arguments, for the result cache's key, and --debug, which the Typer callback sets
-    wherever it is given (before or after the subcommand)."""
-
-    argv: tuple[str, ...] = ()
-    debug: bool = False
-
-
 def run_in_children(
     tasks: Sequence[Task],
     jobs: int,
@@ -72,9 +61,9 @@ def run_in_child(task: Task, timeout: float, preload: Sequence[str], server: boo
     return run_in_children([task], 1, timeout, preload, server=server)[0]
 
 
-def in_child(task: Task, timeout: float, preload: Sequence[str], invocation: Invocation) -> Any:
+def in_child(task: Task, timeout: float, preload: Sequence[str], invocation: Any) -> Any:
     """Run a runner Task in a child process; its value, or the ChildError that ends the command
-    (the child's traceback shown under --debug)."""
+    (the child's traceback shown under --debug: `invocation`, an arguments.Invocation)."""
     from paraminspect.commands.output import model_output
 
     outcome = run_in_child(task, timeout, preload)

@@ -1,7 +1,7 @@
 """`paraminspect show MODEL`: its options, what runs in the model's child process (load, take
 the inventory, filter, and render there what does not need the CLI's terminal), and the
-report. Imports only the standard library at module level: the CLI imports it to unpickle a
-ShowResult, and model processes preload it."""
+report. Imports only the standard library and paraminspect.formats at module level: the CLI
+imports it to unpickle a ShowResult, and model processes preload it."""
 
 from __future__ import annotations
 
