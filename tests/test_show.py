@@ -213,8 +213,8 @@ def test_bad_options_exit_2_one_line(cli, args):
 def test_the_models_process_renders_what_does_not_need_the_terminal(output_format):
     """Piped or written to a file, `show` is rendered in the model's child process and only
     the text comes back: the same text the CLI would render from the records."""
+    from paraminspect.commands.show import render_show as write_show
     from paraminspect.commands.show import show_in_child as show_task
-    from paraminspect.commands.show import write_show
 
     spec = sample("tiny_vit")
     here = io.StringIO()

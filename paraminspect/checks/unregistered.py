@@ -18,7 +18,7 @@ from paraminspect.checks.frameworks import framework_owns
 from paraminspect.checks.rule import ERROR, WARNING, Finding, FixKind, Rule
 from paraminspect.checks.torch_arguments import at_creation, torch_argument
 from paraminspect.checks.unregistered_fixes import PI001_FIX, PI002_FIX, PI003_FIX, PI004_FIX
-from paraminspect.wording import plural
+from paraminspect.wording import listing, plural
 
 _PARAMETER, _BUFFER = "parameter", "buffer"  # a reference's registered_kind
 
@@ -28,9 +28,7 @@ _SHOWN = 4
 
 
 def _listing(names: Iterable[str]) -> str:
-    names = list(names)
-    shown = ", ".join(names[:_SHOWN])
-    return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+    return listing(list(names), _SHOWN)
 
 
 def _dotted(module: str, attribute: str) -> str:

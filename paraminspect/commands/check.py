@@ -251,12 +251,12 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         for message in result.notes:
             notify(message if label is None else f"{label}: {message}")
     if options.fix or options.diff:
-        from paraminspect.commands.check_fixes import apply_fixes, show_diff
+        from paraminspect.commands.check_fixes import fix_and_recheck, show_diff
 
         persistent = options.fix_persistent or plan.fix_persistent
         if options.diff:
             return show_diff(results, options.fix_codes, persistent, options.output_file)
-        results = apply_fixes(results, options.fix_codes, persistent, run_checks)
+        results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
     if path_run is None:
         return report(results, options.output_format, options.output_file, plan.fail_on, registry=plan.registry_run)
     results, extra = path_run.report(results, options.strict)

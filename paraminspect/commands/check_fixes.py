@@ -51,7 +51,7 @@ def show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, 
     return EXIT_FINDINGS if fix_report.diffs else EXIT_OK
 
 
-def apply_fixes(
+def fix_and_recheck(
     results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Callable[[], list[Any]]
 ) -> list[Any]:
     """--fix: write, re-check, revert what failed; the re-check's results."""

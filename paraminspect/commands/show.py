@@ -131,11 +131,11 @@ def show_in_child(
 
     text = io.StringIO()
     with collector_paused():  # rows of text for tens of thousands of records, no cycles
-        write_show(text, result, render)
+        render_show(text, result, render)
     return dataclasses.replace(result, inventory=None, records=(), modules=None, memory=None, rendered=text.getvalue())
 
 
-def write_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
+def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
     """`show`'s output of a ShowResult in `output_format`: its `rendered` text when the
     model's child process already rendered it, else rendered here."""
     if loaded.rendered is not None:
@@ -193,5 +193,5 @@ def _show(options: ShowOptions, invocation: Any) -> int:
     for message in loaded.notes:
         notify(message)
     with output_to(options.output_file) as out:
-        write_show(out, loaded, options.output_format)
+        render_show(out, loaded, options.output_format)
     return EXIT_OK

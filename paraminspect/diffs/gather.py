@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from paraminspect.diffs.keyset import BUFFER, CHECKPOINT, MODEL, PARAMETER, STORED, Key, KeySet, Verdict
+from paraminspect.tensors.records import dtype_name
 
 
 def _relevant(note: str) -> bool:
@@ -126,9 +127,7 @@ def keyset_from_records(spec: str, resolved: str, records: Any, notes: tuple[str
     return KeySet(spec, resolved, CHECKPOINT, "checkpoint", keys, tied=tuple(tied), notes=notes)
 
 
-@cache
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.")
+_dtype_name = cache(dtype_name)
 
 
 def _key(t: Any, kind: str) -> Key:

@@ -183,7 +183,7 @@ def find_files(paths: Sequence[str], base: Path, exclude: Sequence[str] = ()) ->
     return FileSearch(tuple(files), len(candidates), tuple(skipped))
 
 
-def display_path(path: Path, cwd: Path | None = None) -> str:
+def spec_path(path: Path, cwd: Path | None = None) -> str:
     """How a file appears in a MODEL spec: relative to the working directory when below it
     (posix separators), else absolute."""
     here = (cwd or Path.cwd()).resolve()

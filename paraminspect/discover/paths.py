@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from paraminspect.checks.model_result import ModelResult
-from paraminspect.discover.files import FileSearch, display_path, find_files
+from paraminspect.discover.files import FileSearch, find_files, spec_path
 from paraminspect.discover.found import Discovery
 
 
@@ -83,7 +83,7 @@ def discover_paths(plan: Any, discover: Callable[[dict[str, Any]], tuple[Discove
     search = find_files(plan.paths, root, config.exclude)
     discovery, output = Discovery(), ""
     if search.files:
-        entries = [{"path": str(p), "shown": display_path(p), "key": _key_path(p, root)} for p in search.files]
+        entries = [{"path": str(p), "shown": spec_path(p), "key": _key_path(p, root)} for p in search.files]
         discovery, output = discover({"files": entries, "args": config.args})
     # the spec as shown loads from this working directory, as the workers' is: no load_spec,
     # so that reports do not add the absolute path

@@ -15,7 +15,7 @@ from paraminspect.checks.rule import Finding
 from paraminspect.errors import UsageError, exception_line
 from paraminspect.forward.examples import (
     MAX_CPU_BYTES_ENV,
-    Example,
+    ExampleInput,
     RunOptions,
     format_size,
     max_cpu_bytes,
@@ -35,7 +35,7 @@ from paraminspect.forward.tracing import (
     _short,
     _tensors_in,
 )
-from paraminspect.wording import plural
+from paraminspect.wording import listing, plural
 
 __all__ = ["Observation", "RunReport", "check_run", "run_model"]
 
@@ -124,7 +124,9 @@ def _output_tensors(value: Any, depth: int = 0, seen: set[int] | None = None) ->
         yield from _output_tensors(v, depth + 1, seen)
 
 
-def _run_once(model: nn.Module, example: Example, device: torch.device) -> tuple[list[Observation], bool, list[str]]:
+def _run_once(
+    model: nn.Module, example: ExampleInput, device: torch.device
+) -> tuple[list[Observation], bool, list[str]]:
     index = _Index(model)
     before = index.snapshot()
     trainable = {pid: p for pid, p in index.param_objects.items() if p.requires_grad}
@@ -298,11 +300,6 @@ def model_bytes(model: nn.Module) -> int:
     return total
 
 
-def _listing(names: list[str], shown: int = 3) -> str:
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
 def _materialize(model: nn.Module) -> nn.Module:
     """A meta model on CPU when it cannot be rebuilt: real memory, initialised by reset_parameters()."""
     model.to_empty(device="cpu")
@@ -356,7 +353,7 @@ def _batch_of_one(exc: BaseException) -> bool:
     return "Expected more than 1 value per channel" in str(exc)
 
 
-def _attempt(model: nn.Module, example: Example, device: torch.device) -> RunReport:
+def _attempt(model: nn.Module, example: ExampleInput, device: torch.device) -> RunReport:
     """One run; a failed run is undone (attributes set before the error), and an automatic
     batch-1 input that BatchNorm refuses in training mode is retried with batch 2."""
     grads = {id(p): (p, p.grad) for p in model.parameters()}
@@ -377,7 +374,7 @@ def _attempt(model: nn.Module, example: Example, device: torch.device) -> RunRep
 
 def run_model(
     model: nn.Module,
-    example: Example,
+    example: ExampleInput,
     *,
     rebuild: Callable[[], nn.Module] | None = None,
     max_cpu: int | None = None,
@@ -395,7 +392,7 @@ def run_model(
         report = _attempt(model, example, device)
         if moved:
             note = (
-                f"{plural(len(moved), 'registered tensor')} of the meta build stayed on CPU ({_listing(moved)}: "
+                f"{plural(len(moved), 'registered tensor')} of the meta build stayed on CPU ({listing(moved)}: "
                 "legacy constructors such as torch.Tensor(n) ignore the device): moved to meta for the run"
             )
             report = dataclasses.replace(report, notes=(note, *report.notes))
@@ -420,7 +417,7 @@ def run_model(
     return dataclasses.replace(report, notes=(note, *report.notes))
 
 
-def _run_checked(model: nn.Module, example: Example, device: torch.device, what: str) -> RunReport:
+def _run_checked(model: nn.Module, example: ExampleInput, device: torch.device, what: str) -> RunReport:
     try:
         return _attempt(model, example, device)
     except (KeyboardInterrupt, SystemExit):

@@ -105,14 +105,14 @@ def format_size(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class Example:
+class ExampleInput:
     """Positional and keyword inputs (CPU tensors or other values) and where they came from."""
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     # tried when the automatic batch-1 input is refused by BatchNorm in training mode
-    alternative: Example | None = None
+    alternative: ExampleInput | None = None
 
     def on(self, device: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The inputs with every tensor moved to `device` (containers rebuilt, others kept)."""
@@ -239,31 +239,31 @@ def _call_example(func: Callable[..., Any], target: str, model: Any) -> Any:
         raise UsageError(f"--example {target} raised {type(exc).__name__}: {first}") from None
 
 
-def _from_returned(value: Any, target: str) -> Example:
+def _from_returned(value: Any, target: str) -> ExampleInput:
     """A tensor, a tuple of positional inputs, an (args, kwargs) pair, or a dict of kwargs."""
     import torch
 
     description = f"--example {target}"
     if isinstance(value, torch.Tensor):
-        return Example((value,), {}, description)
+        return ExampleInput((value,), {}, description)
     if (
         isinstance(value, tuple)
         and len(value) == 2
         and isinstance(value[0], (tuple, list))
         and isinstance(value[1], Mapping)
     ):
-        return Example(tuple(value[0]), dict(value[1]), description)
+        return ExampleInput(tuple(value[0]), dict(value[1]), description)
     if isinstance(value, tuple):
-        return Example(value, {}, description)
+        return ExampleInput(value, {}, description)
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return Example((), dict(value), description)
+        return ExampleInput((), dict(value), description)
     raise UsageError(
         f"--example {target} returned a {type(value).__name__}: return a tensor, a tuple of inputs "
         "or an (args, kwargs) pair"
     )
 
 
-def resolve_example(options: RunOptions, model: Any) -> Example:
+def resolve_example(options: RunOptions, model: Any) -> ExampleInput:
     """The example input for `model`, from the options or the model's own config."""
     if sum(x is not None for x in (options.example, options.input_shape, options.input_ids)) > 1:
         raise UsageError("give only one of --example, --input-shape and --input-ids")
@@ -286,15 +286,15 @@ def resolve_example(options: RunOptions, model: Any) -> Example:
         if vocab <= 0:
             raise UsageError(f"--vocab must be 1 or more, got {vocab}")
         ids = torch.randint(0, vocab, shape, generator=_generator(), dtype=torch.int64)
-        return Example((ids,), {}, f"int64 token ids of shape {tuple(shape)} below {vocab}")
+        return ExampleInput((ids,), {}, f"int64 token ids of shape {tuple(shape)} below {vocab}")
     if options.input_shape is not None:
         shape = parse_shape(options.input_shape, "--input-shape")
         dtype = parse_dtype(options.input_dtype) if options.input_dtype is not None else _floating_dtype(model)
-        return Example((_float_input(shape, dtype),), {}, f"{str(dtype).removeprefix('torch.')} of shape {shape}")
+        return ExampleInput((_float_input(shape, dtype),), {}, f"{str(dtype).removeprefix('torch.')} of shape {shape}")
     size = _timm_input_size(model)
     if size is not None:
         dtype = _floating_dtype(model)
         source = "from the model's pretrained_cfg input_size"
-        batch2 = Example((_float_input((2, *size), dtype),), {}, f"{(2, *size)} {source}")
-        return Example((_float_input((1, *size), dtype),), {}, f"{(1, *size)} {source}", batch2)
+        batch2 = ExampleInput((_float_input((2, *size), dtype),), {}, f"{(2, *size)} {source}")
+        return ExampleInput((_float_input((1, *size), dtype),), {}, f"{(1, *size)} {source}", batch2)
     raise UsageError(f"cannot guess an example input for {type(model).__name__}: pass {INPUT_OPTIONS_HELP}")

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
 from paraminspect.sources import class_lines, is_torch_class
+from paraminspect.tensors.records import dtype_name as name_of_dtype
 
 
 @cache
@@ -89,10 +90,6 @@ def type_name(module: Any) -> str:
     return type(module).__name__
 
 
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 _DTYPE_NAMES: dict[Any, str] = {}
 _DEVICE_NAMES: dict[Any, str] = {}
 
@@ -104,7 +101,7 @@ def _fast_tensor_facts(t: torch.Tensor) -> dict[str, Any] | None:
     if (cls is not nn.Parameter and cls is not torch.Tensor) or t.layout is not torch.strided:
         return None
     dtype, device = t.dtype, t.device
-    dtype_name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, _dtype_name(dtype))
+    dtype_name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, name_of_dtype(dtype))
     device_name = _DEVICE_NAMES.get(device) or _DEVICE_NAMES.setdefault(device, str(device))
     numel = t.numel()
     return {
@@ -138,7 +135,7 @@ def _tensor_facts(t: torch.Tensor) -> dict[str, Any]:
         "is_parameter": isinstance(t, nn.Parameter),
     }
     try:
-        facts["dtype"] = _dtype_name(t.dtype)
+        facts["dtype"] = name_of_dtype(t.dtype)
     except Exception:  # exotic subclasses may refuse even metadata
         facts["dtype"] = "unknown"
     try:

@@ -165,3 +165,8 @@ def join_name(prefix: str, name: str) -> str:
 def qualified_name(cls: type) -> str:
     module = getattr(cls, "__module__", "") or ""
     return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
+
+
+def dtype_name(dtype: Any) -> str:
+    """A dtype as the records spell it: `float32` for torch.float32 (no torch import)."""
+    return str(dtype).removeprefix("torch.")
