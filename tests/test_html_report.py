@@ -247,6 +247,14 @@ def test_search_box_filters_the_table(browser, tmp_path):
     expected = [n for n in names if fnmatch.fnmatchcase(n, "encoder.layers.*.linear1.*")]
     assert len(expected) == 4 and browser.evaluate(rows) == expected
 
+    # A click on a column's head sorts by it, largest first; a second click, smallest first.
+    size_head = "[...document.querySelectorAll('.pi-vtable th')].find(th => th.textContent === 'Size').click()"
+    browser.evaluate(size_head)
+    by_size = sorted((r for r in inv.tensors if r.name in expected), key=lambda r: (-r.nbytes, expected.index(r.name)))
+    assert browser.evaluate(rows) == [r.name for r in by_size]
+    browser.evaluate(size_head)
+    assert browser.evaluate(rows)[0] in {r.name for r in by_size if r.nbytes == by_size[-1].nbytes}
+
 
 @needs_chromium
 def test_50000_tensors_open_with_every_module_indexed_and_a_virtual_table(browser, tmp_path, many):
@@ -392,3 +400,36 @@ def test_notebook_fragments_work_twice_on_a_page_and_read_without_scripts(browse
         assert "Parameters" in browser.evaluate("document.querySelector('.pi-cards').innerText")
     finally:
         browser.call("Emulation.setScriptExecutionDisabled", value=False)
+
+
+@needs_chromium
+def test_a_checkpoint_s_tensors_are_drawn_under_their_name_prefixes(browser, tmp_path):
+    from paraminspect.tensors.records import STORED, TensorRecord
+    from paraminspect.tensors.totals import inventory_from_records
+
+    def stored(name: str, shape: tuple[int, ...], dtype: str) -> TensorRecord:
+        numel = shape[0] * shape[1]
+        module, _, attribute = name.rpartition(".")
+        size = {"float16": 2, "float32": 4}[dtype]
+        return TensorRecord(name, STORED, None, False, shape, dtype, "cpu", numel, size * numel, module, "", attribute)
+
+    records = [stored(f"model.layers.{i}.proj.weight", (64, 64), "float16") for i in range(3)]
+    records.append(stored("lm_head.weight", (100, 64), "float32"))
+    inv = inventory_from_records(records, "safetensors")
+    browser.open(write(tmp_path, html_report(inv, title="model.safetensors")))
+    assert browser.errors() == []
+    assert (
+        set(drawn(browser))
+        == holding_tensors(inv)
+        == {
+            "",
+            "model",
+            "model.layers",
+            "lm_head",
+            *(f"model.layers.{i}{part}" for i in range(3) for part in ("", ".proj")),
+        }
+    )
+    assert browser.evaluate("document.querySelector('.pi-legend').textContent") == "float16 (3)float32 (1)"
+    assert "Stored tensors" in browser.evaluate("document.querySelector('.pi-cards').innerText")
+    click_box(browser, "lm_head")
+    assert "stored elements6,400" in browser.evaluate("document.querySelector('.pi-detail').textContent")

@@ -38,6 +38,8 @@ STATIC_ROWS = 200
 
 _TENSOR_HEAD = ("Name", "Kind", "Grad", "Shape", "Dtype", "Device", "Numel", "Size")
 _MODULE_HEAD = ("Module", "Type", "Parameters", "%", "Trainable", "Buffers", "Size")
+# Lines of render.table.totals_lines that the cards show (the rest: by dtype, by device, notes).
+_CARD_LINES = ("Parameters: ", "Buffers: ", "Stored: ")
 _NUMERIC = frozenset({"Numel", "Size", "Parameters", "%", "Trainable", "Buffers"})
 
 
@@ -72,7 +74,9 @@ def html_report(
       counts them per module); adds a "FLOPs" size switch.
     - `dtype`: sizes in bytes as if loaded in that dtype (tensors.memory; float32, bfloat16,
       float16, int8, int4); None: as the records say.
-    - `totals_lines`: the totals as text (render.table.totals_lines); None: computed.
+    - `totals_lines`: the totals as text (render.table.totals_lines, and --dtype's memory lines);
+      None: computed. The lines the cards at the top already say (parameters, buffers, stored)
+      are left out.
     - `notes`: lines shown under the title (what the inventory could not finish, --dtype notes).
     - `fragment`: a `<div>` for a notebook cell instead of a whole document.
     """
@@ -375,7 +379,7 @@ def _body(
             "</section>"
         )
     notes_html = "".join(f'<p class="pi-note">{escape(printable(n))}</p>' for n in notes)
-    lines = "<br>".join(escape(line) for line in totals_lines)
+    lines = "<br>".join(escape(line) for line in totals_lines if not line.startswith(_CARD_LINES))
     _, _, _, css = _assets()
     return (
         f'<div class="pi-report" id="{root_id}">\n'

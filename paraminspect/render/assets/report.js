@@ -78,6 +78,7 @@ function paraminspectReport(root, d3) {
     var p = M.path[m], parent = M.path[M.parent[m]];
     return parent && p.lastIndexOf(parent + ".", 0) === 0 ? p.slice(parent.length + 1) : p;
   }
+  function typeOf(m) { return data.module_types[M.type[m]]; }  // "" for a checkpoint's prefixes
   function tensorName(t) {
     var full = data.full_names[t];
     if (full !== undefined) return full;
@@ -233,7 +234,7 @@ function paraminspectReport(root, d3) {
         ctx.fillRect(n.x0, n.y0, w, h);
         if (n.hdr) {
           ctx.fillStyle = "#fff";
-          var label = (d.m ? localPath(d.m) + " · " : "") + data.module_types[M.type[d.m]] + " · " + sizeText(n.value);
+          var label = [d.m ? localPath(d.m) : "", typeOf(d.m), sizeText(n.value)].filter(Boolean).join(" · ");
           ctx.fillText(fit(label, w - 8), n.x0 + 4, n.y0 + 8.5);
         }
       } else {
@@ -361,7 +362,7 @@ function paraminspectReport(root, d3) {
       tip.appendChild(tipLine("size", fmtBytes(T.b[d.t])));
     } else {
       var mm = moduleOf(n);
-      tip.appendChild(el("div", "pi-tip-title", (path(mm) || "(root)") + " · " + data.module_types[M.type[mm]]));
+      tip.appendChild(el("div", "pi-tip-title", [path(mm) || "(root)", typeOf(mm)].filter(Boolean).join(" · ")));
       moduleLines(mm).forEach(function (pair) { tip.appendChild(tipLine(pair[0], pair[1])); });
     }
     tip.hidden = false;
@@ -405,7 +406,7 @@ function paraminspectReport(root, d3) {
     var m = state.selected >= 0 ? state.selected : state.zoom;
     detail.replaceChildren();
     detail.appendChild(el("h3", "", path(m) || "(root)"));
-    detail.appendChild(el("div", "pi-type", data.module_types[M.type[m]]));
+    detail.appendChild(el("div", "pi-type", typeOf(m)));
     if (data.module_aliases[m]) detail.appendChild(el("div", "pi-type", "also at: " + data.module_aliases[m]));
     var dl = el("table", "pi-kv");
     moduleLines(m).forEach(function (pair) {
@@ -438,8 +439,8 @@ function paraminspectReport(root, d3) {
       subs.slice(0, 40).forEach(function (c) {
         var li = el("li"), a = el("button", "pi-link", localPath(c));
         a.type = "button"; a.addEventListener("click", function () { select(c); });
-        li.appendChild(a); li.appendChild(el("span", "", " " + data.module_types[M.type[c]] + " · " +
-          fmtShort(agg.elements[c])));
+        li.appendChild(a);
+        li.appendChild(el("span", "", " " + [typeOf(c), fmtShort(agg.elements[c])].filter(Boolean).join(" · ")));
         ul.appendChild(li);
       });
       if (subs.length > 40) ul.appendChild(el("li", "pi-more", "… " + fmtCount(subs.length - 40) + " more"));
@@ -610,10 +611,10 @@ function paraminspectReport(root, d3) {
   });
   search.addEventListener("input", function () { state.query = search.value; refilter(); });
 
-  root.querySelectorAll("li.pi-finding").forEach(function (li) {
+  root.querySelectorAll("li.pi-finding").forEach(function (li, k) {  // in the order of data.findings
     li.addEventListener("click", function () {
-      var p = li.getAttribute("data-module"), k = M.path.indexOf(p);
-      if (k >= 0) { select(k); map.scrollIntoView({block: "nearest"}); }
+      select(data.findings[k].module);
+      map.scrollIntoView({block: "nearest"});
     });
   });
   var resizing = false, lastWidth = map.clientWidth;
