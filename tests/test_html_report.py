@@ -380,6 +380,24 @@ def test_notebook_fragments_work_twice_on_a_page_and_read_without_scripts(browse
     assert browser.evaluate("typeof window.d3 === 'undefined' && typeof window.paraminspectReport === 'undefined'")
     per_report = "[...document.querySelectorAll('.pi-report')].map(r => r.querySelectorAll('.pi-index i').length)"
     assert browser.evaluate(per_report) == [3, 1]
+    # As JupyterLab shows an output: innerHTML into a detached element, each script replaced by a
+    # copy (innerHTML runs none), the element attached afterwards.
+    three = paraminspect.summary(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)))._repr_html_()
+    browser.evaluate(
+        f"""(() => {{
+          const host = document.createElement('div');
+          host.innerHTML = {json.dumps(three)};
+          for (const old of host.querySelectorAll('script')) {{
+            const copy = document.createElement('script');
+            for (const a of old.attributes) copy.setAttribute(a.name, a.value);
+            copy.textContent = old.textContent;
+            old.replaceWith(copy);
+          }}
+          document.body.appendChild(host);
+        }})()"""
+    )
+    assert browser.evaluate("document.querySelectorAll('.pi-report[data-ready-ms]').length") == 3
+    assert browser.evaluate(per_report) == [3, 1, 3]
     browser.call("Emulation.setScriptExecutionDisabled", value=True)
     try:
         browser.open(url, ready="true")

@@ -262,7 +262,10 @@ def _script(root_id: str) -> str:
         f"{notice}\n(function (define, exports, module, globalThis) {{\n{d3.strip()}\n}})"
         ".call(lib, undefined, undefined, undefined, lib);\n"
         f"{app.strip()}\n"
-        f'paraminspectReport(document.getElementById("{root_id}"), lib.d3);\n'
+        # Its own parent where the script runs in place (a page, JupyterLab), else by id
+        # (front ends that run a copy elsewhere, such as jQuery's in the classic notebook).
+        "var here = document.currentScript && document.currentScript.parentNode;\n"
+        f'paraminspectReport(here && here.id === "{root_id}" ? here : document.getElementById("{root_id}"), lib.d3);\n'
         "})();\n</script>"
     )
 
