@@ -18,6 +18,7 @@ from torch import nn
 
 import paraminspect
 from paraminspect.checks.model import Finding
+from paraminspect.errors import UsageError
 from paraminspect.render.html_report import STATIC_ROWS, html_report, report_data
 from paraminspect.tensors.records import Inventory
 from sample_models import bug_pi004, huge, tiny_vit
@@ -129,11 +130,13 @@ def test_selection_flops_and_dtype():
     assert [inv.tensors[i].name for i in data["selection"]] == [r.name for r in chosen]
     assert data["flops"] == [300, 128, 8, -1]
     assert report_data(inv)["selection"] is None and report_data(inv)["flops"] is None
-    html = html_report(inv, dtype="bfloat16")
+    html = html_report(inv, dtype="bf16")
     assert "bytes as bfloat16" in html
     # The static rows use the dtype's sizes: an 8x8 float32 weight is 128 bytes in bfloat16.
     assert "<td>bfloat16</td><td>cpu</td>" in html
     assert '<td class="pi-num">128 B</td>' in html
+    with pytest.raises(UsageError, match="unknown --dtype 'float8'"):
+        html_report(inv, dtype="float8")
 
 
 def test_json_block_cannot_close_its_script():

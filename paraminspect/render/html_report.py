@@ -81,8 +81,9 @@ def html_report(
     - `fragment`: a `<div>` for a notebook cell instead of a whole document.
     """
     if dtype is not None:
-        from paraminspect.tensors.memory import inventory_as
+        from paraminspect.tensors.memory import inventory_as, parse_dtypes
 
+        dtype = parse_dtypes([dtype])[0]  # "bf16" -> "bfloat16"; an unknown one is a UsageError
         names = None if records is None else {r.name for r in records}
         inventory = inventory_as(inventory, dtype)
         if names is not None:
