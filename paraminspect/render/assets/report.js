@@ -26,14 +26,14 @@ function paraminspectReport(root, d3) {
   var rowHeight = 22;  // measured once the first rows are drawn
 
   // ---- the tree and its totals ----
-  var children = [], own = [], depthOf = new Int32Array(nMod), i, m;
+  var children = [], own = [], i, m;
   for (i = 0; i < nMod; i++) { children.push([]); own.push([]); }
   for (i = 1; i < nMod; i++) children[M.parent[i]].push(i);
   for (i = 0; i < nTen; i++) own[T.m[i]].push(i);
   var order = [0];  // pre-order, without recursion (modules nest hundreds deep)
   for (i = 0; i < order.length; i++) {
     var ch = children[order[i]];
-    for (var j = 0; j < ch.length; j++) { depthOf[ch[j]] = depthOf[order[i]] + 1; order.push(ch[j]); }
+    for (var j = 0; j < ch.length; j++) order.push(ch[j]);
   }
   var FIELDS = ["elements", "parameters", "trainable", "buffers", "unregistered", "tensors", "bytes"];
   var agg = {};
@@ -224,27 +224,40 @@ function paraminspectReport(root, d3) {
       return;
     }
     ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
-    var base = depthOf[state.zoom];
+    // Modules level by level (parents under their children), then the tensors one colour at a
+    // time: the canvas parses each colour it is given, and 75,000 changes cost more than the drawing.
+    var byDepth = [], byColor = {}, labels = [];
     laid.eachBefore(function (n) {
-      var w = n.x1 - n.x0, h = n.y1 - n.y0;
-      if (!(n.value > 0) || w <= 0 || h <= 0) return;
-      var d = n.data;
-      if (d.m !== undefined) {
-        ctx.fillStyle = FRAMES[(depthOf[d.m] - base) % FRAMES.length];
-        ctx.fillRect(n.x0, n.y0, w, h);
-        if (n.hdr) {
-          ctx.fillStyle = "#fff";
-          var label = [d.m ? localPath(d.m) : "", typeOf(d.m), sizeText(n.value)].filter(Boolean).join(" · ");
-          ctx.fillText(fit(label, w - 8), n.x0 + 4, n.y0 + 8.5);
-        }
+      if (!(n.value > 0) || n.x1 <= n.x0 || n.y1 <= n.y0) return;
+      if (n.data.m !== undefined) {
+        (byDepth[n.depth] = byDepth[n.depth] || []).push(n);
+        if (n.hdr) labels.push(n);
       } else {
-        ctx.fillStyle = leafColor(d);
-        ctx.fillRect(n.x0, n.y0, w, h);
-        if (w > 64 && h > 18 && d.t !== undefined) {
-          ctx.fillStyle = "rgba(0,0,0,0.75)";
-          ctx.fillText(fit(tensorLocal(d.t), w - 8), n.x0 + 4, n.y0 + Math.min(h / 2, 11));
-        }
+        var color = leafColor(n.data);
+        (byColor[color] = byColor[color] || []).push(n);
       }
+    });
+    byDepth.forEach(function (level, depth) {
+      ctx.fillStyle = FRAMES[depth % FRAMES.length];
+      level.forEach(function (n) { ctx.fillRect(n.x0, n.y0, n.x1 - n.x0, n.y1 - n.y0); });
+    });
+    Object.keys(byColor).forEach(function (color) {
+      ctx.fillStyle = color;
+      byColor[color].forEach(function (n) { ctx.fillRect(n.x0, n.y0, n.x1 - n.x0, n.y1 - n.y0); });
+    });
+    ctx.fillStyle = "#fff";
+    labels.forEach(function (n) {
+      var d = n.data, label = [d.m ? localPath(d.m) : "", typeOf(d.m), sizeText(n.value)].filter(Boolean).join(" · ");
+      ctx.fillText(fit(label, n.x1 - n.x0 - 8), n.x0 + 4, n.y0 + 8.5);
+    });
+    ctx.fillStyle = "rgba(0,0,0,0.75)";
+    Object.keys(byColor).forEach(function (color) {
+      byColor[color].forEach(function (n) {
+        var w = n.x1 - n.x0, h = n.y1 - n.y0;
+        if (w > 64 && h > 18 && n.data.t !== undefined) {
+          ctx.fillText(fit(tensorLocal(n.data.t), w - 8), n.x0 + 4, n.y0 + Math.min(h / 2, 11));
+        }
+      });
     });
   }
   function box(n) {
@@ -259,7 +272,7 @@ function paraminspectReport(root, d3) {
       if (d.m === undefined || !(n.value > 0) || w <= 0 || h <= 0) return;
       var i = document.createElement("i");
       i.setAttribute("data-name", path(d.m));
-      i.setAttribute("data-box", [n.x0, n.y0, w, h].map(Math.round).join(","));
+      i.setAttribute("data-box", Math.round(n.x0) + "," + Math.round(n.y0) + "," + Math.round(w) + "," + Math.round(h));
       drawn[d.m] = {node: n, mark: i};
       frag.appendChild(i);
     });
@@ -493,8 +506,8 @@ function paraminspectReport(root, d3) {
   thead.appendChild(headRow); table.appendChild(colgroup); table.appendChild(thead); table.appendChild(tbody);
   scroller.appendChild(table); live.appendChild(tools); live.appendChild(scroller);
 
-  var base = data.selection ? Int32Array.from(data.selection) : null;
-  var rows = base || new Int32Array(nTen).map(function (_, k) { return k; });
+  var selection = data.selection;  // the --filter/--kind rows, or null: every tensor
+  var rows = [];  // the tensors the table shows, in its order (refilter)
   var lowerNames = null;
   function globToRegExp(glob) {
     var out = "";
@@ -505,7 +518,7 @@ function paraminspectReport(root, d3) {
     return new RegExp("^" + out + "$", "i");
   }
   function refilter() {
-    var source = base || null, q = state.query.trim(), keep = [];
+    var source = selection, q = state.query.trim(), keep = [];
     var inScope = null;
     if (state.scope >= 0) {
       inScope = new Uint8Array(nMod); inScope[state.scope] = 1;
