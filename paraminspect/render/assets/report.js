@@ -193,13 +193,14 @@ function paraminspectReport(root, d3) {
   function roomy(node) { return node.x1 - node.x0 > 8 && node.y1 - node.y0 > 8 ? 1 : 0; }
   function header(node) {
     node.hdr = node.x1 - node.x0 > 48 && node.y1 - node.y0 > 40;
+    node.framed = node.hdr || roomy(node) > 0;  // else its children cover it: no frame to draw
     return node.hdr ? 16 : roomy(node);
   }
   function layout() {
     width = Math.max(map.clientWidth, 200); height = Math.max(map.clientHeight, 200);
     var h = d3.hierarchy(nodes[state.zoom]).sum(valueOf).sort(function (a, b) { return b.value - a.value; });
     if (!h.value && state.zoom !== 0) { state.zoom = 0; return layout(); }
-    laid = d3.treemap().tile(d3.treemapSquarify).size([width, height]).paddingInner(roomy)
+    laid = d3.treemap().tile(d3.treemapSquarify).size([width, height]).round(true).paddingInner(roomy)
       .paddingRight(roomy).paddingBottom(roomy).paddingLeft(roomy).paddingTop(header)(h);
   }
   function fit(text, room) {
@@ -230,14 +231,14 @@ function paraminspectReport(root, d3) {
     laid.eachBefore(function (n) {
       if (!(n.value > 0) || n.x1 <= n.x0 || n.y1 <= n.y0) return;
       if (n.data.m !== undefined) {
-        (byDepth[n.depth] = byDepth[n.depth] || []).push(n);
+        if (n.framed) (byDepth[n.depth] = byDepth[n.depth] || []).push(n);
         if (n.hdr) labels.push(n);
       } else {
         var color = leafColor(n.data);
         (byColor[color] = byColor[color] || []).push(n);
       }
     });
-    byDepth.forEach(function (level, depth) {
+    byDepth.forEach(function (level, depth) {  // (a sparse array: levels without frames are skipped)
       ctx.fillStyle = FRAMES[depth % FRAMES.length];
       level.forEach(function (n) { ctx.fillRect(n.x0, n.y0, n.x1 - n.x0, n.y1 - n.y0); });
     });
