@@ -19,7 +19,7 @@ from torch import nn
 import paraminspect
 from paraminspect.checks.model import Finding
 from paraminspect.errors import UsageError
-from paraminspect.render.html_report import STATIC_ROWS, html_report, report_data
+from paraminspect.render.html_report import STATIC_ROWS, html_document, html_report, report_data
 from paraminspect.tensors.records import Inventory
 from sample_models import bug_pi004, huge, tiny_vit
 
@@ -373,11 +373,11 @@ def test_flops_switch_sizes_by_each_module_s_own_flops(browser, tmp_path):
 
 
 @needs_chromium
-def test_notebook_fragments_work_twice_on_a_page_and_read_without_scripts(browser, tmp_path):
+def test_reports_share_a_page_and_read_without_scripts(browser, tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     one = paraminspect.summary(model)._repr_html_()
     two = paraminspect.summary(nn.Linear(2, 2))._repr_html_()
-    url = write(tmp_path, f"<!DOCTYPE html><html><body><p>cell 1</p>{one}<p>cell 2</p>{two}</body></html>")
+    url = write(tmp_path, html_document([one, two], "two models"))
     browser.open(url, ready="document.querySelectorAll('.pi-report[data-ready-ms]').length === 2")
     assert browser.errors() == []
     assert browser.evaluate("typeof window.d3 === 'undefined' && typeof window.paraminspectReport === 'undefined'")

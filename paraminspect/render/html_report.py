@@ -97,13 +97,20 @@ def html_report(
     body = _body(root_id, data, inventory, records, modules, findings, totals_lines, [*inventory.notes, *notes])
     if fragment:
         return f"{body}\n"
-    page_title = escape(printable(title or inventory.root_type) + " · paraminspect")
+    return html_document([body], title or inventory.root_type)
+
+
+def html_document(reports: Sequence[str], title: str) -> str:
+    """A whole page holding `reports` (each `html_report(..., fragment=True)`; they share a page
+    as they share a notebook): one model's report, or `check --format html` of several."""
+    page_title = escape(printable(title) + " · paraminspect")
+    bodies = "\n".join(r.strip() for r in reports)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{page_title}</title>\n</head>\n"
-        f'<body class="pi-page">\n{body}\n</body>\n</html>\n'
+        f'<body class="pi-page">\n{bodies}\n</body>\n</html>\n'
     )
 
 
