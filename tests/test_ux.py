@@ -135,7 +135,7 @@ def test_summary_object_totals_dict_and_notebook_reprs():
     assert doc["schema_version"] == 1 and doc["totals"]["parameters"] == 24
     assert [t["name"] for t in doc["tensors"]][:2] == ["0.weight", "0.bias"]
     html = s._repr_html_()
-    assert html.startswith("<div>") and "<code>1.running_mean</code>" in html
+    assert html.startswith('<div class="pi-report"') and "<code>1.running_mean</code>" in html
     assert "| `0.weight` |" in s._repr_markdown_()
     assert "0.weight" in str(s) and "24 parameters" in repr(s)
     depth = paraminspect.summary(model, depth=1)
