@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from paraminspect.forward.stats_data import ForwardStats, ModuleStats, fold_key
-from paraminspect.render.fit import cell_width, crop
+from paraminspect.render.fit import cell_width, crop, wrap_text
 from paraminspect.render.safe import printable
 from paraminspect.tensors.collapse import fold, module_key
 from paraminspect.tensors.records import ModuleSummaryRow
@@ -223,8 +223,7 @@ def tree_lines(rows: Sequence[TreeRow], width: int | None = None) -> list[str]:
     if width is not None:
         lines = [crop(line, width) for line in lines]
     if left_out:
-        note = f"({', '.join(left_out)} left out to fit {width} columns)"
-        lines.append(crop(note, width) if width is not None else note)
+        lines += wrap_text(f"({', '.join(left_out)} left out to fit {width} columns)", width, "")
     return lines
 
 
