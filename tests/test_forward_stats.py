@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from paraminspect.errors import UsageError
 from paraminspect.forward.examples import RunOptions, resolve_example
 from paraminspect.forward.outputs import output_tensors
-from paraminspect.forward.stats import forward_stats
+from paraminspect.forward.stats import example_from, forward_stats
 from paraminspect.forward.stats_data import CPU, FAKE, INFERENCE, META, TRAINING, ForwardStats
 from paraminspect.forward.training_memory import training_memory
 from paraminspect.loaders.fastmeta import meta_device_without_init
@@ -240,7 +240,7 @@ def test_hf_models_built_from_transformers_classes_run_on_meta() -> None:
         loaded = load(spec, {**small, **extra, "vocab_size": 100})
         assert loaded.build_device == "meta"
         model = loaded.module
-        example = resolve_example(RunOptions(input_ids="2,9"), model)
+        example = example_from(model, input_ids=(2, 9))
         stats = forward_stats(model, example)
         assert stats.engine in (META, FAKE)
         assert stats.flops > 0 and stats.activation_bytes > 0
@@ -291,6 +291,9 @@ def test_lstm_flat_weights_are_the_parameters_again_after_the_pass() -> None:
     assert all(a is b for a, b in zip(model.lstm._flat_weights, flat, strict=True))
     registered = [getattr(model.lstm, name) for name in model.lstm._flat_weights_names]
     assert all(a is b for a, b in zip(flat, registered, strict=True))
+    # a CPU run counts the same FLOPs (the decomposed LSTM, not oneDNN's uncounted kernel)
+    on_cpu = forward_stats(Tagger(), torch.randint(0, 100, (2, 7)), engines=(CPU,))
+    assert on_cpu.engine == CPU and on_cpu.flops == stats.flops > 0
 
 
 def test_lazy_modules_run_on_a_copy_and_stay_uninitialised() -> None:
@@ -423,13 +426,16 @@ def _assert_same(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("device", ["cpu", "meta"])
 @pytest.mark.parametrize("fail", [False, True])
-def test_the_model_is_left_exactly_as_found(device: str, fail: bool) -> None:
+def test_the_model_is_left_exactly_as_found(device: str, fail: bool, request: pytest.FixtureRequest) -> None:
     with torch.device(device):
         model = Stateful(fail=fail)
     model.body[1].eval()  # a mix of modes
     seen: list[str] = []
     model.body.register_forward_hook(lambda m, i, o: seen.append("hook"))
     model.body.register_forward_pre_hook(lambda m, i: seen.append("pre"))
+    # a global hook of the user's own (torchinfo#287-style tools removed or left others)
+    user_global = nn.modules.module.register_module_forward_hook(lambda m, i, o: None)
+    request.addfinalizer(user_global.remove)
     if device == "cpu":
         model.body[0].weight.grad = torch.ones_like(model.body[0].weight)
     x = torch.randn(4, 4)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
@@ -29,7 +29,7 @@ from torch.utils._pytree import tree_map_only
 from paraminspect.errors import UsageError
 from paraminspect.forward.activations import StorageLedger, dtype_name, saved_for_backward, storage_key
 from paraminspect.forward.attention import CpuAttentionChoice
-from paraminspect.forward.examples import Example, format_size, max_cpu_bytes
+from paraminspect.forward.examples import Example, RunOptions, format_size, max_cpu_bytes, resolve_example
 from paraminspect.forward.flops import ModuleTracker, counting_flops, per_row
 from paraminspect.forward.preserve import preserved, restore
 from paraminspect.forward.seeded import seeded
@@ -44,7 +44,7 @@ from paraminspect.forward.stats_data import (
     ModuleStats,
 )
 
-__all__ = ["ENGINES", "as_example", "forward_stats"]
+__all__ = ["ENGINES", "as_example", "example_from", "forward_stats"]
 
 ENGINES = (META, FAKE, CPU)
 
@@ -67,6 +67,35 @@ def as_example(inputs: Any, kwargs: dict[str, Any] | None = None) -> Example:
     else:
         args = (inputs,)
     return Example(args, dict(kwargs or {}), "given inputs")
+
+
+def _option_text(value: str | Sequence[int] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return ",".join(str(int(n)) for n in value)
+
+
+def example_from(
+    model: nn.Module,
+    *,
+    input_shape: str | Sequence[int] | None = None,
+    input_dtype: str | None = None,
+    input_ids: str | Sequence[int] | None = None,
+    vocab: int | None = None,
+    example: str | None = None,
+) -> Example:
+    """The example input the CLI's options describe (`--input-shape 1,3,224,224` or
+    `input_shape=(1, 3, 224, 224)`, `--input-ids B,T` with `--vocab`, `--example
+    file.py:make_input`; none of them: a timm model's own input size), made by
+    forward.examples.resolve_example. Raises UsageError with one line."""
+    options = RunOptions(
+        input_shape=_option_text(input_shape),
+        input_dtype=input_dtype,
+        input_ids=_option_text(input_ids),
+        vocab=vocab,
+        example=example,
+    )
+    return resolve_example(options, model)
 
 
 def forward_stats(
@@ -224,12 +253,27 @@ def _engine_context(engine: str) -> tuple[AbstractContextManager[Any], Any]:
     if engine == META:
         return CpuAttentionChoice(), None
     if engine == CPU:
-        return nullcontext(), None
+        # oneDNN's LSTM kernel has no FLOP formula (FlopCounterMode counts it as 0): the
+        # decomposed LSTM is counted, as on meta
+        return _without_onednn(), None
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     # allow_non_fake_inputs: real tensors the forward reads (a constant, a plain attribute) join in
     fake = FakeTensorMode(allow_non_fake_inputs=True)
     return _both(fake, CpuAttentionChoice()), fake
+
+
+@contextmanager
+def _without_onednn() -> Iterator[None]:
+    """oneDNN off, and back as it was (mkldnn.flags() would also reset TF32 settings and warn)."""
+    enabled = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    if enabled:
+        torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        if enabled:
+            torch.backends.mkldnn.enabled = True
 
 
 @contextmanager
