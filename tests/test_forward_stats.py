@@ -181,6 +181,30 @@ def test_a_module_applied_three_times_counts_each_call_and_its_parameters_once()
     assert rows[""].parameters == sum(p.numel() for p in model.parameters())
 
 
+class Shared(nn.Module):
+    """One Linear under two names, and one held in a plain list (not registered)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(4, 4)
+        self.second = self.first
+        self.outer = nn.Sequential(nn.Identity())
+        self.hidden = [nn.Linear(4, 4)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outer(self.hidden[0](self.second(self.first(x))))
+
+
+def test_shared_modules_are_one_row_and_unregistered_ones_count_for_their_callers() -> None:
+    stats = forward_stats(Shared(), torch.randn(2, 4))
+    assert [m.name for m in stats.modules] == ["", "first", "outer", "outer.0"]
+    first = stats.module("second")
+    assert first is not None and first.name == "first" and first.aliases == ("second",)
+    one_linear = 2 * 2 * 4 * 4
+    assert (first.calls, first.flops) == (2, 2 * one_linear)
+    assert stats.modules[0].flops == stats.flops == 3 * one_linear  # the list's Linear counts in the root
+
+
 # --- output structures -----------------------------------------------------------------------
 
 Pair = namedtuple("Pair", "first second")
@@ -353,6 +377,32 @@ def test_reading_values_falls_back_to_cpu_within_the_limit_and_refuses_above_it(
         forward_stats(model, torch.randn(2, 6), max_cpu=10)
     message = str(caught.value)
     assert "\n" not in message and "over the 10B limit" in message and "meta device" in message
+
+
+class PooledNorm(nn.Module):
+    """BatchNorm after global pooling: one value per channel at batch 1, refused in training."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pretrained_cfg = {"input_size": (3, 8, 8)}  # as timm models carry it
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.norm = nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x).mean((2, 3)))
+
+
+def test_the_automatic_batch_of_one_becomes_two_where_batchnorm_refuses_it() -> None:
+    with torch.device("meta"):
+        model = PooledNorm()
+    stats = forward_stats(model, example_from(model))
+    assert stats.engine == META and stats.inputs[0].shape == (2, 3, 8, 8)
+    assert stats.modules[0].output_shapes == ((2, 4),)
+    assert stats.notes == (
+        "batch 1 is refused by BatchNorm in training mode: ran with (2, 3, 8, 8) from the "
+        "model's pretrained_cfg input_size",
+    )
+    assert forward_stats(model.eval(), example_from(model)).inputs[0].shape == (1, 3, 8, 8)
 
 
 def test_a_forward_that_fails_everywhere_is_one_usage_error() -> None:

@@ -29,7 +29,14 @@ from torch.utils._pytree import tree_map_only
 from paraminspect.errors import UsageError
 from paraminspect.forward.activations import StorageLedger, dtype_name, saved_for_backward, storage_key
 from paraminspect.forward.attention import CpuAttentionChoice
-from paraminspect.forward.examples import Example, RunOptions, format_size, max_cpu_bytes, resolve_example
+from paraminspect.forward.examples import (
+    MAX_CPU_BYTES_ENV,
+    Example,
+    RunOptions,
+    format_size,
+    max_cpu_bytes,
+    resolve_example,
+)
 from paraminspect.forward.flops import ModuleTracker, counting_flops, per_row
 from paraminspect.forward.preserve import preserved, restore
 from paraminspect.forward.seeded import seeded
@@ -126,7 +133,7 @@ def forward_stats(
                 if size > limit:
                     failures.append(
                         f"a CPU run needs {format_size(size)} of parameters and buffers, over the "
-                        f"{format_size(limit)} limit"
+                        f"{format_size(limit)} limit (--max-cpu-bytes or {MAX_CPU_BYTES_ENV} raises it)"
                     )
                     continue
             try:
@@ -135,11 +142,28 @@ def forward_stats(
                 raise
             except Exception as exc:
                 restore(state)  # the next engine starts from the model as found
-                failures.append(f"on {_engine_words(engine)}: {_one_line(exc)}")
-                continue
+                if example.alternative is None or not _batch_of_one(exc):
+                    failures.append(f"on {_engine_words(engine)}: {_one_line(exc)}")
+                    continue
+                # BatchNorm in training mode refuses the automatic batch of 1: its batch of 2
+                example = example.alternative
+                batch_note = f"batch 1 is refused by BatchNorm in training mode: ran with {example.description}"
+                try:
+                    stats = _measure(model, example, engine)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as retried:
+                    restore(state)
+                    failures.append(f"on {_engine_words(engine)}: {_one_line(retried)}")
+                    continue
+                stats = _with_notes(stats, [batch_note])
             notes = _fallback_notes(what, engines, engine, failures)
             return _with_notes(stats, notes)
     raise UsageError(f"cannot run {what} on the example input ({example.description}): " + "; ".join(failures))
+
+
+def _batch_of_one(exc: BaseException) -> bool:
+    return "Expected more than 1 value per channel" in str(exc)
 
 
 def _engine_words(engine: str) -> str:
