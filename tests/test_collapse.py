@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 
 import torch
 from hypothesis import given, settings
@@ -207,3 +209,16 @@ def test_folding_partitions_the_items(names: list[str], kinds: int) -> None:
         assert all(_expands_to(r.name, m) for m in r.members), (r.name, r.members)
     firsts = [names.index(r.members[0]) for r in rows]
     assert firsts == sorted(firsts)  # input order kept
+
+
+def test_the_plain_data_side_imports_no_torch() -> None:
+    """Folding, the forward-pass records, training memory and the tree renderer serve a parent
+    process that never imports torch."""
+    code = (
+        "import sys\n"
+        "import paraminspect.tensors.collapse, paraminspect.forward.stats_data\n"
+        "import paraminspect.forward.training_memory, paraminspect.render.tree\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
