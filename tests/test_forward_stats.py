@@ -4,6 +4,7 @@ checked against the same model run for real on CPU, and the model left exactly a
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import pickle
 import random
@@ -23,7 +24,7 @@ from paraminspect.errors import UsageError
 from paraminspect.forward.examples import RunOptions, resolve_example
 from paraminspect.forward.outputs import output_tensors
 from paraminspect.forward.stats import example_from, forward_stats
-from paraminspect.forward.stats_data import CPU, FAKE, INFERENCE, META, TRAINING, ForwardStats
+from paraminspect.forward.stats_data import CPU, FAKE, INFERENCE, META, TRAINING, ForwardStats, forward_block
 from paraminspect.forward.training_memory import training_memory
 from paraminspect.loaders.fastmeta import meta_device_without_init
 from paraminspect.tensors.memory import estimate
@@ -546,6 +547,13 @@ def test_stats_are_picklable_plain_data() -> None:
     assert _plain(stats)
     assert pickle.loads(pickle.dumps(stats)) == stats
     assert isinstance(stats, ForwardStats)
+    block = json.loads(json.dumps(forward_block(stats)))
+    assert block["flops"] == stats.flops and block["engine"] == "meta" and block["activation_kind"] == "training"
+    assert block["inputs"] == [{"name": "args[0]", "shape": [2, 7], "dtype": "int64", "bytes": 2 * 7 * 8}]
+    assert block["modules"][0]["name"] == "" and block["modules"][0]["output_shapes"] == [[2, 7, 5]]
+    lstm = next(m for m in block["modules"] if m["name"] == "lstm")
+    assert lstm["output_shapes"] == [[2, 7, 64], [2, 2, 32], [2, 2, 32]] and lstm["mode"] == "train"
+    assert block["activation_bytes"] == sum(block["activation_bytes_by_dtype"].values()) == stats.activation_bytes
 
 
 # --- training memory -------------------------------------------------------------------------

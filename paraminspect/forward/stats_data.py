@@ -99,3 +99,38 @@ def fold_key(row: ModuleStats) -> Hashable:
     """What must be equal for forward rows to fold (tensors.collapse.fold): type, mode,
     calls, output shapes and FLOPs."""
     return (row.type, row.mode, row.calls, row.output_shapes, row.varying_shapes, row.flops)
+
+
+def forward_block(stats: ForwardStats) -> dict[str, object]:
+    """The `forward` object of the JSON output (plain lists, dicts, strings and ints), as issue
+    29 specifies it plus what a reader needs to trust it (engine, kinds, notes)."""
+
+    def sizes(rows: tuple[DtypeBytes, ...]) -> dict[str, int]:
+        return {row.dtype: row.bytes for row in rows}
+
+    return {
+        "engine": stats.engine,
+        "input_description": stats.input_description,
+        "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype, "bytes": i.bytes} for i in stats.inputs],
+        "input_bytes": stats.input_bytes,
+        "flops": stats.flops,
+        "activation_kind": stats.activation_kind,
+        "activation_bytes": stats.activation_bytes,
+        "activation_bytes_by_dtype": sizes(stats.activations),
+        "saved_for_backward_bytes": sum(row.bytes for row in stats.saved_for_backward),
+        "output_bytes": sum(row.bytes for row in stats.outputs),
+        "notes": list(stats.notes),
+        "modules": [
+            {
+                "name": m.name,
+                "type": m.type,
+                "output_shapes": [list(shape) for shape in m.output_shapes],
+                "flops": m.flops,
+                "mode": m.mode,
+                "calls": m.calls,
+                "varying_shapes": m.varying_shapes,
+                "aliases": list(m.aliases),
+            }
+            for m in stats.modules
+        ],
+    }
