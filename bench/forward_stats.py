@@ -33,6 +33,7 @@ FLOOR = "import torch"
 OURS = """
 import sys, time
 import torch
+start = time.perf_counter()
 from paraminspect.forward.examples import RunOptions, resolve_example
 from paraminspect.forward.stats import forward_stats
 from paraminspect.loaders.dispatch import load
@@ -40,7 +41,6 @@ from paraminspect.render.tree import tree_lines, tree_rows
 from paraminspect.tensors.totals import module_summary
 from paraminspect.tensors.walk import build_inventory
 
-start = time.perf_counter()
 loaded = load(sys.argv[1])
 model = loaded.module
 inventory = build_inventory(model)
@@ -53,8 +53,8 @@ print(time.perf_counter() - start, loaded.build_device, stats.engine, stats.flop
 TORCHINFO = """
 import sys, time
 import torch
-from torchinfo import summary
 start = time.perf_counter()
+from torchinfo import summary
 import timm
 model = timm.create_model(sys.argv[1], pretrained=False)
 shape = tuple(int(n) for n in sys.argv[2].split(","))
