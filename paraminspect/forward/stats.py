@@ -17,6 +17,7 @@ requires_grad, grads, devices, random number generators, default dtype and devic
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -137,29 +138,29 @@ def forward_stats(
                     )
                     continue
             try:
-                stats = _measure(model, example, engine)
+                stats, example = _attempt(model, example, engine)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:
                 restore(state)  # the next engine starts from the model as found
-                if example.alternative is None or not _batch_of_one(exc):
-                    failures.append(f"on {_engine_words(engine)}: {_one_line(exc)}")
-                    continue
-                # BatchNorm in training mode refuses the automatic batch of 1: its batch of 2
-                example = example.alternative
-                batch_note = f"batch 1 is refused by BatchNorm in training mode: ran with {example.description}"
-                try:
-                    stats = _measure(model, example, engine)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as retried:
-                    restore(state)
-                    failures.append(f"on {_engine_words(engine)}: {_one_line(retried)}")
-                    continue
-                stats = _with_notes(stats, [batch_note])
-            notes = _fallback_notes(what, engines, engine, failures)
-            return _with_notes(stats, notes)
+                failures.append(f"on {_engine_words(engine)}: {_one_line(exc)}")
+                continue
+            return _with_notes(stats, _fallback_notes(what, engine, failures))
     raise UsageError(f"cannot run {what} on the example input ({example.description}): " + "; ".join(failures))
+
+
+def _attempt(model: nn.Module, example: Example, engine: str) -> tuple[ForwardStats, Example]:
+    """One engine's run; the automatic batch of 1, refused by BatchNorm in training mode, is
+    run again as its batch of 2 (as `check --run` does). Returns the example that ran."""
+    try:
+        return _measure(model, example, engine), example
+    except Exception as exc:
+        if example.alternative is None or not _batch_of_one(exc):
+            raise
+    example = example.alternative
+    stats = _measure(model, example, engine)
+    note = f"batch 1 is refused by BatchNorm in training mode: ran with {example.description}"
+    return _with_notes(stats, [note]), example
 
 
 def _batch_of_one(exc: BaseException) -> bool:
@@ -170,7 +171,7 @@ def _engine_words(engine: str) -> str:
     return {META: "the meta device", FAKE: "fake tensors", CPU: "CPU"}[engine]
 
 
-def _fallback_notes(what: str, engines: Sequence[str], used: str, failures: list[str]) -> list[str]:
+def _fallback_notes(what: str, used: str, failures: list[str]) -> list[str]:
     if not failures:
         return []
     how = {
@@ -184,11 +185,7 @@ def _fallback_notes(what: str, engines: Sequence[str], used: str, failures: list
 def _with_notes(stats: ForwardStats, notes: list[str]) -> ForwardStats:
     if not notes:
         return stats
-    return ForwardStats(**{**_fields(stats), "notes": (*notes, *stats.notes)})
-
-
-def _fields(stats: ForwardStats) -> dict[str, Any]:
-    return {name: getattr(stats, name) for name in stats.__dataclass_fields__}
+    return dataclasses.replace(stats, notes=(*notes, *stats.notes))
 
 
 def _one_line(exc: BaseException) -> str:
