@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from paraminspect.forward.stats_data import DtypeBytes
+from paraminspect.tensors.records import dtype_name
 
 
 def storage_key(t: torch.Tensor) -> tuple[Any, int]:
@@ -23,10 +24,6 @@ def storage_key(t: torch.Tensor) -> tuple[Any, int]:
         return storage._cdata, int(storage.nbytes())
     except Exception:
         return ("tensor", id(t)), int(t.numel()) * t.element_size()
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 class StorageLedger:

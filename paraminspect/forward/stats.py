@@ -28,11 +28,11 @@ from torch.nn.parameter import UninitializedTensorMixin
 from torch.utils._pytree import tree_map_only
 
 from paraminspect.errors import UsageError
-from paraminspect.forward.activations import StorageLedger, dtype_name, saved_for_backward, storage_key
+from paraminspect.forward.activations import StorageLedger, saved_for_backward, storage_key
 from paraminspect.forward.attention import CpuAttentionChoice
 from paraminspect.forward.examples import (
     MAX_CPU_BYTES_ENV,
-    Example,
+    ExampleInput,
     RunOptions,
     format_size,
     max_cpu_bytes,
@@ -51,30 +51,31 @@ from paraminspect.forward.stats_data import (
     InputInfo,
     ModuleStats,
 )
+from paraminspect.tensors.records import dtype_name
 
 __all__ = ["ENGINES", "as_example", "example_from", "forward_stats"]
 
 ENGINES = (META, FAKE, CPU)
 
 
-def as_example(inputs: Any, kwargs: dict[str, Any] | None = None) -> Example:
-    """An Example from what a Python caller passes: an Example, a tensor, a tuple or list of
+def as_example(inputs: Any, kwargs: dict[str, Any] | None = None) -> ExampleInput:
+    """An ExampleInput from what a Python caller passes: an ExampleInput, a tensor, a tuple or list of
     positional inputs, or a dict of keyword inputs (plus `kwargs`)."""
-    if isinstance(inputs, Example):
+    if isinstance(inputs, ExampleInput):
         if kwargs:
-            return Example(inputs.args, {**inputs.kwargs, **kwargs}, inputs.description)
+            return ExampleInput(inputs.args, {**inputs.kwargs, **kwargs}, inputs.description)
         return inputs
     if isinstance(inputs, torch.Tensor):
         args: tuple[Any, ...] = (inputs,)
     elif isinstance(inputs, (tuple, list)):
         args = tuple(inputs)
     elif isinstance(inputs, dict):
-        return Example((), {**inputs, **(kwargs or {})}, "keyword inputs")
+        return ExampleInput((), {**inputs, **(kwargs or {})}, "keyword inputs")
     elif inputs is None:
         args = ()
     else:
         args = (inputs,)
-    return Example(args, dict(kwargs or {}), "given inputs")
+    return ExampleInput(args, dict(kwargs or {}), "given inputs")
 
 
 def _option_text(value: str | Sequence[int] | None) -> str | None:
@@ -91,7 +92,7 @@ def example_from(
     input_ids: str | Sequence[int] | None = None,
     vocab: int | None = None,
     example: str | None = None,
-) -> Example:
+) -> ExampleInput:
     """The example input the CLI's options describe (`--input-shape 1,3,224,224` or
     `input_shape=(1, 3, 224, 224)`, `--input-ids B,T` with `--vocab`, `--example
     file.py:make_input`; none of them: a timm model's own input size), made by
@@ -115,7 +116,7 @@ def forward_stats(
     max_cpu: int | None = None,
     what: str = "",
 ) -> ForwardStats:
-    """Run `model` once on `inputs` (an Example from forward.examples, a tensor, a tuple of
+    """Run `model` once on `inputs` (an ExampleInput from forward.examples, a tensor, a tuple of
     positional inputs or a dict of keyword inputs) and measure it; see the module docstring.
     `engines`: which of meta, fake and cpu to try, in that order; `max_cpu`: the CPU run's
     limit on parameter and buffer bytes (default: examples.max_cpu_bytes). Raises UsageError
@@ -149,7 +150,7 @@ def forward_stats(
     raise UsageError(f"cannot run {what} on the example input ({example.description}): " + "; ".join(failures))
 
 
-def _attempt(model: nn.Module, example: Example, engine: str) -> tuple[ForwardStats, Example]:
+def _attempt(model: nn.Module, example: ExampleInput, engine: str) -> tuple[ForwardStats, ExampleInput]:
     """One engine's run; the automatic batch of 1, refused by BatchNorm in training mode, is
     run again as its batch of 2 (as `check --run` does). Returns the example that ran."""
     try:
@@ -244,7 +245,7 @@ def _standins(model: nn.Module, engine: str) -> dict[str, torch.Tensor]:
     return out
 
 
-def _engine_inputs(example: Example, engine: str, fake: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _engine_inputs(example: ExampleInput, engine: str, fake: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if engine == META:
         return example.on("meta")
     args, kwargs = example.on("cpu")
@@ -303,7 +304,7 @@ def _both(first: AbstractContextManager[Any], second: AbstractContextManager[Any
         yield
 
 
-def _measure(model: nn.Module, example: Example, engine: str) -> ForwardStats:
+def _measure(model: nn.Module, example: ExampleInput, engine: str) -> ForwardStats:
     tree, names = _tree(model)
     index = {id(module): row for row, (_, module) in enumerate(tree)}
     modes = ["train" if module.training else "eval" for _, module in tree]
