@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from paraminspect.diffs.grouping import describe_names, plural
+from paraminspect.diffs.grouping import plural
 from paraminspect.diffs.keyset import Key, KeySet
 
 SUFFIXES = (".weight", ".bias")
@@ -269,9 +269,10 @@ def _renamed(ctx: _Context, names: Any, arch: str) -> None:
             Finding(
                 tuple(permuted),
                 tuple(pairs[g] for g in permuted),
-                f"{describe_names(permuted, 'tensor')}: llama.cpp's converter permutes the rows of llama's "
-                "q_proj/k_proj weights for its rotary layout: torch loads them after the rename, but attention "
-                "comes out wrong unless the permutation is undone per head (transformers' GGUF loader does)",
+                f"`attn_q`/`attn_k` weights ({plural(len(permuted), 'tensor')}): llama.cpp's converter permutes "
+                "the rows of llama's q_proj/k_proj weights for its rotary layout: torch loads them after the "
+                "rename, but attention comes out wrong unless the permutation is undone per head (transformers' "
+                "GGUF loader does)",
                 blocks=False,
             )
         )
