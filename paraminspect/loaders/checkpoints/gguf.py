@@ -304,11 +304,24 @@ class _Cursor:
         return text if len(text) <= keep else Omitted("string", length)
 
     def skip_strings(self, count: int, what: str) -> None:
+        """Walk past `count` strings (a tokenizer's vocabulary): the hot loop of a listing, so
+        it works on the window directly and calls out only at a window's edge."""
+        length_of = struct.Struct(self.order + "Q").unpack_from
+        buf, pos = self.buf, self.pos
         for _ in range(count):
-            self._need(8, what)
-            (length,) = struct.unpack_from(self.order + "Q", self.buf, self.pos)
-            self.pos += 8
-            self.skip(length, what)
+            if pos + 8 > len(buf):
+                self.pos = pos
+                self._need(8, what)
+                buf, pos = self.buf, self.pos
+            (length,) = length_of(buf, pos)
+            pos += 8
+            if pos + length <= len(buf):
+                pos += length
+            else:
+                self.pos = pos
+                self.skip(length, what)
+                buf, pos = self.buf, self.pos
+        self.pos = pos
 
 
 def _value(cur: _Cursor, vtype: int, what: str, depth: int = 0) -> Any:
