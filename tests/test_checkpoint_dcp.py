@@ -244,10 +244,21 @@ def test_a_reduce_payload_is_refused_and_never_run(tmp_path):
         (b"\x80\x04(" * 100_000, "corrupt checkpoint metadata"),
         (b"PK\x03\x04" + bytes(40), "corrupt checkpoint metadata"),
         (b"\x80\x02ctorch\nSize\n(I-1\ntR.", "refused to read (a torch.Size of something other than sizes)"),
+        (b"\x80\x02ctorch\nfloat32\nN}X\x04\x00\x00\x00namecbuiltins\nlist\ns\x86b.", "refused to read ("),
+        (b"\x80\x02ctorch\nfloat32\n(X\x04\x00\x00\x00evilX\x01\x00\x00\x00xtb.", "refused to read (it changes"),
     ],
 )
 def test_corrupt_metadata_is_one_line(tmp_path, raw, expected):
     assert expected in _one_line(_folder_with_metadata(tmp_path, raw))
+
+
+def test_a_pickle_cannot_change_the_stand_in_classes(tmp_path):
+    """BUILD on an allowed class (`get` set to None on Metadata) would patch it for every later
+    load in this process: refused, and the next checkpoint still lists."""
+    raw = b"\x80\x02ctorch.distributed.checkpoint.metadata\nMetadata\nN}X\x03\x00\x00\x00getNs\x86b."
+    assert "corrupt checkpoint metadata (" in _one_line(_folder_with_metadata(tmp_path, raw))
+    folder = _save(_net().state_dict(), tmp_path / "real")
+    assert [t.name for t in read_dcp(folder)[1]] == list(_net().state_dict())
 
 
 def test_a_torch_save_file_is_not_metadata(tmp_path):

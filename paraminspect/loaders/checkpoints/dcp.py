@@ -80,7 +80,19 @@ class _Refused(Exception):
 # --- local stand-ins for what a .metadata pickle may hold ------------------------------------
 
 
-class _Record:
+class _Locked(type):
+    """The stand-in classes cannot be changed (pickle's BUILD on a class calls its unbound
+    __setstate__, which fails; this is the second wall): a patched class would change every
+    later load in this process."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        raise _Refused("it changes a class")
+
+    def __delattr__(cls, name: str) -> None:
+        raise _Refused("it changes a class")
+
+
+class _Record(metaclass=_Locked):
     """A stand-in for one allowed dataclass: constructor arguments are ignored, pickled state
     (a dict, a (dict, slots) pair, or for TensorProperties a tuple) is kept as attributes.
     Attributes are read with `vars()`, so a state key cannot shadow anything."""
@@ -139,39 +151,72 @@ class _StorageInfo(_Record):
     pass
 
 
-@dataclass(frozen=True)
 class _TorchName:
-    """torch.float32, torch.strided: a name, nothing else."""
+    """torch.float32, torch.strided: a name, nothing else; pickle's BUILD cannot change it."""
 
-    kind: str
-    name: str
+    __slots__ = ("kind", "name")
 
+    def __init__(self, kind: str, name: str) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "name", name)
 
-def _size(dims: Any = ()) -> tuple[int, ...]:
-    if not isinstance(dims, (tuple, list)) or not all(type(d) is int and d >= 0 for d in dims):
-        raise _Refused("a torch.Size of something other than sizes")
-    return tuple(dims)
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise _Refused("it changes a torch dtype or layout")
 
-
-def _layout(name: Any) -> _TorchName:
-    text = str(name).removeprefix("torch.")
-    if text not in LAYOUTS:
-        raise _Refused(f"unknown layout {text[:40]!r}")
-    return _TorchName("layout", text)
+    def __setstate__(self, state: Any) -> None:
+        raise _Refused("it changes a torch dtype or layout")
 
 
-def _enum_value(value: Any = 0) -> int:
-    return value if type(value) is int else 0
+class _Callable:
+    """The allowed functions, as instances with neither a __dict__ nor slots: pickle's BUILD
+    finds nothing on them to change."""
+
+    __slots__ = ()
 
 
-def _path(*parts: Any) -> str:
-    return "/".join(str(p) for p in parts)
+class _Size(_Callable):
+    __slots__ = ()
+
+    def __call__(self, dims: Any = ()) -> tuple[int, ...]:
+        if not isinstance(dims, (tuple, list)) or not all(type(d) is int and d >= 0 for d in dims):
+            raise _Refused("a torch.Size of something other than sizes")
+        return tuple(dims)
 
 
-def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:  # protocol 0/1 pickles
-    if not (isinstance(cls, type) and issubclass(cls, _Record)):
-        raise _Refused("copyreg._reconstructor of a class that is not checkpoint metadata")
-    return cls.__new__(cls)
+class _Layout(_Callable):
+    __slots__ = ()
+
+    def __call__(self, name: Any) -> _TorchName:
+        text = str(name).removeprefix("torch.")
+        if text not in LAYOUTS:
+            raise _Refused(f"unknown layout {text[:40]!r}")
+        return _TorchName("layout", text)
+
+
+class _EnumValue(_Callable):
+    __slots__ = ()
+
+    def __call__(self, value: Any = 0) -> int:
+        return value if type(value) is int else 0
+
+
+class _PathText(_Callable):
+    __slots__ = ()
+
+    def __call__(self, *parts: Any) -> str:
+        return "/".join(str(p) for p in parts)
+
+
+class _Reconstructor(_Callable):  # protocol 0/1 pickles
+    __slots__ = ()
+
+    def __call__(self, cls: Any, base: Any, state: Any = None) -> Any:
+        if not (isinstance(cls, type) and issubclass(cls, _Record)):
+            raise _Refused("copyreg._reconstructor of a class that is not checkpoint metadata")
+        return cls.__new__(cls)
+
+
+_size, _layout, _enum_value, _path = _Size(), _Layout(), _EnumValue(), _PathText()
 
 
 _METADATA_CLASSES: dict[str, Any] = {
@@ -194,7 +239,7 @@ ALLOWED: dict[str, dict[str, Any]] = {
     "torch.serialization": {"_get_layout": _layout},
     "pathlib": {name: _path for name in ("Path", "PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath")},
     "collections": {"OrderedDict": dict},
-    "copyreg": {"_reconstructor": _reconstructor},
+    "copyreg": {"_reconstructor": _Reconstructor()},
 }
 
 
@@ -268,11 +313,12 @@ class DcpInfo:
 
 
 def _size_text(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000:
+            return f"{n:,} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
 
 
 def chunk_summary(chunks: tuple[Chunk, ...], shape: tuple[int, ...]) -> str:
@@ -383,7 +429,7 @@ def _read_one(path: Path, into: _Entries) -> None:
 def _add_tensor(path: Path, into: _Entries, fqn: str, entry: _TensorStorageMetadata) -> None:
     props, size, chunks = entry.get("properties"), entry.get("size"), entry.get("chunks")
     dtype = props.get("dtype") if isinstance(props, _TensorProperties) else None
-    if not (isinstance(dtype, _TorchName) and dtype.kind == "dtype"):
+    if not (isinstance(dtype, _TorchName) and dtype.kind == "dtype" and dtype.name in DTYPES):
         raise _bad(path, f"tensor {fqn[:100]!r} has no dtype")
     if not isinstance(size, tuple) or not isinstance(chunks, list):
         raise _bad(path, f"tensor {fqn[:100]!r} has no size or chunks")

@@ -342,7 +342,8 @@ def _value(cur: _Cursor, vtype: int, what: str, depth: int = 0) -> Any:
     item_size = struct.calcsize(SCALARS[item_type]) if item_type in SCALARS else 8 if item_type == STRING else 12
     if count * item_size > cur.left():
         raise _Truncated(f"{what} claims {count:,} items, more than the {cur.left():,} bytes left can hold")
-    cur.count(count, what)
+    if item_type not in SCALARS or count <= KEEP_ARRAY:  # a long numeric array is skipped in one step
+        cur.count(count, what)
     item_name = VALUE_TYPE_NAMES[item_type]
     if count <= KEEP_ARRAY:
         return [_value(cur, item_type, what, depth + 1) for _ in range(count)]
