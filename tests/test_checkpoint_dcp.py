@@ -261,6 +261,22 @@ def test_a_pickle_cannot_change_the_stand_in_classes(tmp_path):
     assert [t.name for t in read_dcp(folder)[1]] == list(_net().state_dict())
 
 
+def test_state_cannot_shadow_the_readers_methods_and_odd_values_are_refused(tmp_path):
+    # a Metadata whose pickled state has a key "get": it stays a field, the reader still works
+    raw = (
+        b"\x80\x02ctorch.distributed.checkpoint.metadata\nMetadata\n)\x81}(X\x03\x00\x00\x00getN"
+        b"X\x13\x00\x00\x00state_dict_metadata}ub."
+    )
+    folder = _folder_with_metadata(tmp_path, raw)
+    assert _one_line(folder) == f"{folder}: the checkpoint holds no tensors"
+    # real metadata whose chunk offsets are strings, not sizes
+    real = _save({"w": torch.zeros(2, 3)}, tmp_path / "real")
+    md = _torch_metadata(real)
+    md.state_dict_metadata["w"].chunks[0].offsets = ("0", "0")
+    (real / ".metadata").write_bytes(pickle.dumps(md))
+    assert _one_line(real).endswith("not torch.distributed.checkpoint metadata (tensor 'w' has a malformed chunk)")
+
+
 def test_a_torch_save_file_is_not_metadata(tmp_path):
     path = tmp_path / "legacy.pt"
     torch.save({"w": torch.zeros(2)}, path, _use_new_zipfile_serialization=False)  # starts with a magic number

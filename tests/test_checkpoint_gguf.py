@@ -408,6 +408,28 @@ def test_bad_files_are_one_line_errors(tmp_path, case):
     assert len(message) < 400
 
 
+def test_odd_metadata_values_are_shown_not_trusted(tmp_path):
+    """Well-formed values of unexpected types: a scalar where the tokens should be, nested head
+    counts, a block count of 2**60 (gguf's name map has an entry per block: never built)."""
+    from paraminspect.diffs import diff_sides
+
+    torch = pytest.importorskip("torch")
+    metadata = [
+        lambda w: w.add_uint32("tokenizer.ggml.tokens", 5),
+        lambda w: w.add_array("llama.attention.head_count", [[1, 2], [3]]),
+        lambda w: w.add_uint64("llama.block_count", 2**60),
+    ]
+    path = _write(tmp_path / "odd.gguf", {"token_embd.weight": np.zeros((4, 4), np.float32)}, metadata=metadata)
+    loaded = load_gguf(str(path))
+    assert loaded.notes[0] == "GGUF v3 · llama · 1,152,921,504,606,846,976 blocks · heads [1, 2]/[3] per layer"
+    assert loaded.checkpoint_info.summary()["vocab_size"] is None
+    diff = diff_sides(torch.nn.Linear(4, 4), _gguf_side(path))
+    assert diff.summary == (
+        "loads: no - the GGUF file claims 1,152,921,504,606,846,976 blocks: not mapped (gguf's name map has an "
+        "entry per block)"
+    )
+
+
 def test_truncated_data_section(tmp_path):
     path = _write(tmp_path / "m.gguf", {"a": np.zeros(64, np.float32), "b": np.zeros((8, 64), np.float32)})
     info, _ = read_gguf(path)

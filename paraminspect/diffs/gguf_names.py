@@ -30,6 +30,8 @@ PLAIN_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64", "int8", "
 # un-permutes: its LlamaTensorProcessor).
 PERMUTED_QK_ARCHS = frozenset({"llama"})
 GGUF_BLOCK = re.compile(r"^blk\.(\d+)\.")
+# gguf's name map has an entry per block and name: a header claiming 2**60 blocks is not mapped.
+MAX_BLOCKS = 10_000
 HF_LAYER = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
 
 
@@ -207,9 +209,18 @@ def explain_gguf_names(
         gguf_side.keys, other_side.keys, dict(gguf_pool), dict(other_pool), facts, other, other_side.alias_of()
     )
     arch, blocks = facts.get("architecture"), facts.get("block_count")
-    if not isinstance(arch, str) or not isinstance(blocks, int):
+    if not isinstance(arch, str) or type(blocks) is not int:
         return []
     layers = _layers(other_side.keys)
+    if not 0 <= max(blocks, layers) <= MAX_BLOCKS:
+        ctx.add(
+            Finding(
+                tuple(gguf_pool),
+                (),
+                f"the GGUF file claims {blocks:,} blocks: not mapped (gguf's name map has an entry per block)",
+            )
+        )
+        return ctx.found
     names = name_map(arch, max(blocks, layers))
     if names is None:
         ctx.add(

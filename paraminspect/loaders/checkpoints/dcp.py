@@ -3,264 +3,36 @@
 the `.metadata` file alone; the `.distcp` files are only stat'ed.
 
 `.metadata` is a pickle of torch's `Metadata` dataclass. It is never unpickled with the full
-pickle machinery: a restricted unpickler maps the few classes such a file holds (the
-checkpoint metadata classes, torch.Size, dtypes, layouts, paths) to local plain stand-ins and
-refuses every other global, so listing imports no torch and a hostile file cannot run code.
-Module paths of the classes (torch 2.1 to 2.14): `torch.distributed.checkpoint.metadata`
-(Metadata, TensorStorageMetadata, BytesStorageMetadata, ChunkStorageMetadata, MetadataIndex,
-StorageMeta, and from torch 2.4 TensorProperties and _MEM_FORMAT_ENCODING), before that
-`torch.distributed._shard.sharded_tensor.metadata` (TensorProperties, MEM_FORMAT_ENCODING),
-and `torch.distributed.checkpoint.filesystem` (_StorageInfo).
+pickle machinery: dcp_pickle.py's restricted unpickler maps what such a file holds to plain
+stand-ins and refuses everything else, so listing imports no torch and a hostile file cannot
+run code.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import pickle
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from paraminspect.errors import LoadError
+from paraminspect.loaders.checkpoints.dcp_pickle import (
+    DTYPES,
+    BytesStorageMetadata,
+    ChunkStorageMetadata,
+    Metadata,
+    MetadataIndex,
+    Record,
+    StorageInfo,
+    TensorProperties,
+    TensorStorageMetadata,
+    TorchName,
+    unpickle_metadata,
+)
 from paraminspect.loaders.checkpoints.stored import STATE_DICT_KEYS, Listing, StoredTensor
 
 METADATA_FILE = ".metadata"
-# A .metadata pickle is read into memory whole (that bounds what a hostile length can ask for);
-# a 405B model sharded over 512 ranks writes a few hundred MB.
-MAX_METADATA_BYTES = 2 * 1024**3
-
-# torch dtype names (and their aliases) -> (canonical name, bytes per element)
-DTYPES: dict[str, tuple[str, float]] = {
-    "float32": ("float32", 4),
-    "float": ("float32", 4),
-    "float64": ("float64", 8),
-    "double": ("float64", 8),
-    "float16": ("float16", 2),
-    "half": ("float16", 2),
-    "bfloat16": ("bfloat16", 2),
-    "int8": ("int8", 1),
-    "int16": ("int16", 2),
-    "short": ("int16", 2),
-    "int32": ("int32", 4),
-    "int": ("int32", 4),
-    "int64": ("int64", 8),
-    "long": ("int64", 8),
-    "uint8": ("uint8", 1),
-    "uint16": ("uint16", 2),
-    "uint32": ("uint32", 4),
-    "uint64": ("uint64", 8),
-    "bool": ("bool", 1),
-    "complex32": ("complex32", 4),
-    "chalf": ("complex32", 4),
-    "complex64": ("complex64", 8),
-    "cfloat": ("complex64", 8),
-    "complex128": ("complex128", 16),
-    "cdouble": ("complex128", 16),
-    "float8_e4m3fn": ("float8_e4m3fn", 1),
-    "float8_e4m3fnuz": ("float8_e4m3fnuz", 1),
-    "float8_e5m2": ("float8_e5m2", 1),
-    "float8_e5m2fnuz": ("float8_e5m2fnuz", 1),
-    "float8_e8m0fnu": ("float8_e8m0fnu", 1),
-    "float4_e2m1fn_x2": ("float4_e2m1fn_x2", 1),
-    "qint8": ("qint8", 1),
-    "quint8": ("quint8", 1),
-    "qint32": ("qint32", 4),
-    "quint4x2": ("quint4x2", 1),
-    "quint2x4": ("quint2x4", 1),
-}
-LAYOUTS = ("strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn", "jagged")
-
-
-class _Refused(Exception):
-    pass
-
-
-# --- local stand-ins for what a .metadata pickle may hold ------------------------------------
-
-
-class _Locked(type):
-    """The stand-in classes cannot be changed (pickle's BUILD on a class calls its unbound
-    __setstate__, which fails; this is the second wall): a patched class would change every
-    later load in this process."""
-
-    def __setattr__(cls, name: str, value: Any) -> None:
-        raise _Refused("it changes a class")
-
-    def __delattr__(cls, name: str) -> None:
-        raise _Refused("it changes a class")
-
-
-class _Record(metaclass=_Locked):
-    """A stand-in for one allowed dataclass: constructor arguments are ignored, pickled state
-    (a dict, a (dict, slots) pair, or for TensorProperties a tuple) is kept as attributes.
-    Attributes are read with `vars()`, so a state key cannot shadow anything."""
-
-    POSITIONAL: tuple[str, ...] = ()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple) and len(state) == 2 and all(s is None or isinstance(s, dict) for s in state):
-            merged = {**(state[0] or {}), **(state[1] or {})}
-        elif isinstance(state, tuple) and self.POSITIONAL and len(state) == len(self.POSITIONAL):
-            merged = dict(zip(self.POSITIONAL, state, strict=True))
-        elif isinstance(state, dict):
-            merged = state
-        else:
-            raise _Refused(f"unexpected state for {type(self).__name__[1:]}")
-        if not all(isinstance(k, str) for k in merged):
-            raise _Refused(f"unexpected state for {type(self).__name__[1:]}")
-        vars(self).update(merged)
-
-    def get(self, name: str) -> Any:
-        return vars(self).get(name)
-
-
-class _Metadata(_Record):
-    pass
-
-
-class _TensorStorageMetadata(_Record):
-    pass
-
-
-class _BytesStorageMetadata(_Record):
-    pass
-
-
-class _ChunkStorageMetadata(_Record):
-    pass
-
-
-class _TensorProperties(_Record):
-    POSITIONAL = ("dtype", "layout", "requires_grad", "memory_format", "pin_memory")
-
-
-class _MetadataIndex(_Record):
-    pass
-
-
-class _StorageMeta(_Record):
-    pass
-
-
-class _StorageInfo(_Record):
-    pass
-
-
-class _TorchName:
-    """torch.float32, torch.strided: a name, nothing else; pickle's BUILD cannot change it."""
-
-    __slots__ = ("kind", "name")
-
-    def __init__(self, kind: str, name: str) -> None:
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "name", name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise _Refused("it changes a torch dtype or layout")
-
-    def __setstate__(self, state: Any) -> None:
-        raise _Refused("it changes a torch dtype or layout")
-
-
-class _Callable:
-    """The allowed functions, as instances with neither a __dict__ nor slots: pickle's BUILD
-    finds nothing on them to change."""
-
-    __slots__ = ()
-
-
-class _Size(_Callable):
-    __slots__ = ()
-
-    def __call__(self, dims: Any = ()) -> tuple[int, ...]:
-        if not isinstance(dims, (tuple, list)) or not all(type(d) is int and d >= 0 for d in dims):
-            raise _Refused("a torch.Size of something other than sizes")
-        return tuple(dims)
-
-
-class _Layout(_Callable):
-    __slots__ = ()
-
-    def __call__(self, name: Any) -> _TorchName:
-        text = str(name).removeprefix("torch.")
-        if text not in LAYOUTS:
-            raise _Refused(f"unknown layout {text[:40]!r}")
-        return _TorchName("layout", text)
-
-
-class _EnumValue(_Callable):
-    __slots__ = ()
-
-    def __call__(self, value: Any = 0) -> int:
-        return value if type(value) is int else 0
-
-
-class _PathText(_Callable):
-    __slots__ = ()
-
-    def __call__(self, *parts: Any) -> str:
-        return "/".join(str(p) for p in parts)
-
-
-class _Reconstructor(_Callable):  # protocol 0/1 pickles
-    __slots__ = ()
-
-    def __call__(self, cls: Any, base: Any, state: Any = None) -> Any:
-        if not (isinstance(cls, type) and issubclass(cls, _Record)):
-            raise _Refused("copyreg._reconstructor of a class that is not checkpoint metadata")
-        return cls.__new__(cls)
-
-
-_size, _layout, _enum_value, _path = _Size(), _Layout(), _EnumValue(), _PathText()
-
-
-_METADATA_CLASSES: dict[str, Any] = {
-    "Metadata": _Metadata,
-    "TensorStorageMetadata": _TensorStorageMetadata,
-    "BytesStorageMetadata": _BytesStorageMetadata,
-    "ChunkStorageMetadata": _ChunkStorageMetadata,
-    "TensorProperties": _TensorProperties,
-    "MetadataIndex": _MetadataIndex,
-    "StorageMeta": _StorageMeta,
-    "_MEM_FORMAT_ENCODING": _enum_value,
-}
-ALLOWED: dict[str, dict[str, Any]] = {
-    "torch.distributed.checkpoint.metadata": _METADATA_CLASSES,
-    "torch.distributed._shard.sharded_tensor.metadata": {
-        "TensorProperties": _TensorProperties,
-        "MEM_FORMAT_ENCODING": _enum_value,
-    },
-    "torch.distributed.checkpoint.filesystem": {"_StorageInfo": _StorageInfo},
-    "torch.serialization": {"_get_layout": _layout},
-    "pathlib": {name: _path for name in ("Path", "PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath")},
-    "collections": {"OrderedDict": dict},
-    "copyreg": {"_reconstructor": _Reconstructor()},
-}
-
-
-class _MetadataUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch":
-            if name == "Size":
-                return _size
-            if name in DTYPES:
-                return _TorchName("dtype", DTYPES[name][0])
-            if name in LAYOUTS:  # older torch pickled a layout as the global itself
-                return _TorchName("layout", name)
-        found = ALLOWED.get(module, {}).get(name)
-        if found is None:
-            raise _Refused(f"it refers to {module[:80]}.{name[:80]}, which is not checkpoint metadata")
-        return found
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise _Refused("it holds a persistent reference (a torch.save file, not checkpoint metadata)")
-
-
 # --- what a listing reports ---------------------------------------------------------------------
 
 Chunk = tuple[tuple[int, ...], tuple[int, ...]]  # (offsets, sizes) in the global tensor
@@ -356,31 +128,6 @@ def is_dcp_folder(path: Path) -> bool:
     return path.is_dir() and bool(metadata_files(path))
 
 
-def _unpickle(path: Path) -> Any:
-    try:
-        size = path.stat().st_size
-        if size > MAX_METADATA_BYTES:
-            raise LoadError(f"{path}: {size:,} bytes, more than a checkpoint's metadata plausibly holds")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not data:
-        raise LoadError(f"{path}: empty file, not checkpoint metadata")
-    try:
-        return _MetadataUnpickler(io.BytesIO(data)).load()
-    except _Refused as exc:
-        raise LoadError(f"{path}: refused to read ({exc}); nothing in it was run") from None
-    except RecursionError:
-        raise LoadError(f"{path}: corrupt checkpoint metadata (nested too deep)") from None
-    except MemoryError:
-        raise LoadError(f"{path}: corrupt checkpoint metadata (it asks for more memory than there is)") from None
-    except Exception as exc:  # UnpicklingError, EOFError, and what bad opcodes raise (ValueError, TypeError, ...)
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise LoadError(
-            f"{path}: corrupt checkpoint metadata ({type(exc).__name__}{': ' + text if text else ''})"
-        ) from None
-
-
 def _bad(path: Path, what: str) -> LoadError:
     return LoadError(f"{path}: not torch.distributed.checkpoint metadata ({what})")
 
@@ -394,19 +141,26 @@ class _Entries:
     version: str | None = None
 
 
+def _sizes(value: Any) -> tuple[int, ...] | None:
+    """A torch.Size as the stand-in made it (a tuple of sizes), else None."""
+    if isinstance(value, tuple) and all(type(v) is int and v >= 0 for v in value):
+        return value
+    return None
+
+
 def _read_one(path: Path, into: _Entries) -> None:
-    md = _unpickle(path)
-    if not isinstance(md, _Metadata):
-        raise _bad(path, f"it holds {type(md).__name__ if not isinstance(md, _Record) else 'other metadata'}")
+    md = unpickle_metadata(path)
+    if not isinstance(md, Metadata):
+        raise _bad(path, f"it holds {type(md).__name__ if not isinstance(md, Record) else 'other metadata'}")
     entries = md.get("state_dict_metadata")
     if not isinstance(entries, dict):
         raise _bad(path, "no state_dict_metadata")
     for fqn, entry in entries.items():
         if not isinstance(fqn, str):
             raise _bad(path, "a name that is not a string")
-        if isinstance(entry, _BytesStorageMetadata):
+        if isinstance(entry, BytesStorageMetadata):
             into.objects[fqn] = None
-        elif isinstance(entry, _TensorStorageMetadata):
+        elif isinstance(entry, TensorStorageMetadata):
             _add_tensor(path, into, fqn, entry)
         else:
             raise _bad(path, f"entry {fqn[:100]!r} is neither a tensor nor bytes")
@@ -418,26 +172,26 @@ def _read_one(path: Path, into: _Entries) -> None:
     storage = md.get("storage_data")
     if isinstance(storage, dict):
         for index, where in storage.items():
-            if not isinstance(index, _MetadataIndex) or not isinstance(where, _StorageInfo):
+            if not isinstance(index, MetadataIndex) or not isinstance(where, StorageInfo):
                 continue
             fqn, offset = index.get("fqn"), index.get("offset")
             rel, start, length = where.get("relative_path"), where.get("offset"), where.get("length")
             if isinstance(fqn, str) and isinstance(rel, str) and type(start) is int and type(length) is int:
-                into.storage[(fqn, offset if isinstance(offset, tuple) else None)] = (rel, start, length)
+                into.storage[(fqn, _sizes(offset))] = (rel, start, length)
 
 
-def _add_tensor(path: Path, into: _Entries, fqn: str, entry: _TensorStorageMetadata) -> None:
-    props, size, chunks = entry.get("properties"), entry.get("size"), entry.get("chunks")
-    dtype = props.get("dtype") if isinstance(props, _TensorProperties) else None
-    if not (isinstance(dtype, _TorchName) and dtype.kind == "dtype" and dtype.name in DTYPES):
+def _add_tensor(path: Path, into: _Entries, fqn: str, entry: TensorStorageMetadata) -> None:
+    props, size, chunks = entry.get("properties"), _sizes(entry.get("size")), entry.get("chunks")
+    dtype = props.get("dtype") if isinstance(props, TensorProperties) else None
+    if not (isinstance(dtype, TorchName) and dtype.kind == "dtype" and dtype.name in DTYPES):
         raise _bad(path, f"tensor {fqn[:100]!r} has no dtype")
-    if not isinstance(size, tuple) or not isinstance(chunks, list):
+    if size is None or not isinstance(chunks, list):
         raise _bad(path, f"tensor {fqn[:100]!r} has no size or chunks")
     parsed: list[Chunk] = []
     for chunk in chunks:
-        offsets = chunk.get("offsets") if isinstance(chunk, _ChunkStorageMetadata) else None
-        sizes = chunk.get("sizes") if isinstance(chunk, _ChunkStorageMetadata) else None
-        if not (isinstance(offsets, tuple) and isinstance(sizes, tuple) and len(offsets) == len(sizes) == len(size)):
+        offsets = _sizes(chunk.get("offsets")) if isinstance(chunk, ChunkStorageMetadata) else None
+        sizes = _sizes(chunk.get("sizes")) if isinstance(chunk, ChunkStorageMetadata) else None
+        if offsets is None or sizes is None or not len(offsets) == len(sizes) == len(size):
             raise _bad(path, f"tensor {fqn[:100]!r} has a malformed chunk")
         if any(o + s > d for o, s, d in zip(offsets, sizes, size, strict=True)):
             raise _bad(path, f"tensor {fqn[:100]!r} has a chunk outside its size {list(size)}")

@@ -127,7 +127,7 @@ class GgufInfo:
         md = self.metadata
         vocab = self._arch_value("vocab_size")
         tokens = md.get("tokenizer.ggml.tokens")
-        if vocab is None and tokens is not None:
+        if vocab is None and isinstance(tokens, (Omitted, list)):
             vocab = tokens.length if isinstance(tokens, Omitted) else len(tokens)
         return {
             "architecture": md.get("general.architecture"),
@@ -193,8 +193,8 @@ class GgufInfo:
 
 def _short(value: Any) -> str:
     if isinstance(value, list):  # per-layer head counts
-        distinct = sorted(set(value), key=str)
-        return "/".join(str(v) for v in distinct[:4]) + (" per layer" if len(distinct) > 1 else "")
+        distinct = list(dict.fromkeys(str(v) for v in value))
+        return "/".join(distinct[:4]) + (" per layer" if len(distinct) > 1 else "")
     return str(value)
 
 
