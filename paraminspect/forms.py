@@ -110,6 +110,19 @@ def _is_factory_module(spec: str) -> bool:
     return split_target(spec) is not None
 
 
+def _is_dcp_folder(spec: str) -> bool:
+    """A torch.distributed.checkpoint folder: it holds `.metadata` (or rank-local
+    `__N.metadata` files) and no config.json (that would make it a Hugging Face folder)."""
+    try:
+        with os.scandir(os.path.expanduser(spec)) as entries:
+            names = {entry.name for entry in entries}
+    except OSError:  # not a folder, or not one we can read
+        return False
+    if HF_CONFIG_NAME in names:
+        return False
+    return ".metadata" in names or any(re.fullmatch(r"__\d+\.metadata", name) for name in names)
+
+
 def _is_source_path(spec: str) -> bool:
     """A folder or a `.py` file without `:attr` (`check src/`: the module classes in it)."""
     return spec.endswith((".py", "/", os.sep)) or os.path.isdir(spec)
@@ -149,6 +162,28 @@ FORMS: tuple[Form, ...] = (
         lister="paraminspect.loaders.checkpoints:list_index",
         listing="sharded",
         help="*.index.json",
+    ),
+    Form(
+        "gguf",  # llama.cpp; the header only, with the gguf package's type table
+        NO_CODE,
+        needs_torch=False,
+        cacheable=False,
+        suffixes=(".gguf",),
+        lister="paraminspect.loaders.checkpoints.gguf:gguf_listing",
+        listing="gguf",
+        sort_names=False,  # the file's own order (llama.cpp writes it block by block)
+    ),
+    Form(
+        "dcp-folder",  # torch.distributed.checkpoint: `.metadata` through a restricted unpickler
+        NO_CODE,
+        needs_torch=False,
+        cacheable=False,
+        matches=_is_dcp_folder,
+        folder=True,
+        lister="paraminspect.loaders.checkpoints.dcp:dcp_listing",
+        listing="dcp",
+        sort_names=False,
+        help="a torch.distributed.checkpoint folder",
     ),
     Form(
         "hf-hub",

@@ -85,7 +85,7 @@ def test_text_report_summary_first_and_the_two_lines_of_python(cli, tmp_path):
     lines = result.out.splitlines()
     assert lines[0] == (
         f"loads: no - all {len(state)} unexpected keys are the model's keys with a `module.` prefix "
-        "(DataParallel/DistributedDataParallel): strip it"
+        "(DataParallel/DistributedDataParallel): strip it: `{k.removeprefix('module.'): v for k, v in sd.items()}`"
     )
     assert f"    mapping = json.load(open({str(tmp_path / 'm.json')!r}))" in lines
     assert "    model.load_state_dict({mapping.get(k, k): v for k, v in state_dict.items()})" in lines

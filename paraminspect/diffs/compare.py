@@ -61,7 +61,8 @@ def compare(left: KeySet, right: KeySet) -> Diff:
     explanations = [
         *pools.found,
         *explain_shapes(left, shape_pairs, pools.other, pools.target),
-        *explain_dtypes(pairs, pools.other, pools.target),
+        # quantized GGUF tensors are no dtype load_state_dict casts from (the gguf explanation says so)
+        *explain_dtypes([p for p in pairs if p[1] not in pools.no_cast], pools.other, pools.target),
     ]
     shape_explained = {n for e in explanations if e.kind == "shape" for n in e.names}
 

@@ -16,6 +16,7 @@ from paraminspect.diffs.grouping import describe_names
 from paraminspect.diffs.keyset import Key, KeySet
 from paraminspect.diffs.result import (
     BATCHNORM,
+    GGUF,
     NON_PERSISTENT,
     PARAMETRIZATION,
     PREFIX,
@@ -46,6 +47,8 @@ class Pools:
     unexpected: dict[str, Key]  # in the other side, absent from the target
     mapping: dict[str, str] = field(default_factory=dict)
     found: list[Explanation] = field(default_factory=list)
+    # other-side names whose dtype is no torch dtype (quantized GGUF blocks): never "cast"
+    no_cast: set[str] = field(default_factory=set)
 
     @property
     def target(self) -> str:
@@ -70,8 +73,39 @@ class Pools:
 
 
 def _cause(prefix: str) -> str:
+    """What put `prefix` in front of the keys, outermost wrapper first: `_orig_mod.module.` is
+    torch.compile around DataParallel/DDP (compile(DDP(model))), `module._orig_mod.` the reverse."""
     causes = [PREFIX_CAUSES[p] for p in prefix.rstrip(".").split(".") if p in PREFIX_CAUSES]
-    return " + ".join(causes) if causes else f"a wrapper that holds the model as `{prefix.rstrip('.')}`"
+    return " around ".join(causes) if causes else f"a wrapper that holds the model as `{prefix.rstrip('.')}`"
+
+
+def _wrapper_chains(name: str) -> list[str]:
+    """The leading prefixes of `name` made only of wrapper attributes (`module.`, `_orig_mod.`,
+    `model.`): `_orig_mod.module.x` -> [`_orig_mod.`, `_orig_mod.module.`]."""
+    chains, start = [], 0
+    for _ in range(MAX_PREFIX_DOTS):
+        dot = name.find(".", start)
+        if dot < 0 or name[start:dot] not in PREFIX_CAUSES:
+            break
+        chains.append(name[: dot + 1])
+        start = dot + 1
+    return chains
+
+
+def _swap_candidates(unexpected: dict[str, Key], missing: dict[str, Key]) -> Counter[tuple[str, str]]:
+    """(other side's wrapper prefix, target's wrapper prefix) -> how many names differ only by
+    them: a DDP checkpoint (`module.`) for a compiled target (`_orig_mod.`)."""
+    by_rest: dict[str, list[str]] = defaultdict(list)
+    for name in missing:
+        for chain in _wrapper_chains(name):
+            by_rest[name[len(chain) :]].append(chain)
+    found: Counter[tuple[str, str]] = Counter()
+    for name in unexpected:
+        for chain in _wrapper_chains(name):
+            for target_chain in by_rest.get(name[len(chain) :], ()):
+                if target_chain != chain:
+                    found[(chain, target_chain)] += 1
+    return found
 
 
 def _prefix_candidates(longer: dict[str, Key], shorter: dict[str, Key]) -> Counter[str]:
@@ -96,14 +130,22 @@ def _how_many(count: int, of: int, what: str) -> str:
 
 
 def explain_prefix(pools: Pools) -> None:
-    """Every key (or most) differs by a prefix: `module.` (DataParallel), `_orig_mod.`, `model.`."""
+    """Every key (or most) differs by a prefix: `module.` (DataParallel), `_orig_mod.`, `model.`,
+    or a nesting of them (`_orig_mod.module.`: one cause, one strip), or one wrapper's prefix
+    where the target has another's."""
     for _ in range(3):  # a second prefix can cover what the first left (rare, but cheap)
         strip = _prefix_candidates(pools.unexpected, pools.missing)
         add = _prefix_candidates(pools.missing, pools.unexpected)
-        best = max([(n, "strip", p) for p, n in strip.items()] + [(n, "add", p) for p, n in add.items()], default=None)
+        swap = _swap_candidates(pools.unexpected, pools.missing)
+        best = max(
+            [(n, "strip", p, "") for p, n in strip.items()]
+            + [(n, "add", p, "") for p, n in add.items()]
+            + [(n, "swap", p, q) for (p, q), n in swap.items()],
+            default=None,
+        )
         if best is None:
             return
-        count, direction, prefix = best
+        count, direction, prefix, target_prefix = best
         if count < 2 and count < min(len(pools.missing), len(pools.unexpected)):
             return
         if direction == "strip":
@@ -114,8 +156,8 @@ def explain_prefix(pools: Pools) -> None:
             }
             keys = _how_many(len(pairs), len(pools.unexpected), "unexpected")
             whose = pools.target
-            fix = f"({_cause(prefix)}): strip it"
-        else:
+            fix = f"({_cause(prefix)}): strip it: `{{k.removeprefix({prefix!r}): v for k, v in sd.items()}}`"
+        elif direction == "add":
             pairs = {
                 m[len(prefix) :]: m
                 for m in pools.missing
@@ -123,11 +165,53 @@ def explain_prefix(pools: Pools) -> None:
             }
             keys = _how_many(len(pairs), len(pools.missing), "missing")
             whose = pools.other
-            fix = f"added ({pools.target} is wrapped: {_cause(prefix)}): add it, or load into the wrapped module"
+            fix = (
+                f"added ({pools.target} is wrapped: {_cause(prefix)}): add it: "
+                f"`{{{prefix!r} + k: v for k, v in sd.items()}}`, or load into the wrapped module"
+            )
+        else:
+            pairs = {
+                u: target_prefix + u[len(prefix) :]
+                for u in pools.unexpected
+                if u.startswith(prefix) and target_prefix + u[len(prefix) :] in pools.missing
+            }
+            keys = _how_many(len(pairs), len(pools.unexpected), "unexpected")
+            message = (
+                f"{keys} {'is' if len(pairs) == 1 else 'are'} {pools.target}'s "
+                f"{'key' if len(pairs) == 1 else 'keys'} with `{prefix}` ({_cause(prefix)}) where "
+                f"{pools.target} has `{target_prefix}` ({_cause(target_prefix)}): replace it: "
+                f"`{{{target_prefix!r} + k.removeprefix({prefix!r}): v for k, v in sd.items()}}`"
+            )
+            pools.mapping.update(pairs)
+            pools.add(PREFIX, list(pairs.values()), list(pairs), message, mapping=pairs)
+            continue
         are, own = ("is", "key") if len(pairs) == 1 else ("are", "keys")
         message = f"{keys} {are} {whose}'s {own} with a `{prefix}` prefix {fix}"
         pools.mapping.update(pairs)
         pools.add(PREFIX, list(pairs.values()), list(pairs), message, mapping=pairs)
+
+
+# --- GGUF files: llama.cpp's names ---------------------------------------------------------------
+
+
+def explain_gguf(pools: Pools) -> None:
+    """One side is a GGUF file: its llama.cpp names are mapped to the other side's with gguf's
+    tensor name map, and what is left is explained (diffs/gguf_names.py)."""
+    from paraminspect.diffs.gguf_names import explain_gguf_names, is_gguf
+
+    right_is_gguf = is_gguf(pools.right)
+    if right_is_gguf == is_gguf(pools.left):
+        return
+    if right_is_gguf:
+        findings = explain_gguf_names(pools.right, pools.left, pools.unexpected, pools.missing, pools.target)
+    else:
+        findings = explain_gguf_names(pools.left, pools.right, pools.missing, pools.unexpected, pools.other)
+    for f in findings:
+        missing, unexpected = (f.other_names, f.gguf_names) if right_is_gguf else (f.gguf_names, f.other_names)
+        mapping = dict(f.mapping) if right_is_gguf else {o: g for g, o in f.mapping.items()}
+        pools.mapping.update(mapping)
+        pools.no_cast.update(f.no_cast if right_is_gguf else (f.mapping[g] for g in f.no_cast))
+        pools.add(GGUF, list(missing), list(unexpected), f.message, blocks=f.blocks, mapping=mapping)
 
 
 # --- parametrizations: old hook-based norms vs torch.nn.utils.parametrizations -------------
@@ -395,6 +479,7 @@ def explain_batchnorm(pools: Pools) -> None:
 
 
 EXPLAINERS = (
+    explain_gguf,
     explain_prefix,
     explain_parametrization,
     explain_registration,

@@ -45,14 +45,29 @@ def gather(
     from paraminspect.loaders.dispatch import load
 
     loaded = load(spec, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
-    notes = tuple(n for n in loaded.notes if _relevant(n))
     if loaded.module is None:
-        keyset = keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes)
-        return _with_versions(keyset, loaded.state_dict_versions)
+        return keyset_from_loaded(loaded)
+    notes = tuple(n for n in loaded.notes if _relevant(n))
     keyset = keyset_from_module(loaded.module, loaded.spec, loaded.resolved, notes)
     if against is not None:
         keyset = _verdict_or_note(keyset, loaded.module, against)
     return keyset
+
+
+def keyset_from_loaded(loaded: Any) -> KeySet:
+    """A listed checkpoint (a LoadedModel with an inventory and no module: safetensors, torch
+    files, GGUF, DCP): its stored names, its version metadata, and what its format records that
+    the explainers use (a GGUF file's architecture and block count). No torch needed."""
+    notes = tuple(n for n in loaded.notes if _relevant(n))
+    keyset = _with_versions(
+        keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes), loaded.state_dict_versions
+    )
+    info = getattr(loaded, "checkpoint_info", None)
+    if info is None:
+        return keyset
+    from dataclasses import replace
+
+    return replace(keyset, format_facts=info.facts())
 
 
 def gather_weights(spec: str, *, trust_pickle: bool = False) -> KeySet:

@@ -60,6 +60,9 @@ class KeySet:
     notes: tuple[str, ...] = ()
     verdict: Verdict | None = None  # set on a model target gathered against the other side
     hf_rules: Any = None  # a transformers model's loading rules (diffs.hf_load.HFLoadRules)
+    # what a checkpoint's format records that the explainers use: a GGUF file's
+    # {"format": "gguf", "architecture": "llama", "block_count": 32, ...}; empty for others
+    format_facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_model(self) -> bool:

@@ -17,7 +17,8 @@ TIED = "tied"
 BATCHNORM = "batchnorm"
 SHAPE = "shape"
 DTYPE = "dtype"
-EXPLANATION_KINDS = (PREFIX, RENAME, PARAMETRIZATION, NON_PERSISTENT, UNREGISTERED, TIED, BATCHNORM, SHAPE, DTYPE)
+GGUF = "gguf"  # llama.cpp names, quantized or permuted tensors: diffs/gguf_names.py
+EXPLANATION_KINDS = (PREFIX, RENAME, PARAMETRIZATION, NON_PERSISTENT, UNREGISTERED, TIED, BATCHNORM, SHAPE, DTYPE, GGUF)
 
 
 @dataclass(frozen=True)

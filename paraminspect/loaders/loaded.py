@@ -35,6 +35,9 @@ class LoadedModel:
     # A torch file's state_dict `_metadata` versions (module prefix -> version), which decide
     # how load_state_dict treats it (BatchNorm fills num_batches_tracked only without them).
     state_dict_versions: dict[str, int] | None = None
+    # What a checkpoint's format records beside its tensors (a GGUF file's metadata, a DCP
+    # checkpoint's chunks): a plain frozen dataclass with `facts()` and `as_dict()`, or None.
+    checkpoint_info: Any = None
 
 
 def a_noun(noun: str) -> str:

@@ -113,11 +113,24 @@ def _records(tensors: list[StoredTensor]) -> list[Any]:
     return records
 
 
-def _wrapper_prefix(names: list[str]) -> str | None:
-    for prefix in ("module.", "_orig_mod."):
-        if names and all(n.startswith(prefix) for n in names):
-            return prefix
-    return None
+# What puts each wrapper attribute in front of every saved name.
+WRAPPER_SEGMENTS = {"module": "DataParallel/DDP", "_orig_mod": "torch.compile"}
+
+
+def wrapper_prefix(names: list[str]) -> str | None:
+    """The chain of wrapper attributes every name starts with (`_orig_mod.module.`: a
+    compiled DDP model), else None."""
+    prefix = ""
+    while names:
+        head = names[0][len(prefix) :].partition(".")[0]
+        if head not in WRAPPER_SEGMENTS or not all(n.startswith(f"{prefix}{head}.") for n in names):
+            break
+        prefix += f"{head}."
+    return prefix or None
+
+
+def _wrapper_causes(prefix: str) -> str:
+    return " around ".join(WRAPPER_SEGMENTS[s] for s in prefix.rstrip(".").split("."))
 
 
 def load_listed(request: LoadRequest) -> LoadedModel:
@@ -138,6 +151,15 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
         raise LoadError(f"{spec} is not a {'folder' if form.folder else 'regular file'}")
     module_name, _, function = form.lister.partition(":")
     listing, fmt = getattr(importlib.import_module(module_name), function)(path, trust_pickle), form.listing
+    return loaded_from_listing(spec, fmt, listing, device=device, sort=form.sort_names)
+
+
+def loaded_from_listing(
+    spec: str, fmt: str, listing: Listing, *, device: str | None = None, sort: bool = True
+) -> LoadedModel:
+    """A listing as a LoadedModel: its tensors as `stored` records (in natural name order when
+    `sort`: safetensors headers are in no meaningful order; a state_dict, a GGUF file and a DCP
+    checkpoint keep their own), or the nn.Module a trusted pickle held."""
     notes = list(listing.notes)
     if device is not None:
         notes.append(f"--device {device} is ignored for checkpoint files: nothing is built")
@@ -149,16 +171,24 @@ def load_checkpoint(spec: str, *, trust_pickle: bool = False, device: str | None
         notes.append(f"the file holds a whole {type_name(module)} module: showing that module")
         return LoadedModel(spec, resolved, module, device_of(module), "checkpoint", notes)
     tensors = listing.tensors
-    if form.sort_names:  # safetensors headers are in no meaningful order; a state_dict is in module order
+    if sort:
         tensors = sorted(tensors, key=lambda t: _natural_key(t.name))
-    prefix = _wrapper_prefix([t.name for t in tensors])
+    prefix = wrapper_prefix([t.name for t in tensors])
     if prefix:
-        notes.append(f"every name starts with {prefix!r}: saved from a wrapped (DataParallel/DDP/compiled) model")
+        notes.append(f"every name starts with {prefix!r}: saved from a wrapped ({_wrapper_causes(prefix)}) model")
     inventory = inventory_from_records(_records(tensors), root_type=f"{fmt} checkpoint")
     notes.append(
         f"{plural(inventory.totals.tensors, 'stored tensor')}, {plural(inventory.totals.stored, 'element')}: "
         "a checkpoint does not record which are parameters and which are buffers (kind 'stored')"
     )
     return LoadedModel(
-        spec, resolved, None, "none", "checkpoint", notes, inventory=inventory, state_dict_versions=listing.versions
+        spec,
+        resolved,
+        None,
+        "none",
+        "checkpoint",
+        notes,
+        inventory=inventory,
+        state_dict_versions=listing.versions,
+        checkpoint_info=listing.info,
     )

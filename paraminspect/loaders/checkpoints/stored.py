@@ -73,3 +73,5 @@ class Listing:
     key: str | None = None  # where the state_dict was found in a torch file
     # a torch state_dict's `_metadata` versions (module prefix -> version): load_state_dict reads them
     versions: dict[str, int] | None = None
+    # what the format records beside its tensors (gguf.GgufInfo, dcp.DcpInfo): plain data
+    info: Any = None
