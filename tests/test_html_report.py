@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from browser import Browser, colours, dump_dom, find_chromium
-from paraminspect.checks.model import Finding
 from torch import nn
 
 import paraminspect
+from paraminspect.checks.rule import Finding
 from paraminspect.errors import UsageError
 from paraminspect.render.html_report import STATIC_ROWS, html_document, html_report, report_data
 from paraminspect.tensors.records import Inventory

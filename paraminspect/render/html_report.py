@@ -19,7 +19,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from paraminspect.checks.model import Finding
+from paraminspect.checks.rule import Finding
 from paraminspect.render.formatting import count, human_bytes, only_stored, shape_text
 from paraminspect.render.github import display_path
 from paraminspect.render.safe import printable
