@@ -1,0 +1,242 @@
+"""Parse only the parts of a file that the static pass reads.
+
+`ast.parse` costs about 3 MB/s; transformers' modeling files are 25 MB, but what the pass
+needs (imports, class statements, `__init__` and the methods it calls on self) is under a
+fifth of that. So a file is cut into statements by their first line, without tokenizing:
+a statement starts on a line whose first character, at the block's indentation, is not
+blank, a comment, a closing bracket or a continuation keyword (`else`, `except`, ...).
+Function bodies the pass does not need are replaced by a one-line stub followed by blank
+lines, which keeps every line number, and the rest is parsed as one skeleton.
+
+Cutting on lines can be wrong inside a triple-quoted string. A statement is therefore
+extended until the `\"\"\"` and `'''` it holds are balanced, and a function is stubbed only
+when its own text is balanced; anything doubtful stays whole. If the skeleton still does
+not parse, the whole file is parsed instead: the skeleton is never trusted blindly.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+_DEF = re.compile(r"(?:async[ \t]+)?def[ \t]+(\w+)")
+_CLASS = re.compile(r"class[ \t]+(\w+)")
+_SELF_CALL = re.compile(r"\bself\.(\w+)[ \t]*\(")
+_MAIN = re.compile(r"""if[ \t]+__name__[ \t]*==[ \t]*(['"])__main__\1[ \t]*:""")
+STUB = "(*_a, **_k): pass"
+# Methods that always stay whole: the construction path starts in __init__.
+ALWAYS = frozenset({"__init__", "__post_init__"})
+
+
+@lru_cache(maxsize=64)
+def _starts(indent: str) -> re.Pattern[str]:
+    # "\n" first (not "^" with MULTILINE): the regex engine then jumps from newline to newline
+    ind = re.escape(indent)
+    return re.compile(r"\n(?=" + ind + r"[^ \t\r\n\f\v#)\]}])(?!" + ind + r"(?:else|elif|except|finally)\b)")
+
+
+def _balanced(text: str) -> bool:
+    return text.count('"""') % 2 == 0 and text.count("'''") % 2 == 0
+
+
+@dataclass
+class Stub:
+    """A function body left out of the skeleton: its name, the line of its `def`, and its
+    first and last lines (decorators included) for a later parse of just that function."""
+
+    name: str
+    def_line: int
+    first: int
+    last: int
+
+
+@dataclass
+class Skeleton:
+    text: str
+    stubs: dict[int, Stub] = field(default_factory=dict)  # stub line -> what it replaced
+    mains: list[tuple[int, int]] = field(default_factory=list)  # `if __name__ == "__main__":` blocks (lines)
+    whole: bool = False  # the whole file was parsed (the skeleton did not parse): no stubs
+
+
+def _statements(text: str, start: int, end: int, indent: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the statements of a block at `indent`; decorators belong to the
+    statement they decorate, and a statement runs on until its triple quotes are balanced."""
+    cuts = [m.start() + 1 for m in _starts(indent).finditer(text, max(start - 1, 0), end)]
+    if not cuts or cuts[0] != start:
+        cuts.insert(0, start)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(cuts):
+        j = i + 1
+        while j < len(cuts) and (
+            text.startswith("@", cuts[j - 1] + len(indent)) or not _balanced(text[cuts[i] : cuts[j]])
+        ):
+            j += 1
+        out.append((cuts[i], cuts[j] if j < len(cuts) else end))
+        i = j
+    return out
+
+
+def _header_end(text: str, start: int, end: int) -> int | None:
+    """Offset just after the line that ends a class statement's header (`class X(A, B):`),
+    or None when the body sits on the same line or cannot be told."""
+    depth = 0
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        line_end = end if nl < 0 else nl
+        line = text[pos:line_end]
+        code = line.split("#", 1)[0]
+        depth += code.count("(") + code.count("[") - code.count(")") - code.count("]")
+        if depth <= 0:
+            stripped = code.rstrip()
+            if stripped.endswith(":"):
+                return None if nl < 0 else nl + 1
+            if stripped and not stripped.endswith(("\\", ",")):
+                return None  # `class X: pass` on one line, or something odd: keep whole
+        if nl < 0:
+            return None
+        pos = nl + 1
+    return None
+
+
+def _body_indent(text: str, start: int, end: int) -> str | None:
+    for m in re.finditer(r"^([ \t]+)(?=[^ \t\r\n#])", text[start:end], re.MULTILINE):
+        return m.group(1)
+    return None
+
+
+class _Builder:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.parts: list[str] = []
+        self.pos = 0
+        self.stubs: dict[int, Stub] = {}
+        self.mains: list[tuple[int, int]] = []
+        self._line_at = 0
+        self._line = 1
+
+    def line_of(self, offset: int) -> int:
+        # offsets are asked in increasing order: count newlines incrementally
+        if offset < self._line_at:
+            self._line_at, self._line = 0, 1
+        self._line += self.text.count("\n", self._line_at, offset)
+        self._line_at = offset
+        return self._line
+
+    def stub(self, start: int, end: int, indent: str, name: str, replacement: str | None = None) -> None:
+        piece = self.text[start:end]
+        first = self.line_of(start)
+        lines = piece.count("\n")
+        def_match = _DEF.search(piece)
+        def_line = first + piece.count("\n", 0, def_match.start()) if def_match else first
+        self.parts.append(self.text[self.pos : start])
+        head = replacement if replacement is not None else f"{indent}def {name}{STUB}"
+        self.parts.append(head + "\n" * max(lines, 0) if lines else head)
+        self.pos = end
+        self.stubs[first] = Stub(name, def_line, first, first + max(lines - 1, 0))
+
+    def block(self, start: int, end: int, indent: str, in_class: bool) -> None:
+        statements = _statements(self.text, start, end, indent)
+        methods: dict[str, str] = {}
+        keep: set[str] = set()
+        if in_class:
+            for s, e in statements:
+                m = _DEF.match(self.text, self._after_decorators(s, e, indent) + len(indent))
+                if m:
+                    methods[m.group(1)] = methods.get(m.group(1), "") + self.text[s:e]
+            keep = called_methods(methods)
+        for s, e in statements:
+            at = self._after_decorators(s, e, indent)
+            piece = self.text[s:e]
+            m = _DEF.match(self.text, at + len(indent))
+            if m:
+                if _balanced(piece) and (not in_class or m.group(1) not in keep):
+                    self.stub(s, e, indent, m.group(1))
+                continue
+            c = _CLASS.match(self.text, at + len(indent))
+            if c and _balanced(piece):
+                header = _header_end(self.text, at, e)
+                body_indent = _body_indent(self.text, header, e) if header is not None else None
+                if body_indent is not None and len(body_indent) > len(indent) and body_indent.startswith(indent):
+                    self.block(header, e, body_indent, True)
+                continue
+            if not in_class and not indent and _MAIN.match(self.text, at) and _balanced(piece):
+                first = self.line_of(s)
+                self.mains.append((first, first + max(piece.count("\n") - 1, 0)))
+                self.stub(s, e, indent, "", replacement="pass")
+                del self.stubs[first]
+
+    def _after_decorators(self, s: int, e: int, indent: str) -> int:
+        """The offset of the statement's first line that is not a decorator."""
+        pos = s
+        while self.text.startswith("@", pos + len(indent)):
+            m = _starts(indent).search(self.text, pos, e)
+            if m is None:
+                return e
+            pos = m.start() + 1
+        return pos
+
+    def result(self) -> Skeleton:
+        self.parts.append(self.text[self.pos :])
+        return Skeleton("".join(self.parts), self.stubs, self.mains)
+
+
+def called_methods(methods: dict[str, str]) -> set[str]:
+    """__init__ and the methods it calls on self, transitively (by the text of each method)."""
+    keep: set[str] = set()
+    todo = [name for name in ALWAYS if name in methods]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        todo.extend(n for n in _SELF_CALL.findall(methods[name]) if n in methods and n not in keep)
+    return keep
+
+
+def skeleton(text: str) -> Skeleton:
+    """The file with unneeded function bodies stubbed out (line numbers kept)."""
+    builder = _Builder(text)
+    builder.block(0, len(text), "", False)
+    return builder.result()
+
+
+def parse_skeleton(text: str) -> tuple[ast.Module, Skeleton]:
+    """The parsed skeleton, or the whole file when the skeleton does not parse (then no
+    stubs). A file that does not parse at all raises SyntaxError."""
+    sk = skeleton(text)
+    try:
+        return ast.parse(sk.text), sk
+    except SyntaxError:
+        tree = ast.parse(text)
+        return tree, Skeleton(text, {}, _main_blocks_of(tree), whole=True)
+
+
+def _main_blocks_of(tree: ast.Module) -> list[tuple[int, int]]:
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and _MAIN.match(ast.unparse(node.test) + ":"):
+            out.append((node.lineno, node.end_lineno or node.lineno))
+    return out
+
+
+def parse_function(lines: list[str], first: int, last: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """Parse just one function (lines first..last of the file, 1-based, decorators included),
+    with the file's line numbers and columns. None when it does not parse."""
+    piece = "".join(lines[first - 1 : last])
+    indented = piece[:1] in (" ", "\t")
+    source = ("class _S:\n" + piece) if indented else piece
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    node = tree.body[0]
+    if indented:
+        node = node.body[0]  # type: ignore[attr-defined]
+        ast.increment_lineno(node, first - 2)
+    else:
+        ast.increment_lineno(node, first - 1)
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
