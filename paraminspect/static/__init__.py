@@ -22,7 +22,7 @@ from paraminspect.static.model import (
     StaticReport,
     Unresolved,
 )
-from paraminspect.static.scan import scan
+from paraminspect.static.pipeline import scan
 
 __all__ = [
     "STATIC",

@@ -25,7 +25,11 @@ _DEF = re.compile(r"(?:async[ \t]+)?def[ \t]+(\w+)")
 _CLASS = re.compile(r"class[ \t]+(\w+)")
 _SELF_CALL = re.compile(r"\bself\.(\w+)[ \t]*\(")
 _MAIN = re.compile(r"""if[ \t]+__name__[ \t]*==[ \t]*(['"])__main__\1[ \t]*:""")
-STUB = "(*_a, **_k): pass"
+STUB = "(*_):0"
+_INDENTED = re.compile(r"^([ \t]+)(?=[^ \t\r\n#])", re.MULTILINE)
+_QUOTES = ('"', "'", 'r"', "r'", 'b"', "b'", 'u"', "u'", 'f"', "f'", 'R"', "R'")
+_TOP_ASSIGN = re.compile(r"([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
+_ALIAS = re.compile(r"[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*")
 # Methods that always stay whole: the construction path starts in __init__.
 ALWAYS = frozenset({"__init__", "__post_init__"})
 
@@ -37,8 +41,9 @@ def _starts(indent: str) -> re.Pattern[str]:
     return re.compile(r"\n(?=" + ind + r"[^ \t\r\n\f\v#)\]}])(?!" + ind + r"(?:else|elif|except|finally)\b)")
 
 
-def _balanced(text: str) -> bool:
-    return text.count('"""') % 2 == 0 and text.count("'''") % 2 == 0
+def _balanced(text: str, start: int = 0, end: int | None = None) -> bool:
+    stop = len(text) if end is None else end
+    return text.count('"""', start, stop) % 2 == 0 and text.count("'''", start, stop) % 2 == 0
 
 
 @dataclass
@@ -71,7 +76,7 @@ def _statements(text: str, start: int, end: int, indent: str) -> list[tuple[int,
     while i < len(cuts):
         j = i + 1
         while j < len(cuts) and (
-            text.startswith("@", cuts[j - 1] + len(indent)) or not _balanced(text[cuts[i] : cuts[j]])
+            text.startswith("@", cuts[j - 1] + len(indent)) or not _balanced(text, cuts[i], cuts[j])
         ):
             j += 1
         out.append((cuts[i], cuts[j] if j < len(cuts) else end))
@@ -103,14 +108,14 @@ def _header_end(text: str, start: int, end: int) -> int | None:
 
 
 def _body_indent(text: str, start: int, end: int) -> str | None:
-    for m in re.finditer(r"^([ \t]+)(?=[^ \t\r\n#])", text[start:end], re.MULTILINE):
-        return m.group(1)
-    return None
+    m = _INDENTED.search(text, start, end)
+    return m.group(1) if m else None
 
 
 class _Builder:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, headers_only: bool) -> None:
         self.text = text
+        self.headers_only = headers_only
         self.parts: list[str] = []
         self.pos = 0
         self.stubs: dict[int, Stub] = {}
@@ -126,48 +131,59 @@ class _Builder:
         self._line_at = offset
         return self._line
 
-    def stub(self, start: int, end: int, indent: str, name: str, replacement: str | None = None) -> None:
-        piece = self.text[start:end]
+    def replace(self, start: int, end: int, head: str) -> tuple[int, int]:
+        """Put `head` (one line) in place of text[start:end], padded with the newlines it had;
+        returns the (first, last) lines replaced."""
         first = self.line_of(start)
-        lines = piece.count("\n")
-        def_match = _DEF.search(piece)
-        def_line = first + piece.count("\n", 0, def_match.start()) if def_match else first
+        lines = self.text.count("\n", start, end)
         self.parts.append(self.text[self.pos : start])
-        head = replacement if replacement is not None else f"{indent}def {name}{STUB}"
-        self.parts.append(head + "\n" * max(lines, 0) if lines else head)
+        self.parts.append(head + "\n" * lines if lines else head)
         self.pos = end
-        self.stubs[first] = Stub(name, def_line, first, first + max(lines - 1, 0))
+        return first, first + max(lines - 1, 0)
+
+    def stub(self, start: int, end: int, indent: str, name: str) -> None:
+        def_match = _DEF.search(self.text, start, end)
+        first, last = self.replace(start, end, f"{indent}def {name}{STUB}")
+        def_line = first + self.text.count("\n", start, def_match.start()) if def_match else first
+        self.stubs[first] = Stub(name, def_line, first, last)
 
     def block(self, start: int, end: int, indent: str, in_class: bool) -> None:
         statements = _statements(self.text, start, end, indent)
-        methods: dict[str, str] = {}
         keep: set[str] = set()
-        if in_class:
+        if in_class and not self.headers_only:
+            methods: dict[str, list[tuple[int, int]]] = {}
             for s, e in statements:
                 m = _DEF.match(self.text, self._after_decorators(s, e, indent) + len(indent))
                 if m:
-                    methods[m.group(1)] = methods.get(m.group(1), "") + self.text[s:e]
-            keep = called_methods(methods)
+                    methods.setdefault(m.group(1), []).append((s, e))
+            keep = _called(self.text, methods)
         for s, e in statements:
             at = self._after_decorators(s, e, indent)
-            piece = self.text[s:e]
-            m = _DEF.match(self.text, at + len(indent))
+            head = at + len(indent)
+            if not _balanced(self.text, s, e):
+                continue  # doubtful cuts stay whole
+            m = _DEF.match(self.text, head)
             if m:
-                if _balanced(piece) and (not in_class or m.group(1) not in keep):
+                if not in_class or m.group(1) not in keep:
                     self.stub(s, e, indent, m.group(1))
                 continue
-            c = _CLASS.match(self.text, at + len(indent))
-            if c and _balanced(piece):
+            if _CLASS.match(self.text, head):
                 header = _header_end(self.text, at, e)
                 body_indent = _body_indent(self.text, header, e) if header is not None else None
                 if body_indent is not None and len(body_indent) > len(indent) and body_indent.startswith(indent):
                     self.block(header, e, body_indent, True)
                 continue
-            if not in_class and not indent and _MAIN.match(self.text, at) and _balanced(piece):
-                first = self.line_of(s)
-                self.mains.append((first, first + max(piece.count("\n") - 1, 0)))
-                self.stub(s, e, indent, "", replacement="pass")
-                del self.stubs[first]
+            if self.text.startswith(_QUOTES, head):  # a docstring, or any string statement: no effect
+                self.replace(s, e, f"{indent}pass")
+                continue
+            if not in_class and not indent:
+                if _MAIN.match(self.text, at):
+                    self.mains.append(self.replace(s, e, "pass"))
+                    continue
+                assign = _TOP_ASSIGN.match(self.text, head, e)
+                if assign is not None and not _ALIAS.fullmatch(self.text[s:e].strip()):
+                    # module-level data (tables, docstrings, configs): only its name matters here
+                    self.replace(s, e, f"{assign.group(1)} = None")
 
     def _after_decorators(self, s: int, e: int, indent: str) -> int:
         """The offset of the statement's first line that is not a decorator."""
@@ -184,6 +200,20 @@ class _Builder:
         return Skeleton("".join(self.parts), self.stubs, self.mains)
 
 
+def _called(text: str, methods: dict[str, list[tuple[int, int]]]) -> set[str]:
+    """called_methods, with each method given as its spans of `text` (no copies)."""
+    keep: set[str] = set()
+    todo = [name for name in ALWAYS if name in methods]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        for s, e in methods[name]:
+            todo.extend(n for n in _SELF_CALL.findall(text, s, e) if n in methods and n not in keep)
+    return keep
+
+
 def called_methods(methods: dict[str, str]) -> set[str]:
     """__init__ and the methods it calls on self, transitively (by the text of each method)."""
     keep: set[str] = set()
@@ -197,17 +227,18 @@ def called_methods(methods: dict[str, str]) -> set[str]:
     return keep
 
 
-def skeleton(text: str) -> Skeleton:
-    """The file with unneeded function bodies stubbed out (line numbers kept)."""
-    builder = _Builder(text)
+def skeleton(text: str, headers_only: bool = False) -> Skeleton:
+    """The file with unneeded function bodies stubbed out (line numbers kept); with
+    `headers_only`, every function (a library file: its methods are parsed when needed)."""
+    builder = _Builder(text, headers_only)
     builder.block(0, len(text), "", False)
     return builder.result()
 
 
-def parse_skeleton(text: str) -> tuple[ast.Module, Skeleton]:
+def parse_skeleton(text: str, headers_only: bool = False) -> tuple[ast.Module, Skeleton]:
     """The parsed skeleton, or the whole file when the skeleton does not parse (then no
     stubs). A file that does not parse at all raises SyntaxError."""
-    sk = skeleton(text)
+    sk = skeleton(text, headers_only)
     try:
         return ast.parse(sk.text), sk
     except SyntaxError:

@@ -43,12 +43,12 @@ _NOT_TENSOR_BUILTINS = V.words(
     "len int float bool str range isinstance issubclass hasattr callable repr format sorted enumerate zip min max "
     "abs round divmod hash id type"
 )
-_REGISTER_CALL = re.compile(r"""(?:register_buffer|register_parameter|add_module|register_module)\(\s*['"](\w+)""")
-_SETATTR_CALL = re.compile(r"""setattr\(\s*self\s*,\s*['"](\w+)""")
-_HOLDER_CALL = re.compile(
-    r"(?:Parameter|ParameterList|ParameterDict|ModuleList|ModuleDict|Sequential|Buffer|UninitializedParameter"
-    r"|UninitializedBuffer)\("
-)
+_REGISTER_CALL = re.compile(r"""(?:register_buffer|register_parameter|register_module|add_module)\(\s*['"](\w+)""")
+# Calls whose result assigned to self.x registers x (found with str.find: a regex without a
+# literal prefix would try every position of the file).
+_HOLDER_CALLS = (
+    "Parameter(", "ParameterList(", "ParameterDict(", "ModuleList(", "ModuleDict(", "Sequential(", "Buffer(",
+)  # fmt: skip
 _SELF_TARGET = re.compile(r"self\.(\w+)\s*(?::[^=\n]*)?=\s*(?:[\w.]+\.)?$")
 
 
@@ -129,13 +129,13 @@ class _Method:
     def ev(self, node: ast.expr | None) -> Value:
         if node is None:
             return V.N
-        method = getattr(self, "ev_" + type(node).__name__, None)
+        method = _EV.get(type(node))
         if method is None:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):
                     self.ev(child)
             return U
-        return method(node)
+        return method(self, node)
 
     def ev_Constant(self, node: ast.Constant) -> Value:
         return V.N if node.value is None else V.OTHER
@@ -191,7 +191,7 @@ class _Method:
         parts = [self.ev(node.left), *(self.ev(c) for c in node.comparators)]
         if any(p[0] == "T" for p in parts):
             return ("T", 0, self.ident(node))
-        return V.O if all(p[0] in ("O", "N") for p in parts) else U
+        return V.OTHER if all(p[0] in ("O", "N") for p in parts) else U
 
     def ev_UnaryOp(self, node: ast.UnaryOp) -> Value:
         operand = self.ev(node.operand)
@@ -360,7 +360,7 @@ class _Method:
             if value[0] == "SELF":
                 if escaping:
                     self.out.append(["dyn", node.lineno])
-            elif keeps and value[0] in ("S", "L", "OR"):
+            elif keeps and value[0] in ("S", "L", "OR") and _may_hold(value):
                 self.out.append(["use", value])
         return out
 
@@ -686,6 +686,24 @@ class _Method:
     st_Break = st_Continue = st_Global = st_Nonlocal = st_Pass
 
 
+_EV = {
+    getattr(ast, name[3:]): f for name, f in vars(_Method).items() if name.startswith("ev_") and hasattr(ast, name[3:])
+}
+
+
+def _may_hold(value: Value, depth: int = 0) -> bool:
+    """A value handed to a call that could register something (a module, a tensor, a list
+    of them, or what self holds): else its `use` event would only cost."""
+    k = value[0]
+    if k in ("U", "O", "N") or depth > V.MAX_DEPTH:
+        return False
+    if k == "L":
+        return any(_may_hold(e[0], depth + 1) for e in value[2])
+    if k == "OR":
+        return any(_may_hold(v, depth + 1) for v in value[1])
+    return True
+
+
 def _kw(node: ast.Call, name: str) -> ast.expr | None:
     for k in node.keywords:
         if k.arg == name:
@@ -722,23 +740,29 @@ def method_events(
 
 def registrations(text: str) -> list[tuple[int, str]]:
     """(line, name) of every name the file's text registers somewhere (any method, read or
-    not): register_buffer("x", ...) and the like, setattr(self, "x", ...), and
-    self.x = nn.Parameter(...) / nn.ModuleList(...) / ... (searched from the call backwards:
-    `self.` alone is everywhere)."""
+    not): register_buffer("x", ...) and the like, and self.x = nn.Parameter(...) /
+    nn.ModuleList(...) / ... (searched from the call backwards: `self.` alone is everywhere)."""
     found: list[tuple[int, str]] = []
-    for pattern in (_REGISTER_CALL, _SETATTR_CALL):
-        for m in pattern.finditer(text):
-            found.append((m.start(), m.group(1)))
-    for m in _HOLDER_CALL.finditer(text):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        target = _SELF_TARGET.search(text, line_start, m.start())
-        if target is not None:
-            found.append((m.start(), target.group(1)))
+    for word in ("register_", "add_module("):
+        at = text.find(word)
+        while at >= 0:
+            m = _REGISTER_CALL.match(text, at)
+            if m is not None:
+                found.append((at, m.group(1)))
+            at = text.find(word, at + 1)
+    for word in _HOLDER_CALLS:
+        at = text.find(word)
+        while at >= 0:
+            line_start = text.rfind("\n", 0, at) + 1
+            target = _SELF_TARGET.search(text, line_start, at)
+            if target is not None:
+                found.append((at, target.group(1)))
+            at = text.find(word, at + 1)
     found.sort()
     out = []
-    line, at = 1, 0
-    for offset, name in found:
-        line += text.count("\n", at, offset)
-        at = offset
+    line, offset = 1, 0
+    for at, name in found:
+        line += text.count("\n", offset, at)
+        offset = at
         out.append((line, name))
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.static import values as V
-from paraminspect.static.project import ClassRef, FileEntry, Opaque, Project, TorchClass
+from paraminspect.static.project import ClassRef, FileEntry, Opaque, Project, TorchClass, all_events
 from paraminspect.static.torchnames import PLAIN_BASES
 from paraminspect.static.values import U, Value
 
@@ -280,7 +280,9 @@ class _Run:
         for i in range(start, len(self.mro)):
             klass = self.mro[i]
             if isinstance(klass, TorchClass):
-                return state  # torch's own method: registers only torch's names
+                if name == "__init__":
+                    return state  # torch's own __init__: registers only torch's names
+                continue  # (torch's other methods register nothing; a mixin after it may define `name`)
             if isinstance(klass, Opaque):
                 if klass.plain:
                     continue
@@ -308,15 +310,59 @@ class _Run:
     def library_call(self, klass: ClassRef, name: str, state: State) -> State:
         """A library's method (PreTrainedModel.__init__, post_init...): not followed step by
         step (its assignments are never the project's findings, and such methods are long),
-        only its footprint: the names it may assign forget their earlier assignments, the
-        names it registers count as registered, and a dynamic registration forgets all."""
-        writes, registered, dynamic = self.project.footprint(klass, name, self.lazy)
+        only its footprint: the names it may assign forget their earlier assignments, and the
+        names it registers count as registered."""
+        writes, registered, _dynamic = self.project.footprint(klass, name, self.lazy)
         self.out.registered.update(registered)
-        if dynamic:
-            return {}
+        # A library's computed registrations (transformers' tie_weights: setattr(parent, name,
+        # param) for the names of the model's own _tied_weights_keys) are not taken to reach
+        # the project's attributes: else every model that calls post_init() would go unread.
         for attr in writes:
             state.pop(attr, None)
         return state
+
+
+_MAYBE_BAD = frozenset({"T", "L", "OR", "S", "D", "OP"})
+
+
+def _may_find(events: list[Any]) -> bool:
+    """Whether a method's events could end in a finding: an assignment of a value that is,
+    or may turn out to be, a tensor or a container, or a list filled in place."""
+    for ev in all_events(events):
+        tag = ev[0]
+        if (tag == "w" and ev[2][0] in _MAYBE_BAD) or tag == "mut":
+            return True
+    return False
+
+
+def _quick_clean(run: _Run, lazy: Callable[[ClassRef, str], list[Any] | None]) -> bool:
+    """No method of the project that the constructor may reach (by name, ignoring order and
+    branches) assigns anything that could be a finding: the path need not be followed."""
+    names = {"__init__"}
+    todo = ["__init__"]
+    while todo:
+        name = todo.pop()
+        for klass in run.mro:
+            if not isinstance(klass, ClassRef) or name not in klass.info["methods"] or not klass.file.scanned:
+                continue
+            entry = klass.info["methods"][name]
+            events = entry["ev"] if entry["ev"] is not None else lazy(klass, name)
+            if events is None:
+                return False
+            key = id(events)
+            verdict = _VERDICTS.get(key)
+            if verdict is None or verdict[0] is not events:
+                verdict = _VERDICTS[key] = (events, _may_find(events))
+            if verdict[1]:
+                return False
+            for ev in all_events(events):
+                if ev[0] in ("call", "super", "base") and ev[1] not in names:
+                    names.add(ev[1])
+                    todo.append(ev[1])
+    return True
+
+
+_VERDICTS: dict[int, tuple[list[Any], bool]] = {}
 
 
 def construction(project: Project, cls: ClassRef, lazy: Callable[[ClassRef, str], list[Any] | None]) -> Outcome:
@@ -339,8 +385,9 @@ def construction(project: Project, cls: ClassRef, lazy: Callable[[ClassRef, str]
             if "_apply" in methods:
                 out.moves_own = True  # as torchmetrics' Metric does: not a finding (checks/frameworks.py)
             out.registered.update(info["registered"])
-            out.not_plain.update(n for n in methods if n != "__init__")
+            out.not_plain.update(methods)
             if klass.qualname == "LightningModule" and not klass.file.scanned:
                 out.not_plain.add("_example_input_array")
-    out.final = run.invoke(0, "__init__", {})
+    out.not_plain.discard("__init__")
+    out.final = {} if _quick_clean(run, lazy) else run.invoke(0, "__init__", {})
     return out

@@ -7,7 +7,7 @@ format without importing the pass itself.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 STATIC = "static"  # a finding's `evidence`: read from the source (the built engine's is "built")
@@ -130,12 +130,17 @@ class StaticReport:
     failures: tuple[FileFailure, ...] = ()
     unresolved: tuple[Unresolved, ...] = ()
     from_cache: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("extra")
-        return data
+        """Plain JSON data (dataclasses.asdict, recursive and generic, costs seconds here)."""
+        return {
+            "files": list(self.files),
+            "classes": [{**vars(c), "params": [dict(vars(p)) for p in c.params]} for c in self.classes],
+            "findings": [dict(vars(f)) for f in self.findings],
+            "failures": [dict(vars(f)) for f in self.failures],
+            "unresolved": [dict(vars(u)) for u in self.unresolved],
+            "from_cache": self.from_cache,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StaticReport:

@@ -37,13 +37,14 @@ def package_location(path: Path) -> tuple[Path, str]:
     return folder, ".".join(parts)
 
 
-@dataclass
+@dataclass(eq=False)  # compared (and hashed) by identity: one entry per file
 class FileEntry:
     path: str
     module: str
     is_package: bool  # an __init__.py: relative imports count from the module itself
     summary: dict[str, Any]
     scanned: bool  # one of the files asked for (else a library's or an unscanned project file)
+    root: str = ""  # the folder its module name is relative to (what goes on sys.path)
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,9 +110,11 @@ class Project:
         self.load_summary = load_summary
         self.modules: dict[str, FileEntry | None] = {}
         self.search = list(dict.fromkeys([*roots, *(p for p in sys.path if p)]))
-        self._module_info: dict[str, tuple[bool, str] | None] = {}
-        self._is_module: dict[str, tuple[str, ...] | bool | None] = {}
-        self._mro: dict[str, list[Resolved]] = {}
+        self._module_info: dict[str, tuple[str, bool] | None] = {}
+        self._is_module: dict[ClassRef, tuple[str, ...] | bool | None] = {}
+        self._mro: dict[ClassRef, list[Resolved]] = {}
+        self._resolved: dict[tuple[int, str], Resolved] = {}
+        self._bases: dict[ClassRef, list[Resolved]] = {}
         self._footprints: dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]] = {}
 
     def add(self, entry: FileEntry) -> None:
@@ -181,22 +184,28 @@ class Project:
     def resolve(self, entry: FileEntry, ref: str | None) -> Resolved:
         if ref is None:
             return Opaque("?")
-        if ref.startswith("builtins:"):
-            return Opaque(ref[9:], plain=True)
-        return self.lookup(entry.absolute(ref))
+        key = (id(entry), ref)
+        found = self._resolved.get(key)
+        if found is None:
+            found = Opaque(ref[9:], plain=True) if ref.startswith("builtins:") else self.lookup(entry.absolute(ref))
+            self._resolved[key] = found
+        return found
 
     def bases(self, cls: ClassRef) -> list[Resolved]:
-        return [self.resolve(cls.file, ref) for _text, ref in cls.info["bases"]]
+        found = self._bases.get(cls)
+        if found is None:
+            found = self._bases[cls] = [self.resolve(cls.file, ref) for _text, ref in cls.info["bases"]]
+        return found
 
     # --- classes -----------------------------------------------------------------------
 
     def module_chain(self, cls: ClassRef, seen: frozenset[str] = frozenset()) -> tuple[str, ...] | bool | None:
         """How `cls` is an nn.Module: the bases from it to torch.nn (a tuple of dotted
         names); False when it certainly is not one; None when a base could not be read."""
-        key = cls.dotted
+        key = cls
         if key in self._is_module:
             return self._is_module[key]
-        if key in seen:
+        if cls.dotted in seen:
             return False
         answer: tuple[str, ...] | bool | None = False
         undecided = False
@@ -205,7 +214,7 @@ class Project:
                 answer = (base.dotted,)
                 break
             if isinstance(base, ClassRef):
-                chain = self.module_chain(base, seen | {key})
+                chain = self.module_chain(base, seen | {cls.dotted})
                 if isinstance(chain, tuple):
                     answer = (base.dotted, *chain)
                     break
@@ -230,7 +239,7 @@ class Project:
     def mro(self, cls: ClassRef) -> list[Resolved]:
         """C3 linearization (torch classes end their line with torch.nn.Module; unreadable
         bases are kept as Opaque entries). Falls back to depth-first order when C3 fails."""
-        key = cls.dotted
+        key = cls
         if key in self._mro:
             return self._mro[key]
         self._mro[key] = [cls]  # a cycle reads as no bases

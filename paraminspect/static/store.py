@@ -49,7 +49,8 @@ class Store:
     """Entries under `folder/static/`; every method is a no-op when the folder is unusable."""
 
     def __init__(self, folder: str | os.PathLike[str] | None) -> None:
-        self.folder: str | None = None
+        self.folder: str | None = None  # where the entries are (None: not usable)
+        self.base: str | None = None  # the folder given
         if folder is None:
             return
         base = os.path.abspath(folder)
@@ -63,7 +64,7 @@ class Store:
         except OSError:
             return
         if stat.S_ISDIR(mode):
-            self.folder = target
+            self.folder, self.base = target, base
 
     def _path(self, name: str) -> str | None:
         return os.path.join(self.folder, name) if self.folder else None
@@ -115,11 +116,14 @@ class Store:
     # --- one file's summary ----------------------------------------------------------------
 
     @staticmethod
-    def file_key(path: str) -> str:
-        return "f-" + hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".json"
+    def file_key(path: str, mode: str = "full") -> str:
+        digest = hashlib.sha256(f"{mode}:{path}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"f-{digest}.json"
 
-    def summary(self, path: str, file_stamp: tuple[int, int]) -> dict[str, Any] | None:
-        entry = self.read(self.file_key(path))
+    def summary(self, path: str, file_stamp: tuple[int, int], mode: str = "full") -> dict[str, Any] | None:
+        """A file's summary (`mode`: "full", or "headers" for a library file) if cached for
+        this very file version and this pass."""
+        entry = self.read(self.file_key(path, mode))
         if (
             isinstance(entry, dict)
             and entry.get("pass") == pass_hash()
@@ -130,10 +134,9 @@ class Store:
             return entry["summary"]
         return None
 
-    def put_summary(self, path: str, file_stamp: tuple[int, int], summary: dict[str, Any]) -> None:
-        self.write(
-            self.file_key(path), {"pass": pass_hash(), "path": path, "stamp": list(file_stamp), "summary": summary}
-        )
+    def put_summary(self, path: str, file_stamp: tuple[int, int], summary: dict[str, Any], mode: str = "full") -> None:
+        entry = {"pass": pass_hash(), "path": path, "stamp": list(file_stamp), "summary": summary}
+        self.write(self.file_key(path, mode), entry)
 
     # --- whole reports -------------------------------------------------------------------
 

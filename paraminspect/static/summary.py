@@ -25,6 +25,10 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 def _unparse(node: ast.AST | None) -> str | None:
     if node is None:
         return None
+    if isinstance(node, ast.Name):  # the common cases, without ast.unparse's visitor
+        return node.id
+    if isinstance(node, ast.Constant) and not isinstance(node.value, (str, bytes)):
+        return repr(node.value)
     try:
         return ast.unparse(node)
     except Exception:  # a node ast.unparse cannot write back (never seen; be safe)
@@ -171,6 +175,8 @@ class _FileReader:
             if name == "__init__":
                 params = init_params(last)
         end = node.end_lineno or node.lineno
+        # a method cut from the skeleton ends at its stub line there: the class ends where it does
+        end = max([end, *(st.last for st in self.sk.stubs.values() if node.lineno <= st.first <= end)])
         self.classes.append(
             {
                 "q": qualname,
@@ -218,9 +224,10 @@ def _base_ref(imports: Imports, node: ast.expr | None, local: frozenset[str]) ->
     return None
 
 
-def summarize(text: str) -> dict[str, Any]:
-    """The summary of a file's text (raises SyntaxError when it does not parse)."""
-    tree, sk = chunks.parse_skeleton(text)
+def summarize(text: str, headers_only: bool = False) -> dict[str, Any]:
+    """The summary of a file's text (raises SyntaxError when it does not parse). With
+    `headers_only` (a library file), no method is read now: lazy_method reads one later."""
+    tree, sk = chunks.parse_skeleton(text, headers_only)
     reader = _FileReader(text, tree, sk)
     reader.top(tree.body)
     reader.local = frozenset(n for n, k in reader.names.items() if k in ("class", "def", "var"))
@@ -234,15 +241,19 @@ def summarize(text: str) -> dict[str, Any]:
     }
 
 
-def lazy_method(text: str, summary: dict[str, Any], cls: dict[str, Any], name: str) -> list[list[Any]] | None:
-    """The events of a method the summary left out (a base class's helper that a subclass's
-    __init__ calls), parsed now from the file's text; None when it does not parse."""
+def lazy_method(
+    text: str, summary: dict[str, Any], cls: dict[str, Any], name: str
+) -> tuple[list[list[Any]] | None, list[dict[str, Any]] | None]:
+    """(events, parameters if it is __init__) of a method the summary left out (a library's
+    method, or a base class's helper that a subclass's __init__ calls), parsed now from the
+    file's text; (None, None) when it does not parse."""
     entry = cls["methods"].get(name)
     if entry is None or entry.get("stub") is None:
-        return None
+        return None, None
     first, last = entry["stub"]
     func = chunks.parse_function(text.splitlines(keepends=True), first, last)
     if func is None:
-        return None
+        return None, None
     local = frozenset(n for n, k in summary["names"].items() if k in ("class", "def", "var"))
-    return method_events(func, Imports(summary["imports"]), local)
+    params = init_params(func) if name == "__init__" else None
+    return method_events(func, Imports(summary["imports"]), local), params

@@ -261,6 +261,8 @@ def _derived(op: list[Any] | tuple[Any, ...], base: Value, nograd: bool) -> Valu
 
 def derive(base: Value, op: tuple[Any, ...], nograd: bool) -> Value:
     """A tensor step on `base`: computed now when base is concrete, else recorded."""
+    if base[0] in ("U", "O", "N", "M"):
+        return U
     if is_symbolic(base):
         return ("D", op, base, nograd)
     return _derived(op, base, nograd)

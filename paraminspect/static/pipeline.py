@@ -8,25 +8,22 @@ certain PI001-PI004 findings (findings.py).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import os
 import stat
 import sys
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from paraminspect.static import summary as S
-from paraminspect.static.findings import class_findings
-from paraminspect.static.flow import construction
-from paraminspect.static.model import FileFailure, InitParam, ModuleClass, StaticReport, Unresolved
-from paraminspect.static.project import ClassRef, FileEntry, Project, TorchClass, package_location
+from paraminspect.static.classes import read_class
+from paraminspect.static.model import FileFailure, ModuleClass, StaticFinding, StaticReport, Unresolved
+from paraminspect.static.project import ClassRef, FileEntry, Project, package_location
 from paraminspect.static.store import Store, stamp
-
-# Below this many files to parse, a process pool costs more than it saves.
-POOL_MIN_FILES = 48
 
 
 def read_source(path: str) -> str:
@@ -61,40 +58,46 @@ def read_source(path: str) -> str:
         raise ValueError(f"cannot decode the source: {exc}") from None
 
 
-def summarize_file(path: str) -> tuple[dict[str, Any] | None, str]:
+def summarize_file(path: str, headers_only: bool = False) -> tuple[dict[str, Any] | None, str]:
     """(summary, "") or (None, why the file cannot be read)."""
     try:
         text = read_source(path)
     except (OSError, ValueError) as exc:
         return None, str(exc)
     try:
-        return S.summarize(text), ""
+        return S.summarize(text, headers_only), ""
     except SyntaxError as exc:
         return None, f"SyntaxError: {exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError) as exc:
         return None, f"cannot parse: {type(exc).__name__}: {exc}"
 
 
-def _summarize_many(paths: list[str]) -> list[tuple[str, dict[str, Any] | None, str]]:
+def _summarize_many(job: tuple[list[tuple[str, Any]], str | None]) -> list[tuple[str, dict[str, Any] | None, str]]:
+    """Summaries of (path, stamp) pairs, each written to the cache (in the worker: the
+    writes run in parallel too)."""
+    paths, cache = job
+    store = Store(cache)
     gc.disable()  # ast trees hold no cycles: the collector's passes over them cost, find nothing
     try:
-        return [(p, *summarize_file(p)) for p in paths]
+        out = []
+        for path, file_stamp in paths:
+            summary, why = summarize_file(path)
+            if summary is not None and file_stamp is not None:
+                store.put_summary(path, tuple(file_stamp), summary)
+            out.append((path, summary, why))
+        return out
     finally:
         gc.enable()
 
 
-def _parallel(paths: list[str], jobs: int) -> list[tuple[str, dict[str, Any] | None, str]]:
-    """Summaries from `jobs` forked workers (a plain fork: the parent imported no torch, so a
-    worker starts in a few milliseconds); the biggest files first, dealt round-robin."""
+def _pool_map(function: Callable[[Any], list[Any]], jobs: list[Any], workers: int) -> list[Any]:
+    """function over jobs in `workers` forked processes (a plain fork: the parent imported no
+    torch, so a worker starts in milliseconds and inherits what the parent has read)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    sized = sorted(paths, key=lambda p: -(stamp(p) or (0, 0))[0])
-    batches = [sized[i :: jobs * 2] for i in range(jobs * 2)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        results = list(pool.map(_summarize_many, [b for b in batches if b]))
-    return [r for batch in results for r in batch]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [item for batch in pool.map(function, jobs) for item in batch]
 
 
 def find_files(
@@ -123,106 +126,101 @@ def find_files(
 
 
 class _Scan:
+    """Reads on demand during the analysis: library files (headers only, cached) and the
+    methods that summaries left out."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.texts: dict[str, str] = {}
         self.inputs: dict[str, tuple[int, int] | None] = {}
-        self.lazy_events: dict[tuple[str, str, str], Any] = {}
+        self.lazy_read: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def library_summary(self, path: str) -> dict[str, Any] | None:
         file_stamp = stamp(path)
         self.inputs[path] = file_stamp
         if file_stamp is None:
             return None
-        cached = self.store.summary(path, file_stamp)
+        cached = self.store.summary(path, file_stamp, "headers")
         if cached is not None:
             return cached
-        summary, _why = summarize_file(path)
+        summary, _why = summarize_file(path, headers_only=True)
         if summary is not None:
-            self.store.put_summary(path, file_stamp, summary)
+            self.store.put_summary(path, file_stamp, summary, "headers")
         return summary
 
-    def lazy(self, cls: ClassRef, name: str) -> list[Any] | None:
+    def _method(self, cls: ClassRef, name: str) -> tuple[Any, Any]:
         key = (cls.file.path, cls.qualname, name)
-        if key not in self.lazy_events:
-            events = None
+        if key not in self.lazy_read:
+            found: tuple[Any, Any] = (None, None)
             try:
                 text = read_source(cls.file.path)
             except (OSError, ValueError):
                 text = None
             if text is not None:
-                events = S.lazy_method(text, cls.file.summary, cls.info, name)
-            self.lazy_events[key] = events
-        return self.lazy_events[key]
+                found = S.lazy_method(text, cls.file.summary, cls.info, name)
+            self.lazy_read[key] = found
+        return self.lazy_read[key]
+
+    def lazy(self, cls: ClassRef, name: str) -> list[Any] | None:
+        return self._method(cls, name)[0]
+
+    def lazy_params(self, cls: ClassRef) -> list[dict[str, Any]] | None:
+        return self._method(cls, "__init__")[1]
 
 
-def _params(project: Project, cls: ClassRef) -> tuple[tuple[InitParam, ...], str, bool]:
-    """(the parameters of the __init__ that runs first, its class, whether they are known)."""
-    for klass in project.mro(cls):
-        if isinstance(klass, TorchClass):
-            return (), klass.dotted, klass.name in ("Module", "Sequential", "ModuleList", "ModuleDict")
-        if isinstance(klass, ClassRef):
-            if "__init__" in klass.info["methods"]:
-                params = klass.info.get("params")
-                if params is None:
-                    return (), klass.dotted, False
-                return tuple(InitParam(**p) for p in params), klass.dotted, True
-        elif not klass.plain:
-            return (), klass.dotted, False
-    return (), "", True
+# What forked analysis workers read (set by the parent just before it forks them).
+_SHARED: dict[str, Any] = {}
+# Below these counts, a process pool costs more than it saves.
+POOL_MIN_FILES = 48
+POOL_MIN_CLASSES = 400
 
 
-def _abstract(project: Project, cls: ClassRef) -> bool:
-    seen: set[str] = set()
-    for klass in project.mro(cls):
-        if not isinstance(klass, ClassRef):
-            continue
-        for name in klass.info.get("abstract_methods", ()):
-            if name not in seen:
-                return True
-        seen.update(klass.info["methods"])
-    return False
+def _read_classes(bounds: tuple[int, int]) -> list[tuple[ModuleClass, list[StaticFinding]]]:
+    project, scan_state, items = _SHARED["project"], _SHARED["scan"], _SHARED["items"]
+    gc.disable()
+    try:
+        return [
+            read_class(project, ref, chain, scan_state.lazy, scan_state.lazy_params)
+            for ref, chain in items[bounds[0] : bounds[1]]
+        ]
+    finally:
+        gc.enable()
 
 
-def _report(
-    project: Project, entries: list[FileEntry], scan: _Scan
-) -> tuple[list[ModuleClass], list[Any], list[Unresolved]]:
-    classes, findings, unresolved = [], [], []
-    for entry in entries:
+def _analyse(
+    project: Project, entries: list[FileEntry], scan_state: _Scan, workers: int
+) -> tuple[list[ModuleClass], list[StaticFinding], list[Unresolved]]:
+    items: list[tuple[ClassRef, tuple[str, ...]]] = []
+    unresolved = []
+    for entry in entries:  # which classes are modules: reads the library headers, once, here
         for info in entry.summary["classes"]:
             ref = ClassRef(entry, info["q"])
             chain = project.module_chain(ref)
             if chain is None:
-                unresolved.append(
-                    Unresolved(entry.path, info["line"], info["q"], entry.module, project.first_unreadable(ref))
-                )
-                continue
-            if chain is False:
-                continue
-            outcome = construction(project, ref, scan.lazy)
-            params, owner, known = _params(project, ref)
-            note = outcome.note
-            if not note and outcome.final is None:
-                note = "every path through its __init__ raises"
-            classes.append(
-                ModuleClass(
-                    file=entry.path,
-                    line=info["line"],
-                    qualname=info["q"],
-                    module=entry.module,
-                    import_root=entry.summary.get("_root", ""),
-                    via=tuple(chain),
-                    bases=tuple(text for text, _ref in info["bases"]),
-                    params=params,
-                    init_owner=owner,
-                    params_known=known,
-                    abstract=_abstract(project, ref),
-                    analysed=not outcome.note,
-                    note=note,
-                )
-            )
-            findings.extend(class_findings(ref, outcome))
+                base = project.first_unreadable(ref)
+                unresolved.append(Unresolved(entry.path, info["line"], info["q"], entry.module, base))
+            elif chain is not False:
+                items.append((ref, tuple(chain)))  # type: ignore[arg-type]
+    _SHARED.update(project=project, scan=scan_state, items=items)
+    try:
+        if workers > 1 and len(items) >= POOL_MIN_CLASSES:
+            step = -(-len(items) // (workers * 4))
+            bounds = [(i, min(i + step, len(items))) for i in range(0, len(items), step)]
+            results = _pool_map(_read_classes, bounds, workers)
+        else:
+            results = _read_classes((0, len(items)))
+    finally:
+        _SHARED.clear()
+    classes = [record for record, _found in results]
+    findings = [f for _record, found in results for f in found]
     return classes, findings, unresolved
+
+
+def _workers(jobs: int | None) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def scan(
@@ -235,8 +233,8 @@ def scan(
 ) -> StaticReport:
     """The static pass over `paths` (folders and .py files). `root`: the project's folder (the
     skip rules and `exclude` globs are relative to it; default: the working directory).
-    `cache_dir`: where to keep the cache (None: no cache). `jobs`: worker processes for the
-    files to parse (default: the CPUs available, used only for many files)."""
+    `cache_dir`: where to keep the cache (None: no cache). `jobs`: worker processes (default:
+    the CPUs available; used only for many files or classes)."""
     base = Path(root or os.getcwd()).absolute()
     files, failures = find_files(list(paths), base, exclude)
     store = Store(cache_dir)
@@ -245,51 +243,41 @@ def scan(
         memo = store.report(request)
         if memo is not None:
             report = StaticReport.from_json(memo)
-            return StaticReport(
-                report.files, report.classes, report.findings, report.failures, report.unresolved, len(files)
-            )
+            return dataclasses.replace(report, from_cache=len(files))
     scan_state = _Scan(store)
     summaries: dict[str, dict[str, Any]] = {}
-    todo: list[str] = []
-    from_cache = 0
+    todo: list[tuple[str, Any]] = []
     for path in files:
         file_stamp = stamp(path)
         scan_state.inputs[path] = file_stamp
         cached = store.summary(path, file_stamp) if file_stamp is not None else None
         if cached is not None:
             summaries[path] = cached
-            from_cache += 1
         else:
-            todo.append(path)
-    workers = jobs if jobs is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    pooled = workers > 1 and len(todo) >= POOL_MIN_FILES
-    results = _parallel(todo, workers) if pooled else _summarize_many(todo)
+            todo.append((path, file_stamp))
+    from_cache = len(summaries)
+    workers = _workers(jobs)
+    if workers > 1 and len(todo) >= POOL_MIN_FILES:
+        by_size = sorted(todo, key=lambda item: -(item[1] or (0, 0))[0])
+        batches = [(by_size[i :: workers * 2], store.base) for i in range(workers * 2)]
+        results = _pool_map(_summarize_many, [b for b in batches if b[0]], workers)
+    else:
+        results = _summarize_many((todo, store.base))
     for path, summary, why in results:
         if summary is None:
             failures.append(FileFailure(path, why))
-            continue
-        summaries[path] = summary
-        file_stamp = scan_state.inputs.get(path)
-        if file_stamp is not None:
-            store.put_summary(path, file_stamp, summary)
-    roots: list[str] = []
+        else:
+            summaries[path] = summary
     entries: list[FileEntry] = []
     for path in files:
-        if path not in summaries:
-            continue
-        import_root, module = package_location(Path(path))
-        roots.append(str(import_root))
-        summary = dict(summaries[path])
-        summary["_root"] = str(import_root)
-        entries.append(FileEntry(path, module, Path(path).name == "__init__.py", summary, scanned=True))
-    project = Project(scan_state.library_summary, list(dict.fromkeys(roots)))
+        if path in summaries:
+            import_root, module = package_location(Path(path))
+            is_init = Path(path).name == "__init__.py"
+            entries.append(FileEntry(path, module, is_init, summaries[path], scanned=True, root=str(import_root)))
+    project = Project(scan_state.library_summary, list(dict.fromkeys(e.root for e in entries)))
     for entry in entries:
         project.add(entry)
-    gc.disable()
-    try:
-        classes, findings, unresolved = _report(project, entries, scan_state)
-    finally:
-        gc.enable()
+    classes, findings, unresolved = _analyse(project, entries, scan_state, workers)
     report = StaticReport(
         files=tuple(files),
         classes=tuple(classes),
