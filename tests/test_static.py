@@ -41,8 +41,10 @@ def found(report: StaticReport, cls: str | None = None) -> set[tuple[str, str, i
 def one_class(tmp_path: Path, init: str, *methods: str, bases: str = "nn.Module", preamble: str = "") -> StaticReport:
     body = textwrap.indent(textwrap.dedent(init).strip("\n"), " " * 8)
     extra = "".join("\n" + textwrap.indent(textwrap.dedent(m).strip("\n"), " " * 4) + "\n" for m in methods)
-    src = HEAD + textwrap.dedent(preamble) + (
-        f"class Model({bases}):\n    def __init__(self, cond=True):\n        super().__init__()\n{body}\n{extra}"
+    src = (
+        HEAD
+        + textwrap.dedent(preamble)
+        + (f"class Model({bases}):\n    def __init__(self, cond=True):\n        super().__init__()\n{body}\n{extra}")
     )
     (tmp_path / "model.py").write_text(src)
     return scan([tmp_path / "model.py"], root=tmp_path)
@@ -80,14 +82,22 @@ TRAPS = {
 
 @pytest.mark.parametrize("name", sorted(TRAPS))
 def test_traps_are_never_flagged(tmp_path: Path, name: str) -> None:
-    report = one_class(tmp_path, TRAPS[name], preamble="def make_tensor():\n    return torch.zeros(3)\n\n\n"
-                       "def init_weights(m):\n    m.x = nn.Parameter(m.x)\n\n\n")
+    report = one_class(
+        tmp_path,
+        TRAPS[name],
+        preamble="def make_tensor():\n    return torch.zeros(3)\n\n\n"
+        "def init_weights(m):\n    m.x = nn.Parameter(m.x)\n\n\n",
+    )
     assert [c.qualname for c in report.classes] == ["Model"]
     assert report.findings == ()
 
 
 def test_non_module_class_holding_tensors_is_not_flagged(tmp_path: Path) -> None:
-    write(tmp_path, {"holder.py": HEAD + """
+    write(
+        tmp_path,
+        {
+            "holder.py": HEAD
+            + """
         class Holder:
             def __init__(self):
                 self.t = torch.zeros(3)
@@ -97,7 +107,9 @@ def test_non_module_class_holding_tensors_is_not_flagged(tmp_path: Path) -> None
         class Config(object):
             def __init__(self):
                 self.mask = torch.ones(2)
-    """})
+    """
+        },
+    )
     report = scan([tmp_path], root=tmp_path)
     assert report.classes == () and report.findings == ()
 
@@ -113,7 +125,11 @@ def test_assignments_outside_the_construction_path_are_not_flagged(tmp_path: Pat
 
 
 def test_a_class_that_moves_its_own_tensors_or_owns_torch_names_is_not_flagged(tmp_path: Path) -> None:
-    write(tmp_path, {"m.py": HEAD + """
+    write(
+        tmp_path,
+        {
+            "m.py": HEAD
+            + """
         class Moves(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -142,7 +158,9 @@ def test_a_class_that_moves_its_own_tensors_or_owns_torch_names_is_not_flagged(t
             @scale.setter
             def scale(self, value):
                 self.register_buffer("_scale", value)
-    """})
+    """
+        },
+    )
     report = scan([tmp_path], root=tmp_path)
     assert {c.qualname for c in report.classes} == {"Moves", "Norm", "Prop"}
     assert report.findings == ()
@@ -248,7 +266,11 @@ def test_containers_of_modules_and_parameters(tmp_path: Path) -> None:
 
 
 def test_helper_methods_on_the_path_and_overrides(tmp_path: Path) -> None:
-    write(tmp_path, {"m.py": HEAD + """
+    write(
+        tmp_path,
+        {
+            "m.py": HEAD
+            + """
         class Base(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -265,16 +287,20 @@ def test_helper_methods_on_the_path_and_overrides(tmp_path: Path) -> None:
             def _build(self):
                 self.table = nn.Parameter(torch.zeros(8))
                 self.extra = torch.ones(2)  # child-build
-    """})
+    """
+        },
+    )
     report = scan([tmp_path], root=tmp_path)
     assert found(report, "Base") == {("PI002", "table", line_of(tmp_path, "m.py", "# base-build"), "buffer")}
     assert found(report, "Child") == {("PI002", "extra", line_of(tmp_path, "m.py", "# child-build"), "buffer")}
 
 
 def test_project_bases_across_files_aliases_and_nested_classes(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "src/pkg/__init__.py": "from .models import Net as Net\n",
-        "src/pkg/base.py": """
+    write(
+        tmp_path,
+        {
+            "src/pkg/__init__.py": "from .models import Net as Net\n",
+            "src/pkg/base.py": """
             import torch
             from torch.nn import Module as TorchModule
 
@@ -284,7 +310,7 @@ def test_project_bases_across_files_aliases_and_nested_classes(tmp_path: Path) -
                     super().__init__()
                     self.mask = torch.ones(dim)  # base-mask
         """,
-        "src/pkg/models.py": """
+            "src/pkg/models.py": """
             import torch
             import torch.nn as tnn
 
@@ -309,7 +335,8 @@ def test_project_bases_across_files_aliases_and_nested_classes(tmp_path: Path) -
             class Stack(tnn.ModuleList):
                 pass
         """,
-    })
+        },
+    )
     report = scan([tmp_path / "src"], root=tmp_path)
     classes = {c.qualname: c for c in report.classes}
     assert set(classes) == {"Base", "Net", "Leaf", "Leaf.Inner", "Stack"}
@@ -330,11 +357,17 @@ def test_project_bases_across_files_aliases_and_nested_classes(tmp_path: Path) -
     mask = next(f for f in report.findings if f.cls == "Net" and f.attribute == "mask")
     assert mask.file == str(tmp_path / "src/pkg/base.py") and mask.owner == "Base"
     assert found(report, "Base") == {("PI002", "mask", base_line, "buffer")}
-    assert found(report, "Leaf.Inner") == {("PI002", "t", line_of(tmp_path, "src/pkg/models.py", "# inner-t"), "buffer")}
+    assert found(report, "Leaf.Inner") == {
+        ("PI002", "t", line_of(tmp_path, "src/pkg/models.py", "# inner-t"), "buffer")
+    }
 
 
 def test_a_base_that_cannot_be_read_leaves_the_class_unresolved(tmp_path: Path) -> None:
-    write(tmp_path, {"m.py": HEAD + """
+    write(
+        tmp_path,
+        {
+            "m.py": HEAD
+            + """
         from not_installed_anywhere import Mystery
 
 
@@ -348,7 +381,9 @@ def test_a_base_that_cannot_be_read_leaves_the_class_unresolved(tmp_path: Path) 
             def __init__(self):
                 super().__init__()
                 self.x = torch.zeros(3)
-    """})
+    """
+        },
+    )
     report = scan([tmp_path], root=tmp_path)
     assert [(u.qualname, u.base) for u in report.unresolved] == [("Maybe", "not_installed_anywhere.Mystery")]
     (mixed,) = report.classes
@@ -357,7 +392,11 @@ def test_a_base_that_cannot_be_read_leaves_the_class_unresolved(tmp_path: Path) 
 
 
 def test_library_bases_are_read_from_their_files(tmp_path: Path) -> None:
-    write(tmp_path, {"m.py": HEAD + """
+    write(
+        tmp_path,
+        {
+            "m.py": HEAD
+            + """
         from transformers.modeling_utils import PreTrainedModel
         from timm.layers import Mlp
 
@@ -367,7 +406,9 @@ def test_library_bases_are_read_from_their_files(tmp_path: Path) -> None:
                 super().__init__(config)
                 self.mlps = [Mlp(4) for _ in range(2)]  # mlps
                 self.post_init()
-    """})
+    """
+        },
+    )
     report = scan([tmp_path], root=tmp_path)
     (tiny,) = report.classes
     assert tiny.via[-1] == "torch.nn.Module" and tiny.via[0] == "transformers.modeling_utils.PreTrainedModel"
@@ -375,8 +416,14 @@ def test_library_bases_are_read_from_their_files(tmp_path: Path) -> None:
 
 
 def test_files_that_cannot_be_read_fail_alone(tmp_path: Path) -> None:
-    write(tmp_path, {"good.py": HEAD + "class Good(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-                     "        self.t = torch.zeros(1)\n", "bad.py": "class Broken(:\n"})
+    write(
+        tmp_path,
+        {
+            "good.py": HEAD + "class Good(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.t = torch.zeros(1)\n",
+            "bad.py": "class Broken(:\n",
+        },
+    )
     os.symlink(tmp_path / "missing.py", tmp_path / "dangling.py")
     os.symlink(tmp_path / "loop_a.py", tmp_path / "loop_b.py")
     os.symlink(tmp_path / "loop_b.py", tmp_path / "loop_a.py")
@@ -392,8 +439,14 @@ def test_files_that_cannot_be_read_fail_alone(tmp_path: Path) -> None:
 
 def test_the_cache_answers_unchanged_files_and_survives_corruption(tmp_path: Path) -> None:
     project, cache = tmp_path / "p", tmp_path / "cache"
-    write(project, {"a.py": HEAD + "class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-                    "        self.t = torch.zeros(1)\n", "b.py": HEAD + "class B(nn.Module):\n    pass\n"})
+    write(
+        project,
+        {
+            "a.py": HEAD + "class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.t = torch.zeros(1)\n",
+            "b.py": HEAD + "class B(nn.Module):\n    pass\n",
+        },
+    )
     first = scan([project], root=project, cache_dir=cache)
     assert first.from_cache == 0
     again = scan([project], root=project, cache_dir=cache)

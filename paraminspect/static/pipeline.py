@@ -215,6 +215,37 @@ def _analyse(
     return classes, findings, unresolved
 
 
+def _project(
+    files: list[str], summaries: dict[str, dict[str, Any]], scan_state: _Scan
+) -> tuple[Project, list[FileEntry]]:
+    entries: list[FileEntry] = []
+    for path in files:
+        if path in summaries:
+            import_root, module = package_location(Path(path))
+            is_init = Path(path).name == "__init__.py"
+            entries.append(FileEntry(path, module, is_init, summaries[path], scanned=True, root=str(import_root)))
+    project = Project(scan_state.library_summary, list(dict.fromkeys(e.root for e in entries)))
+    for entry in entries:
+        project.add(entry)
+    return project, entries
+
+
+class Reader:
+    """The scanned files as a project again (summaries from the cache when it has them), for
+    the argument finder: name resolution, classes' fields, files' imports, lazy methods."""
+
+    def __init__(self, files: Sequence[str], cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self.scan = _Scan(Store(cache_dir))
+        summaries: dict[str, dict[str, Any]] = {}
+        for path in files:
+            file_stamp = stamp(path)
+            cached = self.scan.store.summary(path, file_stamp) if file_stamp is not None else None
+            summary = cached if cached is not None else summarize_file(path)[0]
+            if summary is not None:
+                summaries[path] = summary
+        self.project, self.entries = _project(list(files), summaries, self.scan)
+
+
 def _workers(jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
@@ -268,15 +299,7 @@ def scan(
             failures.append(FileFailure(path, why))
         else:
             summaries[path] = summary
-    entries: list[FileEntry] = []
-    for path in files:
-        if path in summaries:
-            import_root, module = package_location(Path(path))
-            is_init = Path(path).name == "__init__.py"
-            entries.append(FileEntry(path, module, is_init, summaries[path], scanned=True, root=str(import_root)))
-    project = Project(scan_state.library_summary, list(dict.fromkeys(e.root for e in entries)))
-    for entry in entries:
-        project.add(entry)
+    project, entries = _project(files, summaries, scan_state)
     classes, findings, unresolved = _analyse(project, entries, scan_state, workers)
     report = StaticReport(
         files=tuple(files),

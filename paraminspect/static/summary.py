@@ -16,8 +16,9 @@ import ast
 from typing import Any
 
 from paraminspect.static import chunks
-from paraminspect.static.extract import FORMAT, Imports, method_events, registrations
+from paraminspect.static.extract import FORMAT, method_events
 from paraminspect.static.model import KEYWORD_ONLY, POSITIONAL, POSITIONAL_ONLY, VAR_KEYWORD, VAR_POSITIONAL
+from paraminspect.static.names import Imports, registrations
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
