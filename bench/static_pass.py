@@ -23,6 +23,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,10 +57,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def scan_script(listing: Path, root: Path, cache: Path) -> str:
@@ -78,30 +83,34 @@ def timing(runs: int) -> None:
         work = Path(tmp)
         listing = work / "files.json"
         listing.write_text(json.dumps(files))
-        floor: list[float] = []
-        cold: list[float] = []
-        warm: list[float] = []
-        files_only: list[float] = []
+        samples: dict[str, list[tuple[float, float]]] = {"floor": [], "cold": [], "warm": [], "files": []}
         timed([PY, "-c", "import torch"], env)  # page cache warm for both sides
         for i in range(runs):
             cache = work / f"cache{i}"
             script = scan_script(listing, models, cache)
-            floor.append(timed([PY, "-c", "import torch"], env))
-            cold.append(timed([PY, "-c", script], env))
-            warm.append(timed([PY, "-c", script], env))
+            samples["floor"].append(timed([PY, "-c", "import torch"], env))
+            samples["cold"].append(timed([PY, "-c", script], env))
+            samples["warm"].append(timed([PY, "-c", script], env))
             for memo in (cache / "static").glob("r-*.json"):
                 memo.unlink()
-            files_only.append(timed([PY, "-c", script], env))
-        base = statistics.median(floor)
-        print(f"static pass over {len(files)} files of {models} ({os.cpu_count()} CPUs), medians of {runs} runs")
-        print(f"  floor  python -c 'import torch'          {base:7.2f} s")
-        for label, values in (
-            ("cold   (empty cache, process pool)", cold),
-            ("warm   (unchanged tree: report memo)", warm),
-            ("files  (every file cached, no memo)", files_only),
+            samples["files"].append(timed([PY, "-c", script], env))
+        load = os.getloadavg()[0]
+        wall = {k: statistics.median(w for w, _c in v) for k, v in samples.items()}
+        cpu = {k: statistics.median(c for _w, c in v) for k, v in samples.items()}
+        print(f"static pass over {len(files)} files of {models}")
+        print(f"  {os.cpu_count()} CPUs, load average {load:.1f} after the runs; medians of {runs} runs")
+        print(f"  {'':40} {'wall':>8} {'ratio':>6} {'CPU':>8} {'ratio':>6}")
+        floor_label = "floor  python -c 'import torch'"
+        print(f"  {floor_label:40} {wall['floor']:7.2f}s {'':6} {cpu['floor']:7.2f}s")
+        for key, label in (
+            ("cold", "cold   (empty cache, process pool)"),
+            ("warm", "warm   (unchanged tree: report memo)"),
+            ("files", "files  (every file cached, no memo)"),
         ):
-            value = statistics.median(values)
-            print(f"  {label:38} {value:7.2f} s  {value / base:5.2f}x")
+            print(
+                f"  {label:40} {wall[key]:7.2f}s {wall[key] / wall['floor']:5.2f}x "
+                f"{cpu[key]:7.2f}s {cpu[key] / cpu['floor']:5.2f}x"
+            )
 
 
 def findings() -> None:

@@ -501,3 +501,39 @@ def test_torch_module_table_matches_installed_torch() -> None:
 
     exported = {n for n in dir(nn) if inspect.isclass(getattr(nn, n)) and issubclass(getattr(nn, n), nn.Module)}
     assert exported == set(TORCH_MODULES)
+
+
+def test_static_findings_agree_with_the_built_engine(tmp_path: Path) -> None:
+    """Every bad example of PI001-PI004 that the static pass reports: same code, attribute,
+    line and fix kind as the built model's finding (PI001/PI002: the same message too); every
+    good example: nothing."""
+    import importlib.util
+
+    import paraminspect
+    from paraminspect.checks import registration_examples as examples
+    from paraminspect.sources import find_assignment
+
+    compared = 0
+    for code in ("PI001", "PI002", "PI003", "PI004"):
+        for i, example in enumerate(getattr(examples, code)):
+            good = tmp_path / f"{code.lower()}_{i}_good.py"
+            good.write_text(example.good)
+            assert [f for f in scan([good], root=tmp_path).findings if f.code == code] == []
+            bad = tmp_path / f"{code.lower()}_{i}_bad.py"
+            bad.write_text(example.bad)
+            static = [f for f in scan([bad], root=tmp_path).findings if f.code == code]
+            if not static:
+                continue
+            spec = importlib.util.spec_from_file_location(f"static_example_{code}_{i}", bad)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # inspect finds the class's source through it
+            spec.loader.exec_module(module)
+            built = [f for f in paraminspect.check(module.Model()) if f.code == code]
+            (one,) = static
+            (other,) = built
+            assert (one.attribute, one.fix) == (other.attribute, other.fix), (code, i)
+            assert one.line == find_assignment(module.Model, one.attribute).line
+            if code in ("PI001", "PI002"):
+                assert one.message == other.message
+            compared += 1
+    assert compared >= 9

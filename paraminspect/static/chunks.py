@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 _DEF = re.compile(r"(?:async[ \t]+)?def[ \t]+(\w+)")
 _CLASS = re.compile(r"class[ \t]+(\w+)")
-_SELF_CALL = re.compile(r"\bself\.(\w+)[ \t]*\(")
+_SELF_CALL = re.compile(r"self\.(\w+)[ \t]*\(")  # (no \b first: the literal prefix makes it fast)
+_SUPER_CALL = re.compile(r"super\([^)]*\)\.(\w+)[ \t]*\(")
+_BASE_CALL = re.compile(r"\.(\w+)\([ \t]*$")
 _MAIN = re.compile(r"""if[ \t]+__name__[ \t]*==[ \t]*(['"])__main__\1[ \t]*:""")
 STUB = "(*_):0"
 _INDENTED = re.compile(r"^([ \t]+)(?=[^ \t\r\n#])", re.MULTILINE)
+_TRIPLE = re.compile(r"\"\"\"|\'\'\'")
 _QUOTES = ('"', "'", 'r"', "r'", 'b"', "b'", 'u"', "u'", 'f"', "f'", 'R"', "R'")
 _TOP_ASSIGN = re.compile(r"([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
 _ALIAS = re.compile(r"[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*")
@@ -41,9 +45,102 @@ def _starts(indent: str) -> re.Pattern[str]:
     return re.compile(r"\n(?=" + ind + r"[^ \t\r\n\f\v#)\]}])(?!" + ind + r"(?:else|elif|except|finally)\b)")
 
 
-def _balanced(text: str, start: int = 0, end: int | None = None) -> bool:
-    stop = len(text) if end is None else end
-    return text.count('"""', start, stop) % 2 == 0 and text.count("'''", start, stop) % 2 == 0
+# (literal first words: a pattern anchored with ^ and MULTILINE is tried at every position)
+_TORCH_IMPORT = re.compile(r"import[ \t]+torch(?:\.[\w.]+)?(?:[ \t]+as[ \t]+(\w+))?")
+_TORCH_FROM = re.compile(r"from[ \t]+torch(?:\.[\w.]+)?[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)")
+# What an assignment needs, in text, to possibly be a finding (else the method is not parsed
+# now; its signature is): a torch reference other than a torch.nn module class, a tensor
+# method that makes a new plain tensor, a container literal assigned, a self attribute
+# filled in place or indexed, setattr. Missing one only loses a finding, never adds one.
+# Each check starts with a literal (str.find or a regex with a literal prefix): a pattern that
+# starts with \b or an alternation would be tried at every position of the file.
+_CONTAINER = re.compile(r"=[ \t]*(?:[\[{(]|(?:list|dict|tuple|set)[ \t]*\()")
+_SELF_FILLED = re.compile(r"self\.\w+(?:[ \t]*(?:\[|\+=)|\.(?:append|extend|insert|add|update|requires_grad)\b)")
+_FRESH_WORDS = (
+    "setattr(",
+    ".detach(",
+    ".data",
+    ".new_zeros(",
+    ".new_ones(",
+    ".new_empty(",
+    ".new_full(",
+    ".new_tensor(",
+    "requires_grad",
+)
+_MODULE_CLASS = re.compile(r"(?:nn\.)?[A-Z]\w*[ \t]*\(")
+
+
+class MaybeFinding:
+    """Whether a method's text may hold a finding (see above), for one file's names of torch
+    (`import torch as th`, `from torch import nn, zeros`, `import torch.nn.functional as F`)."""
+
+    def __init__(self, text: str) -> None:
+        modules = {"torch"}
+        functions: set[str] = set()
+        for m in _TORCH_IMPORT.finditer(text):
+            modules.add(m.group(1) or "torch")
+        for m in _TORCH_FROM.finditer(text):
+            for item in m.group(1).strip("()").split(","):
+                words = item.split("#")[0].split()
+                if words and words[-1].isidentifier() and not words[-1][:1].isupper():
+                    modules.add(words[-1])  # nn, functional, init, zeros... (classes build modules: no finding)
+                    functions.add(words[-1])
+        self.prefixes = tuple(m + "." for m in sorted(modules))
+        self.calls = tuple(f + "(" for f in sorted(functions))
+
+    def search(self, text: str, start: int, end: int) -> bool:
+        if any(text.find(word, start, end) >= 0 for word in _FRESH_WORDS):
+            return True
+        if _CONTAINER.search(text, start, end) or _SELF_FILLED.search(text, start, end):
+            return True
+        for word in self.calls:
+            at = text.find(word, start, end)
+            while at >= 0:
+                if at == 0 or not (text[at - 1].isalnum() or text[at - 1] in "_."):
+                    return True
+                at = text.find(word, at + 1, end)
+        for prefix in self.prefixes:
+            at = text.find(prefix, start, end)
+            while at >= 0:
+                before = text[at - 1] if at else " "
+                if not (before.isalnum() or before in "_.") and not _MODULE_CLASS.match(text, at + len(prefix), end):
+                    return True
+                at = text.find(prefix, at + 1, end)
+        return False
+
+
+def _signature_end(text: str, start: int, end: int) -> int | None:
+    """The offset just after the `:` that ends a def's signature (strings and brackets
+    skipped), or None."""
+    depth = 0
+    i = start
+    quote = ""
+    while i < end:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote)
+            continue
+        elif ch == "#":
+            nl = text.find("\n", i, end)
+            i = end if nl < 0 else nl
+            continue
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            return i + 1
+        i += 1
+    return None
 
 
 @dataclass
@@ -55,6 +152,9 @@ class Stub:
     def_line: int
     first: int
     last: int
+    signature: bool = False  # on __init__'s path but with no possible finding: `def` line(s) kept
+    maybe: bool | None = None  # whether its text may hold a finding; None: not looked at
+    calls: list[str] = field(default_factory=list)  # (signature stubs) the methods it calls, by name
 
 
 @dataclass
@@ -65,21 +165,40 @@ class Skeleton:
     whole: bool = False  # the whole file was parsed (the skeleton did not parse): no stubs
 
 
-def _statements(text: str, start: int, end: int, indent: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the statements of a block at `indent`; decorators belong to the
-    statement they decorate, and a statement runs on until its triple quotes are balanced."""
+class _Quotes:
+    """Where a text's triple quotes are, to tell quickly whether a span holds an even number
+    of each kind (str.count over every candidate span would scan the file many times)."""
+
+    def __init__(self, text: str) -> None:
+        self.double: list[int] = []
+        self.single: list[int] = []
+        for m in _TRIPLE.finditer(text):
+            (self.double if m.group() == '"""' else self.single).append(m.start())
+
+    def balanced(self, start: int, end: int) -> bool:
+        for where in (self.double, self.single):
+            if where and (bisect_left(where, end) - bisect_left(where, start)) % 2:
+                return False
+        return True
+
+
+def _statements(text: str, start: int, end: int, indent: str, quotes: _Quotes) -> list[tuple[int, int, bool]]:
+    """(start, end, balanced) of the statements of a block at `indent`; decorators belong to
+    the statement they decorate, and a statement runs on until its triple quotes are balanced
+    (the last one may not be: it ends where the block does)."""
     cuts = [m.start() + 1 for m in _starts(indent).finditer(text, max(start - 1, 0), end)]
     if not cuts or cuts[0] != start:
         cuts.insert(0, start)
-    out: list[tuple[int, int]] = []
+    out: list[tuple[int, int, bool]] = []
     i = 0
     while i < len(cuts):
         j = i + 1
         while j < len(cuts) and (
-            text.startswith("@", cuts[j - 1] + len(indent)) or not _balanced(text, cuts[i], cuts[j])
+            text.startswith("@", cuts[j - 1] + len(indent)) or not quotes.balanced(cuts[i], cuts[j])
         ):
             j += 1
-        out.append((cuts[i], cuts[j] if j < len(cuts) else end))
+        stop = cuts[j] if j < len(cuts) else end
+        out.append((cuts[i], stop, j < len(cuts) or quotes.balanced(cuts[i], stop)))
         i = j
     return out
 
@@ -116,6 +235,8 @@ class _Builder:
     def __init__(self, text: str, headers_only: bool) -> None:
         self.text = text
         self.headers_only = headers_only
+        self.maybe = MaybeFinding(text) if not headers_only else None
+        self.quotes = _Quotes(text)
         self.parts: list[str] = []
         self.pos = 0
         self.stubs: dict[int, Stub] = {}
@@ -141,31 +262,65 @@ class _Builder:
         self.pos = end
         return first, first + max(lines - 1, 0)
 
+    def calls(self, start: int, end: int) -> list[str]:
+        """The methods a method calls on self, super() or a base (`Base.name(self, ...)`)."""
+        found = _SELF_CALL.findall(self.text, start, end) + _SUPER_CALL.findall(self.text, start, end)
+        at = self.text.find("(self", start, end)
+        while at >= 0:
+            follows = self.text[at + 5 : at + 6]
+            if not (follows.isalnum() or follows == "_"):
+                m = _BASE_CALL.search(self.text, max(start, at - 80), at + 1)
+                if m is not None:
+                    found.append(m.group(1))
+            at = self.text.find("(self", at + 1, end)
+        return list(dict.fromkeys(found))
+
     def stub(self, start: int, end: int, indent: str, name: str) -> None:
+        """Cut a function off the path of __init__ (whether it may hold a finding, and what
+        it calls, is read later, from the file, if a subclass's path reaches it)."""
         def_match = _DEF.search(self.text, start, end)
         first, last = self.replace(start, end, f"{indent}def {name}{STUB}")
         def_line = first + self.text.count("\n", start, def_match.start()) if def_match else first
         self.stubs[first] = Stub(name, def_line, first, last)
 
+    def signature_stub(self, start: int, end: int, at: int, name: str) -> bool:
+        """Keep decorators and signature, cut the body (`def f(self, x): ...`); False when
+        the signature's end cannot be told (the method then stays whole)."""
+        colon = _signature_end(self.text, at, end)
+        if colon is None:
+            return False
+        calls = self.calls(start, end)
+        first = self.line_of(start)
+        def_line = first + self.text.count("\n", start, at)
+        rest = self.text.count("\n", colon, end)
+        self.parts.append(self.text[self.pos : colon])
+        self.parts.append(" ..." + "\n" * rest)
+        self.pos = end
+        last = first + max(self.text.count("\n", start, end) - 1, 0)
+        self.stubs[def_line] = Stub(name, def_line, first, last, True, False, calls)
+        return True
+
     def block(self, start: int, end: int, indent: str, in_class: bool) -> None:
-        statements = _statements(self.text, start, end, indent)
+        statements = _statements(self.text, start, end, indent, self.quotes)
         keep: set[str] = set()
         if in_class and not self.headers_only:
             methods: dict[str, list[tuple[int, int]]] = {}
-            for s, e in statements:
+            for s, e, _ok in statements:
                 m = _DEF.match(self.text, self._after_decorators(s, e, indent) + len(indent))
                 if m:
                     methods.setdefault(m.group(1), []).append((s, e))
             keep = _called(self.text, methods)
-        for s, e in statements:
+        for s, e, balanced in statements:
             at = self._after_decorators(s, e, indent)
             head = at + len(indent)
-            if not _balanced(self.text, s, e):
+            if not balanced:
                 continue  # doubtful cuts stay whole
             m = _DEF.match(self.text, head)
             if m:
                 if not in_class or m.group(1) not in keep:
                     self.stub(s, e, indent, m.group(1))
+                elif self.maybe is not None and not self.maybe.search(self.text, s, e):
+                    self.signature_stub(s, e, at, m.group(1))
                 continue
             if _CLASS.match(self.text, head):
                 header = _header_end(self.text, at, e)

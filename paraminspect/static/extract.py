@@ -21,6 +21,7 @@ only self's attributes and names of other code (see values.py). Refs are strings
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Any
 
 from paraminspect.static import values as V
@@ -286,3 +287,37 @@ def method_events(
     if func.args.kwarg:
         m.env[func.args.kwarg.arg] = U
     return m.body(func.body)
+
+
+def all_events(events: list[Any]) -> Iterator[list[Any]]:
+    """Every event of a method, those inside if/loop/try included (order not kept)."""
+    stack = list(events)
+    while stack:
+        ev = stack.pop()
+        yield ev
+        tag = ev[0]
+        if tag == "if":
+            for branch in ev[1:]:
+                stack.extend(branch)
+        elif tag == "loop":
+            stack.extend(ev[1])
+            stack.extend(ev[2])
+        elif tag == "try":
+            stack.extend(ev[1])
+            for handler in ev[2]:
+                stack.extend(handler)
+            stack.extend(ev[3])
+            stack.extend(ev[4])
+
+
+_MAYBE_BAD = frozenset({"T", "L", "OR", "S", "D", "OP"})
+
+
+def may_find(events: list[Any]) -> bool:
+    """Whether a method's events could end in a finding: an assignment of a value that is,
+    or may turn out to be, a tensor or a container, or a list filled in place."""
+    for ev in all_events(events):
+        tag = ev[0]
+        if (tag == "w" and ev[2][0] in _MAYBE_BAD) or tag == "mut":
+            return True
+    return False

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.static import values as V
-from paraminspect.static.project import ClassRef, FileEntry, Opaque, Project, TorchClass, all_events
+from paraminspect.static.extract import all_events, may_find
+from paraminspect.static.project import ClassRef, FileEntry, Opaque, Project, TorchClass
 from paraminspect.static.torchnames import PLAIN_BASES
 from paraminspect.static.values import U, Value
 
@@ -322,19 +323,6 @@ class _Run:
         return state
 
 
-_MAYBE_BAD = frozenset({"T", "L", "OR", "S", "D", "OP"})
-
-
-def _may_find(events: list[Any]) -> bool:
-    """Whether a method's events could end in a finding: an assignment of a value that is,
-    or may turn out to be, a tensor or a container, or a list filled in place."""
-    for ev in all_events(events):
-        tag = ev[0]
-        if (tag == "w" and ev[2][0] in _MAYBE_BAD) or tag == "mut":
-            return True
-    return False
-
-
 def _quick_clean(run: _Run, lazy: Callable[[ClassRef, str], list[Any] | None]) -> bool:
     """No method of the project that the constructor may reach (by name, ignoring order and
     branches) assigns anything that could be a finding: the path need not be followed."""
@@ -346,23 +334,25 @@ def _quick_clean(run: _Run, lazy: Callable[[ClassRef, str], list[Any] | None]) -
             if not isinstance(klass, ClassRef) or name not in klass.info["methods"] or not klass.file.scanned:
                 continue
             entry = klass.info["methods"][name]
-            events = entry["ev"] if entry["ev"] is not None else lazy(klass, name)
-            if events is None:
+            events = entry["ev"]
+            maybe = entry.get("cand")
+            if events is None and maybe is None:  # left out, with no word about it: read it now
+                events = lazy(klass, name)
+                if events is None:
+                    return False
+            if maybe is None:
+                maybe = may_find(events)
+            if maybe:
                 return False
-            key = id(events)
-            verdict = _VERDICTS.get(key)
-            if verdict is None or verdict[0] is not events:
-                verdict = _VERDICTS[key] = (events, _may_find(events))
-            if verdict[1]:
-                return False
-            for ev in all_events(events):
-                if ev[0] in ("call", "super", "base") and ev[1] not in names:
-                    names.add(ev[1])
-                    todo.append(ev[1])
+            calls = entry.get("calls") if events is None else [e[1] for e in all_events(events) if e[0] in _CALLS]
+            for called in calls or ():
+                if called not in names:
+                    names.add(called)
+                    todo.append(called)
     return True
 
 
-_VERDICTS: dict[int, tuple[list[Any], bool]] = {}
+_CALLS = ("call", "super", "base")
 
 
 def construction(project: Project, cls: ClassRef, lazy: Callable[[ClassRef, str], list[Any] | None]) -> Outcome:

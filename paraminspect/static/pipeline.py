@@ -14,16 +14,18 @@ import io
 import os
 import stat
 import sys
-import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paraminspect.static import summary as S
-from paraminspect.static.classes import read_class
 from paraminspect.static.model import FileFailure, ModuleClass, StaticFinding, StaticReport, Unresolved
-from paraminspect.static.project import ClassRef, FileEntry, Project, package_location
 from paraminspect.static.store import Store, stamp
+
+if TYPE_CHECKING:
+    from paraminspect.static.project import ClassRef, FileEntry, Project
+
+# The parser, the analysis and the project model are imported where they are used: a re-run
+# of an unchanged tree is answered from the cache without them.
 
 
 def read_source(path: str) -> str:
@@ -51,6 +53,8 @@ def read_source(path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding)
@@ -60,6 +64,8 @@ def read_source(path: str) -> str:
 
 def summarize_file(path: str, headers_only: bool = False) -> tuple[dict[str, Any] | None, str]:
     """(summary, "") or (None, why the file cannot be read)."""
+    from paraminspect.static import summary as S
+
     try:
         text = read_source(path)
     except (OSError, ValueError) as exc:
@@ -133,6 +139,7 @@ class _Scan:
         self.store = store
         self.inputs: dict[str, tuple[int, int] | None] = {}
         self.lazy_read: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self.texts: dict[str, list[str] | None] = {}
 
     def library_summary(self, path: str) -> dict[str, Any] | None:
         file_stamp = stamp(path)
@@ -151,14 +158,21 @@ class _Scan:
         key = (cls.file.path, cls.qualname, name)
         if key not in self.lazy_read:
             found: tuple[Any, Any] = (None, None)
-            try:
-                text = read_source(cls.file.path)
-            except (OSError, ValueError):
-                text = None
-            if text is not None:
-                found = S.lazy_method(text, cls.file.summary, cls.info, name)
+            lines = self._lines(cls.file.path)
+            if lines is not None:
+                from paraminspect.static.summary import lazy_method
+
+                found = lazy_method(lines, cls.file.summary, cls.info, name)
             self.lazy_read[key] = found
         return self.lazy_read[key]
+
+    def _lines(self, path: str) -> list[str] | None:
+        if path not in self.texts:
+            try:
+                self.texts[path] = read_source(path).splitlines(keepends=True)
+            except (OSError, ValueError):
+                self.texts[path] = None
+        return self.texts[path]
 
     def lazy(self, cls: ClassRef, name: str) -> list[Any] | None:
         return self._method(cls, name)[0]
@@ -175,6 +189,8 @@ POOL_MIN_CLASSES = 400
 
 
 def _read_classes(bounds: tuple[int, int]) -> list[tuple[ModuleClass, list[StaticFinding]]]:
+    from paraminspect.static.classes import read_class
+
     project, scan_state, items = _SHARED["project"], _SHARED["scan"], _SHARED["items"]
     gc.disable()
     try:
@@ -189,6 +205,8 @@ def _read_classes(bounds: tuple[int, int]) -> list[tuple[ModuleClass, list[Stati
 def _analyse(
     project: Project, entries: list[FileEntry], scan_state: _Scan, workers: int
 ) -> tuple[list[ModuleClass], list[StaticFinding], list[Unresolved]]:
+    from paraminspect.static.project import ClassRef
+
     items: list[tuple[ClassRef, tuple[str, ...]]] = []
     unresolved = []
     for entry in entries:  # which classes are modules: reads the library headers, once, here
@@ -218,6 +236,8 @@ def _analyse(
 def _project(
     files: list[str], summaries: dict[str, dict[str, Any]], scan_state: _Scan
 ) -> tuple[Project, list[FileEntry]]:
+    from paraminspect.static.project import FileEntry, Project, package_location
+
     entries: list[FileEntry] = []
     for path in files:
         if path in summaries:
@@ -273,7 +293,7 @@ def scan(
     if store.folder is not None:
         memo = store.report(request)
         if memo is not None:
-            report = StaticReport.from_json(memo)
+            report = StaticReport.from_rows(memo)
             return dataclasses.replace(report, from_cache=len(files))
     scan_state = _Scan(store)
     summaries: dict[str, dict[str, Any]] = {}
@@ -310,5 +330,5 @@ def scan(
         from_cache=from_cache,
     )
     if store.folder is not None:
-        store.put_report(request, scan_state.inputs, report.to_json())
+        store.put_report(request, scan_state.inputs, report.to_rows())
     return report

@@ -11,12 +11,13 @@ and nothing in the standard library is an nn.Module.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
+from paraminspect.static.extract import all_events
 from paraminspect.static.torchnames import torch_module_class
 
 _NOT_MODULE_ROOTS = frozenset(sys.stdlib_module_names) | {"builtins", "typing_extensions", "numpy", "pydantic"}
@@ -328,24 +329,3 @@ class Project:
         result = (frozenset(writes), frozenset(registered), dynamic)
         memo[key] = result
         return result
-
-
-def all_events(events: list[Any]) -> Iterator[list[Any]]:
-    """Every event of a method, those inside if/loop/try included (order not kept)."""
-    stack = list(events)
-    while stack:
-        ev = stack.pop()
-        yield ev
-        tag = ev[0]
-        if tag == "if":
-            for branch in ev[1:]:
-                stack.extend(branch)
-        elif tag == "loop":
-            stack.extend(ev[1])
-            stack.extend(ev[2])
-        elif tag == "try":
-            stack.extend(ev[1])
-            for handler in ev[2]:
-                stack.extend(handler)
-            stack.extend(ev[3])
-            stack.extend(ev[4])

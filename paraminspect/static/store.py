@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +98,8 @@ class Store:
             text = json.dumps(value, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):
             return
+        import tempfile
+
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
         except OSError:

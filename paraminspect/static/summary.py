@@ -16,7 +16,7 @@ import ast
 from typing import Any
 
 from paraminspect.static import chunks
-from paraminspect.static.extract import FORMAT, method_events
+from paraminspect.static.extract import FORMAT, may_find, method_events
 from paraminspect.static.model import KEYWORD_ONLY, POSITIONAL, POSITIONAL_ONLY, VAR_KEYWORD, VAR_POSITIONAL
 from paraminspect.static.names import Imports, registrations
 
@@ -30,6 +30,8 @@ def _unparse(node: ast.AST | None) -> str | None:
         return node.id
     if isinstance(node, ast.Constant) and not isinstance(node.value, (str, bytes)):
         return repr(node.value)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
     try:
         return ast.unparse(node)
     except Exception:  # a node ast.unparse cannot write back (never seen; be safe)
@@ -136,7 +138,9 @@ class _FileReader:
             if isinstance(item, _FUNCS):
                 functions.setdefault(item.name, []).append(item)
             elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                fields.append([item.target.id, item.value is not None, _unparse(item.annotation)])
+                # the annotation matters only for a field without a default (a ClassVar is not one)
+                annotation = _unparse(item.annotation) if item.value is None else ""
+                fields.append([item.target.id, item.value is not None, annotation])
             elif isinstance(item, ast.Assign):
                 for t in item.targets:
                     if isinstance(t, ast.Name):
@@ -164,7 +168,15 @@ class _FileReader:
                 abstract.append(name)
             if name in stubbed:
                 stub = stubbed[name]
-                methods[name] = {"line": stub.def_line, "ev": None, "stub": [stub.first, stub.last]}
+                methods[name] = {
+                    "line": stub.def_line,
+                    "ev": None,
+                    "stub": [stub.first, stub.last],
+                    "cand": stub.maybe,
+                    "calls": stub.calls if stub.signature else None,
+                }
+                if name == "__init__" and stub.signature:
+                    params = init_params(last)
                 continue
             events = method_events(last, imports, local) if name in needed else None
             first = min([last.lineno, *(d.lineno for d in last.decorator_list)])
@@ -172,12 +184,16 @@ class _FileReader:
                 "line": last.lineno,
                 "ev": events,
                 "stub": None if events is not None else [first, last.end_lineno],
+                "cand": may_find(events) if events is not None else None,
             }
             if name == "__init__":
                 params = init_params(last)
         end = node.end_lineno or node.lineno
         # a method cut from the skeleton ends at its stub line there: the class ends where it does
-        end = max([end, *(st.last for st in self.sk.stubs.values() if node.lineno <= st.first <= end)])
+        for name in functions:
+            stub = stubbed.get(name)
+            if stub is not None and stub.last > end:
+                end = stub.last
         self.classes.append(
             {
                 "q": qualname,
@@ -243,16 +259,16 @@ def summarize(text: str, headers_only: bool = False) -> dict[str, Any]:
 
 
 def lazy_method(
-    text: str, summary: dict[str, Any], cls: dict[str, Any], name: str
+    lines: list[str], summary: dict[str, Any], cls: dict[str, Any], name: str
 ) -> tuple[list[list[Any]] | None, list[dict[str, Any]] | None]:
     """(events, parameters if it is __init__) of a method the summary left out (a library's
     method, or a base class's helper that a subclass's __init__ calls), parsed now from the
-    file's text; (None, None) when it does not parse."""
+    file's lines; (None, None) when it does not parse."""
     entry = cls["methods"].get(name)
     if entry is None or entry.get("stub") is None:
         return None, None
     first, last = entry["stub"]
-    func = chunks.parse_function(text.splitlines(keepends=True), first, last)
+    func = chunks.parse_function(lines, first, last)
     if func is None:
         return None, None
     local = frozenset(n for n, k in summary["names"].items() if k in ("class", "def", "var"))
