@@ -537,3 +537,19 @@ def test_static_findings_agree_with_the_built_engine(tmp_path: Path) -> None:
                 assert one.message == other.message
             compared += 1
     assert compared >= 9
+
+
+def test_a_class_whose_module_is_reassigned_is_found_in_its_file(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "pkg/__init__.py": "from .models import Net\n\nNet.__module__ = 'pkg'\n",
+        "pkg/models.py": HEAD + """
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.scale = torch.ones(1)  # scale
+        """,
+    })  # fmt: skip
+    report = scan([tmp_path / "pkg"], root=tmp_path)
+    (net,) = report.classes
+    assert (net.file, net.module, net.qualname) == (str(tmp_path / "pkg/models.py"), "pkg.models", "Net")
+    assert found(report) == {("PI002", "scale", line_of(tmp_path, "pkg/models.py", "# scale"), "buffer")}

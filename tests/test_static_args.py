@@ -308,3 +308,16 @@ def test_args_table_snippets_are_validated(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.paraminspect.args]\n"m.py:Net" = "Net(Config(dim=2))"\n')
     config = load_config(tmp_path)
     assert config.args == {"m.py:Net": "Net(Config(dim=2))"} and config.args_for("m.py:Net") == {}
+
+
+def test_a_nanogpt_like_repository_needs_no_configuration() -> None:
+    root = Path(__file__).resolve().parent.parent / "bench" / "fixtures" / "nanogpt_like"
+    report = scan([root], root=root)
+    assert [c.qualname for c in report.classes] == ["LayerNorm", "CausalSelfAttention", "MLP", "Block", "GPT"]
+    assert report.findings == ()  # the causal mask is registered (under an if): nothing to report
+    sources = {key.rsplit(":", 1)[1]: s for key, s in find_arguments(report, root=root).items()}
+    assert {name: (s.kind, s.expression) for name, s in sources.items()} == {
+        name: ("config-class", f"{name}(config=GPTConfig())") for name in ("CausalSelfAttention", "MLP", "Block", "GPT")
+    }
+    layer_norm = next(c for c in report.classes if c.qualname == "LayerNorm")
+    assert way_out(layer_norm, root).startswith("model.py:LayerNorm needs ndim, bias: ")
