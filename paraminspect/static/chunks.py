@@ -30,7 +30,6 @@ _BASE_CALL = re.compile(r"\.(\w+)\([ \t]*$")
 _MAIN = re.compile(r"""if[ \t]+__name__[ \t]*==[ \t]*(['"])__main__\1[ \t]*:""")
 STUB = "(*_):0"
 _INDENTED = re.compile(r"^([ \t]+)(?=[^ \t\r\n#])", re.MULTILINE)
-_TRIPLE = re.compile(r"\"\"\"|\'\'\'")
 _QUOTES = ('"', "'", 'r"', "r'", 'b"', "b'", 'u"', "u'", 'f"', "f'", 'R"', "R'")
 _TOP_ASSIGN = re.compile(r"([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
 _ALIAS = re.compile(r"[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*")
@@ -170,10 +169,17 @@ class _Quotes:
     of each kind (str.count over every candidate span would scan the file many times)."""
 
     def __init__(self, text: str) -> None:
-        self.double: list[int] = []
-        self.single: list[int] = []
-        for m in _TRIPLE.finditer(text):
-            (self.double if m.group() == '"""' else self.single).append(m.start())
+        self.double = self._find(text, '"""')
+        self.single = self._find(text, "'''")
+
+    @staticmethod
+    def _find(text: str, quote: str) -> list[int]:
+        found = []
+        at = text.find(quote)
+        while at >= 0:
+            found.append(at)
+            at = text.find(quote, at + 3)
+        return found
 
     def balanced(self, start: int, end: int) -> bool:
         for where in (self.double, self.single):

@@ -83,17 +83,13 @@ def _summarize_many(job: tuple[list[tuple[str, Any]], str | None]) -> list[tuple
     writes run in parallel too)."""
     paths, cache = job
     store = Store(cache)
-    gc.disable()  # ast trees hold no cycles: the collector's passes over them cost, find nothing
-    try:
-        out = []
-        for path, file_stamp in paths:
-            summary, why = summarize_file(path)
-            if summary is not None and file_stamp is not None:
-                store.put_summary(path, tuple(file_stamp), summary)
-            out.append((path, summary, why))
-        return out
-    finally:
-        gc.enable()
+    out = []
+    for path, file_stamp in paths:  # (the collector is paused: by scan(), or in the forked worker)
+        summary, why = summarize_file(path)
+        if summary is not None and file_stamp is not None:
+            store.put_summary(path, tuple(file_stamp), summary)
+        out.append((path, summary, why))
+    return out
 
 
 def _pool_map(function: Callable[[Any], list[Any]], jobs: list[Any], workers: int) -> list[Any]:
@@ -192,14 +188,8 @@ def _read_classes(bounds: tuple[int, int]) -> list[tuple[ModuleClass, list[Stati
     from paraminspect.static.classes import read_class
 
     project, scan_state, items = _SHARED["project"], _SHARED["scan"], _SHARED["items"]
-    gc.disable()
-    try:
-        return [
-            read_class(project, ref, chain, scan_state.lazy, scan_state.lazy_params)
-            for ref, chain in items[bounds[0] : bounds[1]]
-        ]
-    finally:
-        gc.enable()
+    read = scan_state.lazy, scan_state.lazy_params
+    return [read_class(project, ref, chain, *read) for ref, chain in items[bounds[0] : bounds[1]]]
 
 
 def _analyse(
@@ -286,8 +276,27 @@ def scan(
     skip rules and `exclude` globs are relative to it; default: the working directory).
     `cache_dir`: where to keep the cache (None: no cache). `jobs`: worker processes (default:
     the CPUs available; used only for many files or classes)."""
+    # Summaries, events and states are millions of small containers without cycles: the
+    # cyclic collector's passes over them (unpickling the workers' results, above all) cost
+    # and find nothing. It is paused for the pass and restored as it was.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan(list(paths), root, exclude, cache_dir, jobs)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _scan(
+    paths: list[str | os.PathLike[str]],
+    root: str | os.PathLike[str] | None,
+    exclude: Sequence[str],
+    cache_dir: str | os.PathLike[str] | None,
+    jobs: int | None,
+) -> StaticReport:
     base = Path(root or os.getcwd()).absolute()
-    files, failures = find_files(list(paths), base, exclude)
+    files, failures = find_files(paths, base, exclude)
     store = Store(cache_dir)
     request = {"files": files, "root": str(base), "exclude": list(exclude), "path": sys.path}
     if store.folder is not None:
