@@ -40,7 +40,8 @@ class Config:
     fix_persistent: bool = False  # `check --fix` registers PI002 buffers as persistent (saved)
     timeout: float | None = None  # seconds per model (runner.DEFAULT_TIMEOUT when not set)
     exclude: tuple[str, ...] = ()  # path globs that `check PATH` skips
-    args: dict[str, dict[str, Any]] = field(default_factory=dict)  # MODEL spec (glob) -> keyword arguments
+    # MODEL spec (glob) -> keyword arguments, or a Python call snippet (a string; see paraminspect/static/args)
+    args: dict[str, dict[str, Any] | str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path | None:
@@ -55,15 +56,17 @@ class Config:
     def args_for(self, *specs: str) -> dict[str, Any]:
         """Keyword arguments from `[tool.paraminspect.args]` for a model known by any of
         `specs` (as printed, or relative to the pyproject.toml's folder): an exact key wins
-        over a glob; of several globs, the first in the file."""
+        over a glob; of several globs, the first in the file. An entry given as a call snippet
+        has no keyword arguments ({}): the static argument finder reads it."""
         import fnmatch
 
         for spec in specs:
             if spec in self.args:
-                return dict(self.args[spec])
+                found = self.args[spec]
+                return dict(found) if isinstance(found, dict) else {}
         for key, kwargs in self.args.items():
             if any(fnmatch.fnmatchcase(spec, key) for spec in specs):
-                return dict(kwargs)
+                return dict(kwargs) if isinstance(kwargs, dict) else {}
         return {}
 
 
@@ -108,6 +111,24 @@ def _codes(path: Path, key: str, value: Any) -> tuple[str, ...]:
         raise UsageError(f"{path}: {exc}") from None
 
 
+def _call_snippet(path: Path, model: str, text: str) -> str:
+    """A call snippet of [tool.paraminspect.args]: Python whose last statement is the
+    expression that builds the model (`"Net(Config(dim=4))"`)."""
+    import ast
+
+    try:
+        tree = ast.parse(text.strip() + "\n")
+    except (SyntaxError, ValueError) as exc:
+        why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise UsageError(f"{path}: [tool.paraminspect.args] {model!r} is not valid Python: {why}") from None
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise UsageError(
+            f"{path}: [tool.paraminspect.args] {model!r} must end with the expression that builds the model, "
+            f'e.g. "Net(dim=4)"'
+        )
+    return text
+
+
 def parse_table(path: Path, table: Any) -> Config:
     """Validate a [tool.paraminspect] table."""
     if not isinstance(table, dict):
@@ -129,11 +150,14 @@ def parse_table(path: Path, table: Any) -> Config:
     fix_persistent = table.get("fix-persistent", False)
     if not isinstance(fix_persistent, bool):
         raise UsageError(f"{path}: [tool.paraminspect] fix-persistent must be true or false, got {fix_persistent!r}")
-    args: dict[str, dict[str, Any]] = {}
+    args: dict[str, dict[str, Any] | str] = {}
     raw_args = table.get("args", {})
     if not isinstance(raw_args, dict):
         raise UsageError(f"{path}: [tool.paraminspect] args must be a table of model -> {{ name = value }}")
     for model, kwargs in raw_args.items():
+        if isinstance(kwargs, str):
+            args[model] = _call_snippet(path, model, kwargs)
+            continue
         if not isinstance(kwargs, dict) or not all(k.isidentifier() for k in kwargs):
             raise UsageError(
                 f"{path}: [tool.paraminspect.args] {model!r} must be a table of keyword arguments, "

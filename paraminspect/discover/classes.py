@@ -48,7 +48,8 @@ def discover_classes(files: Sequence[Mapping[str, str]], args: Mapping[str, Mapp
     be imported is an import failure."""
     from paraminspect.loaders.factory import import_file, missing_arguments
 
-    table = Config(args={k: dict(v) for k, v in args.items()})
+    # call snippets (strings) are the static argument finder's; keyword tables apply here
+    table = Config(args={k: dict(v) for k, v in args.items() if isinstance(v, Mapping)})
     found: list[FoundClass] = []
     skipped: list[SkippedClass] = []
     failures: list[tuple[str, str]] = []
