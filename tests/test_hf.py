@@ -571,10 +571,10 @@ def test_a_size_passed_as_a_tensor_is_reported_where_the_torch_module_is_built(c
     path.write_text(SIZE_AS_TENSOR)
     result = cli("check", f"{path}:build", "--format", "json")
     assert result.code == 1, result.err
-    findings = json.loads(result.out)["findings"]
+    findings = [f for f in json.loads(result.out)["findings"] if f["code"] != "PI012"]  # nor on meta
     assert [(f["code"], f["attribute"], f["line"]) for f in findings] == [
         ("PI002", "in_features", 10),
         ("PI002", "out_features", 10),
     ]
-    assert all("pass int(...)" in f["message"] and "register_buffer" not in f["message"] for f in findings)
+    assert all("pass a Python number" in f["message"] and "register_buffer" not in f["message"] for f in findings)
     assert all(f["file"].endswith("folded.py") for f in findings)

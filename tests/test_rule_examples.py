@@ -60,7 +60,7 @@ def test_every_rule_has_a_bad_and_a_good_example(code):
 @pytest.mark.parametrize(("code", "index", "example"), EXAMPLES)
 def test_the_bad_example_is_reported_where_it_says(tmp_path, code, index, example):
     findings, lines = _check(tmp_path, f"{code.lower()}_{index}_bad", example.bad, example)
-    assert {f.code for f in findings} == {code}, [(f.code, f.message) for f in findings]
+    assert {f.code for f in findings} == {code, *example.also}, [(f.code, f.message) for f in findings]
     at = [f for f in findings if (f.module, f.attribute) == (example.module, example.attribute)]
     assert at, [(f.module, f.attribute) for f in findings]
     if example.line:

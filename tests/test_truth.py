@@ -159,7 +159,8 @@ def test_parameter_left_on_cpu_by_a_meta_build_runs_and_finds_the_true_pi102(cli
 @pytest.mark.parametrize("model", ["RotaryEmbedding", "Alibi"])
 def test_positions_moved_to_a_buffers_device_are_no_pi103(cli, model):
     findings, _ = run_findings(cli, model)
-    assert codes(findings) == []
+    # x-transformers' slopes are computed in __init__ only, a non-persistent buffer: PI013, rightly
+    assert codes(findings) == ([("PI013", "slopes")] if model == "Alibi" else [])
 
 
 def test_a_factory_result_combined_without_a_move_is_still_pi103(cli, tmp_path):

@@ -4,8 +4,10 @@ check chooses from). Each family module defines `RULES: list[Rule]` and must not
 torch at module level, so that `paraminspect rules` and `explain` stay instant.
 
 Families (FAMILIES): unregistered.py (PI001-PI004, fixes in unregistered_fixes.py),
-registered.py (PI005-PI010), module_config.py (PI011), runtime.py (PI1xx, reported by
-`check --run`); the longer examples are in registration_examples.py and runtime_examples.py.
+registered.py (PI005-PI010), module_config.py (PI011), meta_init.py (PI012-PI013: the
+meta-device init path; PI013's probe in empty_init.py), runtime.py (PI1xx, reported by
+`check --run`); the longer examples are in registration_examples.py, meta_init_examples.py and
+runtime_examples.py.
 engine.py runs the static rules on a built model; finalise.py is the one finaliser every
 pass's findings go through (select/ignore, allow, noqa, severity, order); model_result.py
 is what checking one model gives.
@@ -35,6 +37,7 @@ FAMILIES = (
     "paraminspect.checks.unregistered",
     "paraminspect.checks.registered",
     "paraminspect.checks.module_config",
+    "paraminspect.checks.meta_init",
     "paraminspect.checks.runtime",
 )
 

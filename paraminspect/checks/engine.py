@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paraminspect.checks import CheckContext, Finding
@@ -25,9 +25,13 @@ __all__ = ["ALL", "StaticContext", "enabled_rules", "locate", "name_allowed", "p
 
 @dataclass(frozen=True)
 class StaticContext(CheckContext):
-    """CheckContext plus how paraminspect built the model (None through the Python API)."""
+    """CheckContext plus how paraminspect built the model (None through the Python API), why
+    the build on meta failed when it fell back to CPU (loaders.build.MetaFailure, for PI012), and
+    the notes rules leave (PI013 says when it skipped its probe)."""
 
     build_device: str | None = None
+    meta_failure: Any = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _without_allowed(inventory: Any, allow: Sequence[str]) -> Any:

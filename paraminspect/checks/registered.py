@@ -20,6 +20,12 @@ from paraminspect.wording import plural
 
 # --- the checks ----------------------------------------------------------------------------
 
+# What PI008 predicts: safetensors refuses a state_dict whose names share memory.
+SAFETENSORS_TIES = (
+    'safetensors.torch.save_file(model.state_dict(), ...) refuses it ("Some tensors share memory"): save with '
+    "safetensors.torch.save_model(model, path) (load with load_model) or model.save_pretrained(), which keep one name"
+)
+
 
 def _registered_records(inv: Any) -> list[Any]:
     return [r for r in inv.tensors if r.kind in (_PARAMETER, _BUFFER)]
@@ -140,7 +146,8 @@ def check_tied(ctx: Any) -> list[Finding]:
             module,
             attribute,
             names,
-            f"{what}: {pairs}{more}; each tied tensor is one tensor, counted once and saved once in state_dict()",
+            f"{what}: {pairs}{more}; each tied tensor is one tensor, counted once, under every name in "
+            f"state_dict(). {SAFETENSORS_TIES}",
         )
         # The tie is made in a parent (`self.lm_head.weight = self.embed.weight`), while the
         # owner's own class (nn.Linear) assigns the original attribute: look there first.
@@ -265,6 +272,12 @@ two names, counted once in parameters() and saved once by state_dict(). It is re
 that you know: code that counts parameters by name or loads checkpoints with strict key
 matching must expect it, and an accidental tie (assigning one module's weight to another)
 trains both layers as one.
+
+Saving: safetensors refuses tensors that share memory, so
+safetensors.torch.save_file(model.state_dict(), path) raises "Some tensors share memory".
+safetensors.torch.save_model(model, path) saves each tied tensor once under one name (and
+load_model restores the tie); transformers' save_pretrained does the same. torch.save keeps
+the tie as it is.
 
 Fix (when not intended): give each module its own nn.Parameter (a copy of the other's
 weight is `weight.detach().clone()`).

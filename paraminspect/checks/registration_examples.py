@@ -36,9 +36,10 @@ PI002 = (
     ),
     Example(
         src("dims = torch.tensor([4, 2])\nself.proj = nn.Linear(dims[0], dims[1])"),
-        src("dims = torch.tensor([4, 2])\nself.proj = nn.Linear(int(dims[0]), int(dims[1]))"),
+        src("dims = (4, 2)\nself.proj = nn.Linear(dims[0], dims[1])"),
         "proj.in_features",
         line="self.proj =",
+        also=("PI012",),  # nn.Linear reads the tensor's value: no meta build either
         title="a torch module built with a tensor for a number: reported where it is built",
     ),
     Example(
@@ -190,6 +191,7 @@ PI010 = (
         src('self.register_buffer("counts", torch.zeros(4))'),
         "counts",
         line='self.register_buffer("counts"',
+        also=("PI013",),  # and nothing recomputes it after meta init
         title="state that must survive a checkpoint, registered non-persistent",
     ),
 )

@@ -87,7 +87,8 @@ class Example:
     module, "sub.attr" deeper, "sub." for a finding about a whole submodule, "" for a model-wide
     one), on the line that contains `line` when it is given; `good` is the corrected model and
     gets no finding of the rule. With `fixed`, `good` is exactly what `check --fix` writes for
-    `bad`. `input_shape` makes it a `check --run` example (the PI1xx rules: the forward pass
+    `bad`. `also`: the codes `bad` necessarily gets besides (a PI013 buffer is non-persistent:
+    PI010 too). `input_shape` makes it a `check --run` example (the PI1xx rules: the forward pass
     gets a float input of that shape); `device` builds on that device instead of meta.
     Tests are generated from every example (tests/test_rule_examples.py) and `explain`
     prints them: the documentation cannot drift from the behaviour."""
@@ -100,6 +101,7 @@ class Example:
     input_shape: str = ""
     device: str = ""
     title: str = ""
+    also: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:

@@ -130,7 +130,8 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
             message = (
                 f"`{path}` is a tensor: nn.{owner} was built with a tensor for its `{attribute}` argument, "
                 f"where a number belongs; .to() does not move it and state_dict() does not save it: "
-                f"pass int(...) (or .item()) where the nn.{owner} is created"
+                f"pass a Python number where the nn.{owner} is created (computed without tensors: int(t) "
+                "reads tensor data, which fails on the meta device)"
             )
             no_fix = "the call that builds the module must pass a number"
             finding = _finding(PI002, module, attribute, [ref.name], message, "", no_fix)

@@ -90,7 +90,13 @@ def check_model(
             error=f"{spec} is a checkpoint: it stores tensors, not modules; list them with `paraminspect show {spec}`",
         )
     module, wrap_notes = unwrap(loaded.module)
-    ctx = StaticContext(build_inventory(module), model=module, spec=spec, build_device=loaded.build_device)
+    ctx = StaticContext(
+        build_inventory(module),
+        model=module,
+        spec=spec,
+        build_device=loaded.build_device,
+        meta_failure=loaded.meta_failure,
+    )
     suppressed: list[Any] = []
     findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow, suppressed=suppressed)
     run_notes: list[str] = []
@@ -122,7 +128,7 @@ def check_model(
         spec=spec,
         resolved=loaded.resolved,
         findings=tuple(findings),
-        notes=tuple(loaded.notes) + tuple(wrap_notes) + ctx.inventory.notes + tuple(run_notes),
+        notes=tuple(loaded.notes) + tuple(wrap_notes) + ctx.inventory.notes + tuple(ctx.notes) + tuple(run_notes),
         build_device=loaded.build_device,
         suppressed=len(suppressed),
     )

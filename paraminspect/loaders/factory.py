@@ -227,8 +227,10 @@ def load_factory(request: LoadRequest) -> LoadedModel:
     if defaults:
         notes.append("building without weights: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
         kwargs = {**kwargs, **defaults}
-    built, built_on = build_on(what, lambda: target(**kwargs), device, notes, weight_arguments(target))
-    return LoadedModel(spec, spec, _as_module(what, built), built_on, "factory", notes)
+    failures: list[Any] = []
+    built, built_on = build_on(what, lambda: target(**kwargs), device, notes, weight_arguments(target), failures)
+    module = _as_module(what, built)
+    return LoadedModel(spec, spec, module, built_on, "factory", notes, meta_failure=failures[0] if failures else None)
 
 
 def import_file(path_text: str) -> Any:

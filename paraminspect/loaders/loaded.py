@@ -38,6 +38,8 @@ class LoadedModel:
     # What a checkpoint's format records beside its tensors (a GGUF file's metadata, a DCP
     # checkpoint's chunks): a plain frozen dataclass with `facts()` and `as_dict()`, or None.
     checkpoint_info: Any = None
+    # Why the build on meta failed when it fell back to CPU (loaders.build.MetaFailure): PI012.
+    meta_failure: Any = None
 
 
 def a_noun(noun: str) -> str:

@@ -90,8 +90,10 @@ def load_timm(request: LoadRequest) -> LoadedModel:
     def build() -> Any:
         return timm.create_model(resolution.name, pretrained=False, **kwargs)
 
-    module, built_on = build_on(f"timm model {resolution.name}", build, device, notes)
-    return LoadedModel(spec, f"{TIMM_PREFIX}{resolution.name}", module, built_on, "timm", notes)
+    failures: list[Any] = []
+    module, built_on = build_on(f"timm model {resolution.name}", build, device, notes, meta_failures=failures)
+    resolved = f"{TIMM_PREFIX}{resolution.name}"
+    return LoadedModel(spec, resolved, module, built_on, "timm", notes, meta_failure=failures[0] if failures else None)
 
 
 def expand_glob(spec: str) -> list[str]:
