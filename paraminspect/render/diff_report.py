@@ -1,21 +1,25 @@
 """`diff` output: the rich report for people and the JSON contract (schema_version 1).
 
 Takes a Diff (plain data, no torch). Names come from files and user code: control
-characters are escaped before a terminal sees them.
+characters are escaped before a terminal sees them. In the text report, repeated blocks fold
+into one line (`model.layers.{0..31}.mlp.down_proj.weight  x32`, tensors.collapse.fold: only
+names whose keys are alike on both sides); the JSON lists every name.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-from paraminspect.diffs.grouping import group_by_prefix
+from paraminspect.diffs.grouping import MAX_LINES, group_by_prefix
 from paraminspect.diffs.keyset import Key, KeySet
 from paraminspect.diffs.result import Diff, Entry, Explanation
 from paraminspect.render.formatting import printable
+from paraminspect.tensors.collapse import Folded, fold
 from paraminspect.wording import plural
 
 DIFF_SCHEMA_VERSION = 1
@@ -109,16 +113,40 @@ def _side_line(label: str, k: KeySet) -> Text:
     return line
 
 
-def _group_text(names: tuple[str, ...], limit: int) -> str:
-    groups = group_by_prefix(names, max_lines=limit)
+def _both_keys(diff: Diff) -> Callable[[str], Hashable]:
+    """What must be alike for two names to fold: their keys on both sides."""
+    return lambda name: (diff.left.keys.get(name), diff.right.keys.get(name))
+
+
+def _folded(names: Sequence[str], key: Callable[[str], Hashable]) -> list[Folded[str]]:
+    return fold(list(names), lambda n: n, key)
+
+
+def _counted_groups(rows: list[Folded[str]], limit: int) -> list[tuple[str, int, Folded[str] | None]]:
+    """(label, keys it stands for, the row when it is one) for up to `limit` lines: the
+    folded rows themselves when few, else grouped by module prefix."""
+    counts = {row.name: row.count for row in rows}
+    by_name = {row.name: row for row in rows}
+    out: list[tuple[str, int, Folded[str] | None]] = []
+    for g in group_by_prefix([row.name for row in rows], max_lines=limit):
+        total = sum(counts[n] for n in g.names)
+        out.append((g.label, total, by_name[g.label] if g.single else None))
+    return out
+
+
+def _row_text(row: Folded[str], sep: str = "  ") -> str:
+    return printable(row.name) + (f"{sep}x{row.count:,}" if row.folded else "")
+
+
+def _group_text(names: tuple[str, ...], limit: int, key: Callable[[str], Hashable]) -> str:
     parts = []
-    for g in groups:
-        if g.single:
-            parts.append(printable(g.label))
-        elif g.label.endswith("*"):
-            parts.append(f"{g.count:,} more")
+    for label, count, row in _counted_groups(_folded(names, key), limit):
+        if row is not None:
+            parts.append(_row_text(row, " "))
+        elif label.endswith("*"):
+            parts.append(f"{count:,} more")
         else:
-            parts.append(f"{g.count:,} keys under {printable(g.label)}")
+            parts.append(f"{count:,} keys under {printable(label)}")
     return ", ".join(parts)
 
 
@@ -126,24 +154,26 @@ def _print_plain(console: Console, title: str, names: tuple[str, ...], keys: dic
     if not names:
         return
     console.print(Text(f"  {title} ({len(names):,})", style="bold"))
-    for g in group_by_prefix(names):
+    key: Callable[[str], Hashable] = _both_keys(both) if both is not None else keys.get
+    for label, count, row in _counted_groups(_folded(names, key), MAX_LINES):
         line = Text("    ")
-        if g.single:
-            line.append(printable(g.label))
+        if row is not None:
+            line.append(_row_text(row))
+            first = row.item
             if both is not None:
                 line.append(
-                    f"  {_shape_text(both.right.keys.get(g.label))} in the other side, "
-                    f"{_shape_text(both.left.keys.get(g.label))} in the target",
+                    f"  {_shape_text(both.right.keys.get(first))} in the other side, "
+                    f"{_shape_text(both.left.keys.get(first))} in the target",
                     style="dim",
                 )
             else:
-                key = keys.get(g.label)
-                line.append(f"  {_shape_text(key)} {key.dtype if key else ''}", style="dim")
-        elif g.label.endswith("*"):
-            line.append(f"{g.count:,} more keys", style="dim")
+                found = keys.get(first)
+                line.append(f"  {_shape_text(found)} {found.dtype if found else ''}", style="dim")
+        elif label.endswith("*"):
+            line.append(f"{count:,} more keys", style="dim")
         else:
-            line.append(f"{g.count:,} keys under ")
-            line.append(printable(g.label), style="bold")
+            line.append(f"{count:,} keys under ")
+            line.append(printable(label), style="bold")
         console.print(line)
 
 
@@ -153,7 +183,7 @@ def _verdict_text(diff: Diff) -> str:
     return "no model to load into: verdict from the keys"
 
 
-def _print_from_pretrained(console: Console, fp: Any) -> None:
+def _print_from_pretrained(console: Console, fp: Any, key: Callable[[str], Hashable]) -> None:
     """transformers' view (diffs.hf_load.FromPretrained): its warnings, before loading anything."""
     console.print()
     console.print(Text(printable(fp.summary()), style="bold green" if fp.clean else "bold yellow"))
@@ -161,10 +191,10 @@ def _print_from_pretrained(console: Console, fp: Any) -> None:
         how = "adds" if fp.prefix_action == "added" else "strips"
         console.print(Text(f"  it {how} the base_model_prefix `{printable(fp.prefix)}.` itself", style="dim"))
     if fp.tied_filled:
-        console.print(Text(f"  tied weights filled by the tie: {_group_text(fp.tied_filled, 4)}", style="dim"))
+        console.print(Text(f"  tied weights filled by the tie: {_group_text(fp.tied_filled, 4, key)}", style="dim"))
     for label, names in (("newly initialized", fp.newly_initialized), ("not used", fp.not_used)):
         if names:
-            console.print(Text(f"  {label}: {_group_text(names, NAMES_PER_EXPLANATION)}"))
+            console.print(Text(f"  {label}: {_group_text(names, NAMES_PER_EXPLANATION, key)}"))
 
 
 def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) -> None:
@@ -188,9 +218,8 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
             line.append(f"{e.kind:<{width}}", style="bold" if e.blocks else "cyan")
             line.append(f"  {printable(e.message)}")
             console.print(line)
-            console.print(
-                Text(" " * (width + 4) + _group_text(tuple(e.mapping) or e.names, NAMES_PER_EXPLANATION), style="dim")
-            )
+            names = _group_text(tuple(e.mapping) or e.names, NAMES_PER_EXPLANATION, _both_keys(diff))
+            console.print(Text(" " * (width + 4) + names, style="dim"))
     if diff.unexplained_missing or diff.unexplained_unexpected or diff.unexplained_mismatched:
         console.print()
         console.print(Text("Not explained", style="bold"))
@@ -206,7 +235,7 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
         )
         _print_plain(console, "shape mismatches", diff.unexplained_mismatched, {}, diff)
     if diff.from_pretrained is not None:
-        _print_from_pretrained(console, diff.from_pretrained)
+        _print_from_pretrained(console, diff.from_pretrained, _both_keys(diff))
     if diff.mapping:
         console.print()
         path = mapping_file or DEFAULT_MAPPING_FILE
