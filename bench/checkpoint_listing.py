@@ -179,18 +179,18 @@ def main() -> None:
             floor = process_seconds("import torch", args.rounds)
             results['python -c "import torch" (process)'] = floor
         if not args.no_gguf:
-            from paraminspect.loaders.checkpoints.gguf import load_gguf
+            from paraminspect.loaders.dispatch import load
 
             small, large = folder / "small.gguf", folder / "llama-7b-shaped.gguf"
             write_gguf(small, 2, 256, 512, VOCAB)
             write_gguf(large, 32, 4096, 11008, VOCAB)
             size = large.stat().st_size / 1e9
-            results["gguf small (2 blocks, 128k vocab)"] = timed(small, args.rounds, load_gguf)
-            results[f"gguf 7B-shaped ({size:.1f} GB, sparse)"] = timed(large, args.rounds, load_gguf)
+            results["gguf small (2 blocks, 128k vocab)"] = timed(small, args.rounds, load)
+            results[f"gguf 7B-shaped ({size:.1f} GB, sparse)"] = timed(large, args.rounds, load)
             import gguf
 
             results["gguf.GGUFReader on the 7B-shaped file"] = timed_reader(large, max(1, args.rounds // 3), gguf)
-            code = f"from paraminspect.loaders.checkpoints.gguf import load_gguf; load_gguf({str(large)!r})"
+            code = f"from paraminspect.loaders.dispatch import load; load({str(large)!r})"
             listing = process_seconds(code, args.rounds)
             results["gguf 7B-shaped: a process that lists it"] = listing
             g = [k for k in results if k.startswith("gguf")]
@@ -198,18 +198,18 @@ def main() -> None:
             ratios.append(f"ratio gguf listing process / import torch: {listing / floor:.2f}")
             ratios.append(f"ratio GGUFReader / our listing (in process): {results[g[2]] / results[g[1]]:.1f}")
         if not args.no_dcp:
-            from paraminspect.loaders.checkpoints.dcp import load_dcp
+            from paraminspect.loaders.dispatch import load
 
             small, large = folder / "dcp_small", folder / "dcp_large"
             write_dcp(small, tensors, 40_000)
             write_dcp(large, tensors, args.dcp_mb * 10_000)
             results["dcp small (4 MB)"] = timed(
-                small / ".metadata", args.rounds, lambda p: load_dcp(str(Path(p).parent))
+                small / ".metadata", args.rounds, lambda p: load(str(Path(p).parent))
             )
             results[f"dcp large ({args.dcp_mb} MB)"] = timed(
-                large / ".metadata", args.rounds, lambda p: load_dcp(str(Path(p).parent))
+                large / ".metadata", args.rounds, lambda p: load(str(Path(p).parent))
             )
-            code = f"from paraminspect.loaders.checkpoints.dcp import load_dcp; load_dcp({str(large)!r})"
+            code = f"from paraminspect.loaders.dispatch import load; load({str(large)!r})"
             listing = process_seconds(code, args.rounds)
             results["dcp large: a process that lists it"] = listing
             d = [k for k in results if k.startswith("dcp")]

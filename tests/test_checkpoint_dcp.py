@@ -19,7 +19,8 @@ from conftest import ROOT
 from torch import nn
 
 from paraminspect.errors import LoadError
-from paraminspect.loaders.checkpoints.dcp import load_dcp, read_dcp
+from paraminspect.loaders.checkpoints.dcp import read_dcp
+from paraminspect.loaders.dispatch import load
 
 
 def _save(state: dict, folder: Path, **kwargs) -> Path:
@@ -68,11 +69,11 @@ def test_lists_names_shapes_dtypes_bytes_and_chunks_like_torchs_reader(tmp_path)
     assert "2 non-tensor entries (not listed): step, extra.lr" in notes
 
 
-def test_load_dcp_is_a_listed_checkpoint(tmp_path):
+def test_a_dcp_folder_is_a_listed_checkpoint(tmp_path):
     model = _net()
     folder = _save(model.state_dict(), tmp_path / "ckpt")
-    for spec in (str(folder), str(folder / ".metadata")):
-        loaded = load_dcp(spec)
+    for spec in (str(folder), f"{folder}/"):
+        loaded = load(spec)
         assert loaded.module is None and loaded.resolved == f"dcp:{spec}"
         records = {r.name: r for r in loaded.inventory.tensors}
         assert list(records) == list(model.state_dict())
@@ -210,7 +211,7 @@ def _folder_with_metadata(tmp_path: Path, raw: bytes) -> Path:
 
 def _one_line(folder: Path) -> str:
     with pytest.raises(LoadError) as caught:
-        load_dcp(str(folder))
+        load(str(folder))
     message = str(caught.value)
     assert "\n" not in message and len(message) < 400, message
     return message
@@ -323,19 +324,28 @@ def test_missing_truncated_and_escaping_data_files(tmp_path):
 def test_not_a_checkpoint_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     assert (
-        _one_line(tmp_path / "empty")
+        _read_error(tmp_path / "empty")
         == f"{tmp_path / 'empty'}: no .metadata file: not a torch.distributed.checkpoint folder"
     )
-    with pytest.raises(LoadError, match="no such file or folder"):
-        load_dcp(str(tmp_path / "absent"))
+    with pytest.raises(LoadError, match="absent"):  # not a DCP folder: a path that names no model
+        load(str(tmp_path / "absent"))
+    # as MODEL, a folder without .metadata is no DCP folder: the error says what a MODEL can be
+    with pytest.raises(LoadError, match=r"or a torch.distributed.checkpoint folder \(with .metadata\)"):
+        load(str(tmp_path / "empty"))
+
+
+def _read_error(folder: Path) -> str:
+    with pytest.raises(LoadError) as caught:
+        read_dcp(folder)
+    return str(caught.value)
 
 
 def test_listing_imports_no_torch(tmp_path):
     folder = _save(_net().state_dict(), tmp_path / "ckpt")
     script = (
         "import sys\n"
-        "from paraminspect.loaders.checkpoints.dcp import load_dcp\n"
-        "loaded = load_dcp(sys.argv[1])\n"
+        "from paraminspect.loaders.dispatch import load\n"
+        "loaded = load(sys.argv[1])\n"
         "print(len(loaded.inventory.tensors), 'torch' in sys.modules)\n"
     )
     proc = subprocess.run(
@@ -355,7 +365,7 @@ def test_listing_imports_no_torch(tmp_path):
 def _dcp_side(folder: Path):
     from paraminspect.diffs.gather import keyset_from_loaded
 
-    return keyset_from_loaded(load_dcp(str(folder)))
+    return keyset_from_loaded(load(str(folder)))
 
 
 def test_diff_a_model_against_its_dcp_checkpoint(tmp_path):

@@ -20,7 +20,8 @@ np = pytest.importorskip("numpy")
 from gguf.quants import quantize  # noqa: E402
 
 from paraminspect.errors import LoadError  # noqa: E402
-from paraminspect.loaders.checkpoints.gguf import Omitted, gguf_listing, load_gguf, read_gguf  # noqa: E402
+from paraminspect.loaders.checkpoints.gguf import Omitted, gguf_listing, read_gguf  # noqa: E402
+from paraminspect.loaders.dispatch import load  # noqa: E402
 
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
 Q4_K = gguf.GGMLQuantizationType.Q4_K
@@ -188,7 +189,7 @@ def test_metadata_summary_and_long_arrays_summarised(tmp_path):
     )
 
 
-def test_load_gguf_is_a_listed_checkpoint(tmp_path):
+def test_a_gguf_file_is_a_listed_checkpoint(tmp_path):
     path = _write(
         tmp_path / "m.gguf",
         {
@@ -197,7 +198,7 @@ def test_load_gguf_is_a_listed_checkpoint(tmp_path):
         },
         metadata=_llama_metadata(blocks=1),
     )
-    loaded = load_gguf(str(path))
+    loaded = load(str(path))
     assert loaded.module is None and loaded.source == "checkpoint" and loaded.resolved == f"gguf:{path}"
     records = {r.name: r for r in loaded.inventory.tensors}
     assert {n: (r.kind, r.dtype, r.shape, r.nbytes) for n, r in records.items()} == {
@@ -307,8 +308,8 @@ def test_listing_imports_no_torch(tmp_path):
     path = _write(tmp_path / "m.gguf", {"token_embd.weight": np.zeros((8, 4), np.float32)}, metadata=_llama_metadata(1))
     script = (
         "import sys\n"
-        "from paraminspect.loaders.checkpoints.gguf import load_gguf\n"
-        "loaded = load_gguf(sys.argv[1])\n"
+        "from paraminspect.loaders.dispatch import load\n"
+        "loaded = load(sys.argv[1])\n"
         "print(len(loaded.inventory.tensors), 'torch' in sys.modules)\n"
     )
     proc = subprocess.run(
@@ -401,7 +402,7 @@ def test_bad_files_are_one_line_errors(tmp_path, case):
     path = tmp_path / "bad.gguf"
     path.write_bytes(raw)
     with pytest.raises(LoadError) as caught:
-        load_gguf(str(path))
+        load(str(path))
     message = str(caught.value)
     assert "\n" not in message and message.startswith(str(path)), message
     assert expected in message, message
@@ -420,7 +421,7 @@ def test_odd_metadata_values_are_shown_not_trusted(tmp_path):
         lambda w: w.add_uint64("llama.block_count", 2**60),
     ]
     path = _write(tmp_path / "odd.gguf", {"token_embd.weight": np.zeros((4, 4), np.float32)}, metadata=metadata)
-    loaded = load_gguf(str(path))
+    loaded = load(str(path))
     assert loaded.notes[0] == "GGUF v3 · llama · 1,152,921,504,606,846,976 blocks · heads [1, 2]/[3] per layer"
     assert loaded.checkpoint_info.summary()["vocab_size"] is None
     diff = diff_sides(torch.nn.Linear(4, 4), _gguf_side(path))
@@ -441,9 +442,10 @@ def test_truncated_data_section(tmp_path):
 
 def test_missing_file_and_a_folder(tmp_path):
     with pytest.raises(LoadError, match="no such file"):
-        load_gguf(str(tmp_path / "absent.gguf"))
+        load(str(tmp_path / "absent.gguf"))
+    (tmp_path / "folder.gguf").mkdir()
     with pytest.raises(LoadError, match="is not a regular file"):
-        load_gguf(str(tmp_path))
+        load(str(tmp_path / "folder.gguf"))
 
 
 # --- diff: llama.cpp names against a transformers model ---------------------------------------
@@ -452,7 +454,7 @@ def test_missing_file_and_a_folder(tmp_path):
 def _gguf_side(path: Path):
     from paraminspect.diffs.gather import keyset_from_loaded
 
-    return keyset_from_loaded(load_gguf(str(path)))
+    return keyset_from_loaded(load(str(path)))
 
 
 def _explanations(diff) -> dict[str, list]:

@@ -51,6 +51,9 @@ class ShowResult:
     modules: Any = None  # list of ModuleSummaryRow under --depth
     memory: Any = None  # list of tensors.memory.MemoryEstimate under --dtype
     rendered: str | None = None  # the output, when rendered in the child (then no records)
+    # what a checkpoint's format records beside its tensors, as JSON-ready data (a GGUF file's
+    # metadata, a DCP checkpoint's chunks): LoadedModel.checkpoint_info.as_dict(), else None
+    checkpoint: dict[str, Any] | None = None
 
 
 def show_in_child(
@@ -96,8 +99,8 @@ def show_in_child(
         from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
 
         memory = estimates(inv, dtypes, no_split_classes(module))
+        wrap_notes.append(recast_note(dtypes[0], inv))
         inv = inventory_as(inv, dtypes[0])
-        wrap_notes.append(recast_note(dtypes[0]))
     records = tuple(
         r
         for r in inv.tensors
@@ -122,6 +125,7 @@ def show_in_child(
         records=records,
         modules=modules,
         memory=memory,
+        checkpoint=loaded.checkpoint_info.as_dict() if loaded.checkpoint_info is not None else None,
     )
     if render is None:
         return result
@@ -132,7 +136,9 @@ def show_in_child(
     text = io.StringIO()
     with collector_paused():  # rows of text for tens of thousands of records, no cycles
         render_show(text, result, render)
-    return dataclasses.replace(result, inventory=None, records=(), modules=None, memory=None, rendered=text.getvalue())
+    return dataclasses.replace(
+        result, inventory=None, records=(), modules=None, memory=None, checkpoint=None, rendered=text.getvalue()
+    )
 
 
 def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:

@@ -53,6 +53,7 @@ def not_a_model_folder(spec: str) -> str:
     """The error for a folder given as MODEL to show/diff: what a MODEL can be."""
     return (
         f"{spec!r} is a folder without a config.json: a MODEL is a timm name, pkg.module:attr, "
-        "path/file.py:attr, a checkpoint file or a Hugging Face folder (with config.json); "
+        "path/file.py:attr, a checkpoint file, a Hugging Face folder (with config.json) or a "
+        "torch.distributed.checkpoint folder (with .metadata); "
         f"`paraminspect check {spec}` checks the nn.Module classes defined there"
     )

@@ -86,6 +86,7 @@ def show_json(
     modules: list[ModuleSummaryRow] | None = None,
     notes: list[str] | None = None,
     memory: list[Any] | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> str:
     totals = totals_dict(inventory.totals)
     if memory:
@@ -102,6 +103,8 @@ def show_json(
     }
     if modules is not None:
         doc["modules"] = [module_dict(m) for m in modules]
+    if checkpoint is not None:  # a GGUF file's metadata, a DCP checkpoint's chunks (README: "checkpoint")
+        doc["checkpoint"] = checkpoint
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -161,6 +164,7 @@ def write_show(out: IO[str], loaded: Any) -> None:
             modules=loaded.modules,
             notes=list(loaded.notes),
             memory=loaded.memory,
+            checkpoint=getattr(loaded, "checkpoint", None),
         )
     )
 

@@ -7,19 +7,25 @@ from typing import IO, Any
 
 
 def write_table(out: IO[str], loaded: Any) -> None:
-    """The titled tensor (or --depth module) table, totals and memory estimates."""
+    """The titled tensor (or --depth module) table, totals and memory estimates; for a GGUF
+    file or a DCP checkpoint, what its format records beside the tensors."""
+    from paraminspect.render.checkpoint_info import checkpoint_lines
     from paraminspect.render.console import make_console
-    from paraminspect.render.table import print_show
+    from paraminspect.render.table import print_show, terminal_width
 
     inv = loaded.inventory
     resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
     built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
     title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
+    console = make_console(out)
     print_show(
-        make_console(out),
+        console,
         title=title,
         inventory=inv,
         records=list(loaded.records),
         modules=loaded.modules,
         memory=loaded.memory,
     )
+    extra = checkpoint_lines(getattr(loaded, "checkpoint", None), inv.tensors, terminal_width(console))
+    if extra:
+        console.file.write("\n" + "\n".join(extra) + "\n")

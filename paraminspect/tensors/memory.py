@@ -5,12 +5,14 @@ largest layer, and what training it with Adam holds. Plain arithmetic on TensorR
 `--dtype bfloat16` (float32, float16, int8, int4) recasts every floating-point parameter,
 buffer and stored tensor to that many bits per element; integer and bool tensors (position
 ids, masks) keep their size, and unregistered tensors are left as they are (`.to(dtype)`
-would not move them either).
+would not move them either). A GGUF file's quantized tensors (GGML types such as Q4_K, Q8_0)
+count as the floating weights they dequantize to: what loading them into a PyTorch model holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,13 +44,28 @@ def is_floating(dtype: str) -> bool:
     return dtype.startswith(("float", "bfloat"))
 
 
+# GGML's block-quantized types (Q4_K, Q8_0, IQ2_XXS, TQ1_0, MXFP4, NVFP4), as a GGUF listing
+# names them; its plain types are listed under torch's names (F16 -> float16).
+_GGML_QUANTIZED = re.compile(r"(I?Q\d|TQ\d)_[0-9A-Z_]+|(MX|NV)FP\d+")
+
+
+def is_quantized(dtype: str) -> bool:
+    """A GGML quantized type (a GGUF file's tensor), not a torch dtype."""
+    return _GGML_QUANTIZED.fullmatch(dtype) is not None
+
+
+def _weights(dtype: str) -> bool:
+    """Recast by --dtype: floating tensors, and quantized ones as the floats they dequantize to."""
+    return is_floating(dtype) or is_quantized(dtype)
+
+
 def bytes_as(numel: int, dtype: str) -> int:
     """Bytes of `numel` elements of `dtype` (int4: two elements a byte, rounded up)."""
     return (numel * DTYPE_BITS[dtype] + 7) // 8
 
 
 def _recastable(r: TensorRecord) -> bool:
-    return r.kind != UNREGISTERED and r.numel is not None and is_floating(r.dtype)
+    return r.kind != UNREGISTERED and r.numel is not None and _weights(r.dtype)
 
 
 def recast(records: Iterable[TensorRecord], dtype: str) -> tuple[TensorRecord, ...]:
@@ -108,9 +125,9 @@ def estimate(inv: Inventory, dtype: str, no_split: frozenset[str] = frozenset())
     for r in inv.tensors:
         if r.kind == UNREGISTERED or r.numel is None:
             continue
-        size = bytes_as(r.numel, dtype) if is_floating(r.dtype) else (r.nbytes or 0)
+        size = bytes_as(r.numel, dtype) if _weights(r.dtype) else (r.nbytes or 0)
         weights += size
-        if (r.kind == PARAMETER and r.requires_grad) or (r.kind == STORED and is_floating(r.dtype)):
+        if (r.kind == PARAMETER and r.requires_grad) or (r.kind == STORED and _weights(r.dtype)):
             trainable += size  # packed (quantized) weights are not trained
         layer = _layer_of(r, types, no_split)
         layers[layer] = layers.get(layer, 0) + size
@@ -122,8 +139,15 @@ def estimates(inv: Inventory, dtypes: Sequence[str], no_split: frozenset[str] = 
     return [estimate(inv, d, no_split) for d in dtypes]
 
 
-def recast_note(dtype: str) -> str:
-    return (
+def recast_note(dtype: str, inv: Inventory | None = None) -> str:
+    note = (
         f"sizes as if loaded in {dtype}: floating-point parameters and buffers at {DTYPE_BITS[dtype]} bits an element; "
         "integer and bool tensors keep theirs"
     )
+    quantized = sorted({r.dtype for r in (inv.tensors if inv is not None else ()) if is_quantized(r.dtype)})
+    if quantized:
+        note += (
+            f"; quantized GGUF tensors ({', '.join(quantized)}) count as the floating weights they dequantize to "
+            "(what a PyTorch model loaded from them holds), not as stored"
+        )
+    return note

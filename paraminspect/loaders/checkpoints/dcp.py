@@ -11,7 +11,6 @@ run code.
 from __future__ import annotations
 
 import math
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,19 +326,3 @@ def dcp_listing(path: Path, trust_pickle: bool = False) -> Listing:
     if not tensors:
         raise LoadError(f"{path}: the checkpoint holds no tensors")
     return Listing(tensors=tensors, notes=notes, info=info)
-
-
-def load_dcp(spec: str, *, device: str | None = None) -> Any:
-    """`show dcp_folder/`: the LoadedModel of a DCP checkpoint's metadata (no data read, no torch)."""
-    from paraminspect.loaders.checkpoints import loaded_from_listing
-
-    path = Path(spec).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise LoadError(f"no such file or folder: {spec}") from None
-    except OSError as exc:
-        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None
-    if not (stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and path.name.endswith(METADATA_FILE))):
-        raise LoadError(f"{spec} is neither a torch.distributed.checkpoint folder nor its {METADATA_FILE} file")
-    return loaded_from_listing(spec, "dcp", dcp_listing(path), device=device, sort=False)

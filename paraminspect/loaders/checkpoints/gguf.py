@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import stat
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -496,19 +495,3 @@ def gguf_listing(path: Path, trust_pickle: bool = False) -> Listing:
     type_text = ", ".join(f"{name} x{count:,}" for name, count in first.tensor_types.items())
     listing.notes.append(f"GGML tensor types: {type_text}" if type_text else "the file holds no tensors")
     return listing
-
-
-def load_gguf(spec: str, *, device: str | None = None) -> Any:
-    """`show file.gguf`: the LoadedModel of a GGUF file's header (no tensor data read, no torch)."""
-    from paraminspect.loaders.checkpoints import loaded_from_listing
-
-    path = Path(spec).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise LoadError(f"no such file: {spec}") from None
-    except OSError as exc:
-        raise LoadError(f"cannot read {spec[:200]}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise LoadError(f"{spec} is not a regular file")
-    return loaded_from_listing(spec, "gguf", gguf_listing(path), device=device, sort=False)
