@@ -365,3 +365,11 @@ def test_pi008_predicts_safetensors_refusal_and_its_fix_works(tmp_path):
     import torch
 
     assert torch.equal(fresh.embed.weight, model.embed.weight)
+
+
+def test_the_explanation_states_the_probes_limits():
+    from paraminspect.checks import empty_init
+    from paraminspect.checks.meta_init import PI013
+
+    assert empty_init.WHOLE_MODEL_BYTES == 16 * 1024**2 and "over 16 MiB" in PI013.explanation
+    assert empty_init.BUFFER_BYTES == 1024**3 and "up to 1 GiB" in PI013.explanation

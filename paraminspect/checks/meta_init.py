@@ -167,7 +167,9 @@ values, in two passes), runs the initialisation hooks the ecosystem calls (reset
 and timm's init_non_persistent_buffers() on every module that has one; then transformers'
 initialize_weights() for a PreTrainedModel, whose parameters and persistent buffers count as
 loaded, or the root's init_weights() as timm and torchtitan have it), and reports the
-non-persistent buffers that still hold the fill.
+non-persistent buffers that still hold the fill. A model over 16 MiB keeps its parameters on
+meta while the hooks run and only its non-persistent buffers are allocated (up to 1 GiB); a
+hook that fails, or a model that cannot be copied, gets a note instead of a finding.
 
 Fix: compute the buffer in the module's reset_parameters() (and call it from __init__), so
 that every init path recomputes it; or register it persistent, so that checkpoints carry it.
