@@ -157,6 +157,16 @@ BUFFERS = {
         set(),
     ),
     "a persistent buffer is loaded": (f'self.register_buffer("inv_freq", {ROPE})', "", set()),
+    "computed on a parameter's device (timm's swinv2)": (
+        'self.register_buffer("index", torch.empty(4, dtype=torch.long), persistent=False)',
+        "def reset_parameters(self):\n    self.index.copy_(torch.arange(4, device=self.proj.weight.device))\n",
+        set(),
+    ),
+    "set from a parameter's device by index": (
+        'self.register_buffer("table", torch.empty(4), persistent=False)',
+        "def reset_parameters(self):\n    self.table[:] = torch.ones(4, device=self.proj.weight.device)\n",
+        set(),
+    ),
 }
 
 

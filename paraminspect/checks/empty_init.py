@@ -21,11 +21,13 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 WHOLE_MODEL_BYTES = 16 * 1024**2
 BUFFER_BYTES = 1024**3
@@ -136,7 +138,7 @@ def _transformers_init(model: nn.Module, name: str) -> None:
     getattr(model, name)()
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: it holds tensors
 class _Target:
     path: str
     attribute: str
@@ -144,17 +146,51 @@ class _Target:
     tensor: torch.Tensor
     left: torch.Tensor | None = None  # elements still marked after every pass so far
     version: int = 0  # the tensor's version counter when last looked at (in-place writes bump it)
+    from_meta: bool = False  # a hook wrote it from meta tensors (_MetaWrites): written, values unknown
 
     def written(self) -> bool:
         """Whether a hook wrote the buffer (in place) or replaced it since the last look."""
-        return self.module._buffers.get(self.attribute) is not self.tensor or self.tensor._version != self.version
+        replaced = self.module._buffers.get(self.attribute) is not self.tensor
+        return replaced or self.from_meta or self.tensor._version != self.version
 
     def marked(self, second: bool) -> torch.Tensor:
         """The elements that still hold this pass's fill (none when the buffer was replaced)."""
-        if self.module._buffers.get(self.attribute) is not self.tensor:
+        if self.module._buffers.get(self.attribute) is not self.tensor or self.from_meta:
             return torch.zeros((), dtype=torch.bool)
         self.version = self.tensor._version
         return _still_marked(self.tensor, second)
+
+
+class _MetaWrites(TorchFunctionMode):
+    """While the parameters stay on meta: a hook that writes a buffer from meta tensors (values
+    computed on the device of a parameter, as timm's swinv2 does) did write it, which is all the
+    probe needs to know; it is recorded instead of run (a copy from meta to the CPU would fail).
+    Only writes into the buffer itself (`copy_`, `fill_`, `buf[...] = ...`) are recognised."""
+
+    WRITES = (torch.Tensor.copy_, torch.Tensor.fill_, torch.Tensor.__setitem__)
+
+    def __init__(self, targets: list[_Target]) -> None:
+        super().__init__()
+        self.targets = {id(t.tensor): t for t in targets}
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        target = self.targets.get(id(args[0])) if func in self.WRITES and args else None
+        sources = [*args[1:], *kwargs.values()]
+        if target is not None and any(isinstance(a, torch.Tensor) and a.is_meta for a in sources):
+            target.from_meta = True
+            return None if func is torch.Tensor.__setitem__ else args[0]
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def _while_on_meta(targets: list[_Target]) -> Iterator[None]:
+    """The parameters on meta: torch's initialisers on them answered without computing anything
+    (loaders.fastmeta), and writes from meta tensors into the buffers recorded (_MetaWrites)."""
+    from paraminspect.loaders.fastmeta import skip_meta_init
+
+    with skip_meta_init(), _MetaWrites(targets):
+        yield
 
 
 def _targets(model: nn.Module, wanted: Sequence[tuple[str, str]]) -> list[_Target]:
@@ -172,10 +208,7 @@ def _run_pass(model: nn.Module, targets: list[_Target], whole: bool, second: boo
     """Fill, run the hooks, and narrow each target's `left` to the elements still marked; an
     error line, or "". The hooks stop once every target has been written in full (later ones
     cannot undo that): in timm's models each module's reset_parameters() does it for its own."""
-    from contextlib import nullcontext
-
     from paraminspect.errors import exception_line
-    from paraminspect.loaders.fastmeta import skip_meta_init
 
     with torch.no_grad():
         if whole and not second:
@@ -187,14 +220,14 @@ def _run_pass(model: nn.Module, targets: list[_Target], whole: bool, second: boo
             target.version = target.tensor._version
     marked = {id(t): torch.ones((), dtype=torch.bool) for t in targets}
     open_targets = list(targets)
-    # on meta, torch's initialisers of the parameters are answered without computing anything
-    quiet = nullcontext if whole else skip_meta_init
+    for target in targets:
+        target.from_meta = False
     for hook in _hooks(model):
         # a module's own hook initialises its subtree: none holding an open buffer is skipped
         if hook.scope is not None and not any(_within(t.path, hook.scope) for t in open_targets):
             continue
         try:
-            with torch.no_grad(), quiet():
+            with torch.no_grad(), _while_on_meta(targets) if not whole else nullcontext():
                 hook.call()
         except Exception as exc:  # the model's own code: any error means the probe cannot decide
             return f"{hook.label}() raised {exception_line(exc)}"
