@@ -383,3 +383,21 @@ def test_the_explanation_states_the_probes_limits():
 
     assert empty_init.WHOLE_MODEL_BYTES == 16 * 1024**2 and "over 16 MiB" in PI013.explanation
     assert empty_init.BUFFER_BYTES == 1024**3 and "up to 1 GiB" in PI013.explanation
+
+
+def test_the_python_api_reports_pi013_on_a_copy():
+    import torch
+    from torch import nn
+
+    import paraminspect
+
+    class Rope(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("inv_freq", 1.0 / 10000 ** (torch.arange(0, 8, 2) / 8), persistent=False)
+
+    model = Rope()
+    before = model.inv_freq.clone()
+    assert [f.code for f in paraminspect.check(model) if f.severity != "info"] == ["PI013"]
+    assert torch.equal(model.inv_freq, before)
+    assert [f.code for f in paraminspect.check(model, ignore=["PI013"]) if f.severity != "info"] == []

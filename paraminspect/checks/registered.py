@@ -273,11 +273,11 @@ that you know: code that counts parameters by name or loads checkpoints with str
 matching must expect it, and an accidental tie (assigning one module's weight to another)
 trains both layers as one.
 
-Saving: safetensors refuses tensors that share memory, so
-safetensors.torch.save_file(model.state_dict(), path) raises "Some tensors share memory".
-safetensors.torch.save_model(model, path) saves each tied tensor once under one name (and
-load_model restores the tie); transformers' save_pretrained does the same. torch.save keeps
-the tie as it is.
+Saving: safetensors refuses tensors that share memory, so its torch
+save_file(model.state_dict(), path) raises "Some tensors share memory". Its
+save_model(model, path) saves each tied tensor once under one name (and load_model
+restores the tie); transformers' save_pretrained does the same. torch.save keeps the tie as
+it is.
 
 Fix (when not intended): give each module its own nn.Parameter (a copy of the other's
 weight is `weight.detach().clone()`).
