@@ -86,7 +86,12 @@ def show_json(
     modules: list[ModuleSummaryRow] | None = None,
     notes: list[str] | None = None,
     memory: list[Any] | None = None,
+    forward: Any = None,
+    training: Sequence[Any] | None = None,
 ) -> str:
+    """`show --format json`; `forward` (a forward.stats_data.ForwardStats) adds the `forward`
+    object, and `training` (forward.training_memory.TrainingMemory per --dtype) its
+    `training_memory`."""
     totals = totals_dict(inventory.totals)
     if memory:
         totals["memory"] = memory_dict(memory)
@@ -102,6 +107,14 @@ def show_json(
     }
     if modules is not None:
         doc["modules"] = [module_dict(m) for m in modules]
+    if forward is not None:  # added in schema_version 1: present only with an example input
+        from paraminspect.forward.stats_data import forward_block
+        from paraminspect.render.forward_lines import training_dict
+
+        block = forward_block(forward)
+        if training:
+            block["training_memory"] = training_dict(training)
+        doc["forward"] = block
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -161,6 +174,8 @@ def write_show(out: IO[str], loaded: Any) -> None:
             modules=loaded.modules,
             notes=list(loaded.notes),
             memory=loaded.memory,
+            forward=loaded.forward,
+            training=loaded.training,
         )
     )
 

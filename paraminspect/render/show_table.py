@@ -6,20 +6,29 @@ from __future__ import annotations
 from typing import IO, Any
 
 
-def write_table(out: IO[str], loaded: Any) -> None:
-    """The titled tensor (or --depth module) table, totals and memory estimates."""
-    from paraminspect.render.console import make_console
-    from paraminspect.render.table import print_show
-
+def show_title(loaded: Any) -> str:
+    """`spec -> resolved · RootType · built on meta`: the table's title (the HTML report's too)."""
     inv = loaded.inventory
     resolved = f" -> {loaded.resolved}" if loaded.resolved != loaded.spec else ""
     built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
-    title = f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
+    return f"{loaded.spec}{resolved} · {inv.root_type} · {built}"
+
+
+def write_table(out: IO[str], loaded: Any) -> None:
+    """The titled tensor (or --depth module) table or --tree, totals, the forward pass's totals
+    and memory estimates."""
+    from paraminspect.render.console import make_console
+    from paraminspect.render.table import print_show
+
     print_show(
         make_console(out),
-        title=title,
-        inventory=inv,
+        title=show_title(loaded),
+        inventory=loaded.inventory,
         records=list(loaded.records),
         modules=loaded.modules,
         memory=loaded.memory,
+        forward=loaded.forward,
+        collapse=loaded.collapse,
+        tree=loaded.tree_modules,
+        training=loaded.training,
     )
