@@ -248,6 +248,24 @@ def test_bad_input_is_one_line_and_exit_2(cli, args: tuple[str, ...], message: s
     assert "Traceback" not in result.err and "internal error" not in result.err
 
 
+def test_a_checkpoint_has_no_forward_pass(cli, tmp_path: Path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "weights.safetensors"
+    save_file({"layers.0.w": torch.zeros(4, 4), "layers.1.w": torch.zeros(4, 4)}, str(path))
+    result = cli("show", str(path), "--input-shape", "1,4")
+    assert result.code == 2 and "is a checkpoint: its tensors have no forward pass" in result.err
+    tree = cli("show", str(path), "--tree")  # its name prefixes still draw a tree
+    assert tree.code == 0 and "└─ {0..1} x2" in tree.out
+
+
+def test_input_dtype_and_ids_reach_the_pass(cli):
+    doc = forward_json(cli, fixture("stack"), "--input-shape", "2,8", "--input-dtype", "float64")
+    assert doc["forward"]["inputs"][0]["dtype"] == "float64"
+    assert doc["forward"]["input_bytes"] == 2 * 8 * 8
+    assert doc["forward"]["activation_bytes_by_dtype"].keys() == {"float64"}
+
+
 def test_a_model_that_reads_values_runs_on_cpu_within_the_limit(cli):
     doc = forward_json(cli, fixture("reads_values"), "--input-shape", "2,6")
     assert doc["forward"]["engine"] == "cpu" and doc["forward"]["flops"] == 2 * 2 * 6 * 6
@@ -337,6 +355,14 @@ def test_summary_takes_the_cli_s_input_options():
     assert "blocks.{0..2}" not in str(paraminspect.summary(Stack(), collapse=False))
     with pytest.raises(paraminspect.errors.UsageError, match="either inputs or"):
         paraminspect.summary(Pair(), inputs=torch.randn(2, 4), input_shape=(2, 4))
+
+
+def test_show_prints_the_table_with_the_pass_and_returns_the_summary(capsys):
+    shown = paraminspect.show(Stack(), depth=1, input_shape=(2, 8))
+    out = capsys.readouterr().out
+    assert "Output shape" in out and "FLOPs (forward pass on the meta device)" in out
+    assert shown.flops == 5 * (2 * 2 * 8 * 8) + 2 * (2 * 2 * 8 * 16)  # five Linear(8, 8), 8 -> 16 -> 8
+    assert shown._repr_html_() is None  # displayed once already
 
 
 def test_the_notebook_view_is_the_html_report_with_flops(tmp_path: Path, cli):

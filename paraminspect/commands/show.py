@@ -202,6 +202,11 @@ def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
 
 
 _TREE_FORMATS = ("table", "text")
+# What a forward pass imports, imported before the task with the collector paused (see
+# collector.import_paused): torch wraps every dispatch mode's handler (FlopCounterMode's
+# among them) in a function that imports torch._dynamo on its first call (~1-2 s of imports
+# a timm model's import has paid already, another model not).
+FORWARD_PRELOAD = ("paraminspect.forward.stats", "torch._dynamo")
 
 
 def run_show(options: ShowOptions, invocation: Any) -> int:
@@ -255,7 +260,8 @@ def _show(options: ShowOptions, invocation: Any) -> int:
         loaded = show_in_child(**kwargs)  # a listing that runs no code: here, without a child
     else:
         task = Task(SHOW_TARGET, kwargs, label=options.model)
-        loaded = in_child(task, resolve_timeout(options.timeout), preload_for([options.model]), invocation)
+        preload = (*preload_for([options.model]), *(FORWARD_PRELOAD if options.run is not None else ()))
+        loaded = in_child(task, resolve_timeout(options.timeout), preload, invocation)
     gc.freeze()  # the records are here: the collector need not rescan them while we render
     for message in loaded.notes:
         notify(message)

@@ -76,6 +76,7 @@ def write_show(out: IO[str], loaded: Any) -> None:
             records=list(loaded.records),
             modules=loaded.modules,
             flops=flops,
+            dtype=loaded.memory[0].dtype if loaded.memory else None,  # labels "bytes as bfloat16"
             totals_lines=show_totals(loaded.inventory, loaded.memory, loaded.forward, loaded.training),
             notes=list(loaded.notes),
         )
