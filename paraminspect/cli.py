@@ -163,7 +163,7 @@ def show(
         None,
         "--dtype",
         help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
-        "weights, largest layer and training with Adam per dtype.",
+        "weights, largest layer and training with Adam per dtype (with an example input, activations too).",
     ),
     input_shape: Optional[str] = INPUT_SHAPE_OPTION,
     input_dtype: Optional[str] = INPUT_DTYPE_OPTION,

@@ -238,6 +238,7 @@ def test_tree_draws_the_module_tree_with_shapes_and_flops(cli):
         ((fixture("reads_values"), "--input-shape", "2,6", "--max-cpu-bytes", "10"), "over the 10B limit"),
         ((sample("tiny_vit"), "--tree", "--format", "json"), "--tree draws the module tree"),
         ((sample("tiny_vit"), "--input-ids", "1,4"), "no nn.Embedding"),
+        ((sample("tiny_vit"), "--input-shape", "1,3,32,32", "--format", "csv"), "--format csv has no place"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args: tuple[str, ...], message: str):

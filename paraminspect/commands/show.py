@@ -202,6 +202,7 @@ def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
 
 
 _TREE_FORMATS = ("table", "text")
+_FORWARD_FORMATS = ("table", "text", "json", "html")  # those that show a forward pass
 # What a forward pass imports, imported before the task with the collector paused (see
 # collector.import_paused): torch wraps every dispatch mode's handler (FlopCounterMode's
 # among them) in a function that imports torch._dynamo on its first call (~1-2 s of imports
@@ -234,6 +235,11 @@ def _show(options: ShowOptions, invocation: Any) -> int:
         raise UsageError("--weights lists stored tensors: it takes no -a arguments")
     if options.weights and options.run is not None:
         raise UsageError("--weights lists stored tensors: they have no forward pass to run on an example input")
+    if options.run is not None and options.output_format not in _FORWARD_FORMATS:
+        raise UsageError(
+            f"--format {options.output_format} has no place for a forward pass: use "
+            f"{', '.join(_FORWARD_FORMATS[:-1])} or {_FORWARD_FORMATS[-1]} with an example input"
+        )
     if options.tree and options.output_format not in _TREE_FORMATS:
         raise UsageError(f"--tree draws the module tree as text: use it with --format {' or '.join(_TREE_FORMATS)}")
     on_terminal = options.output_file is None and sys.stdout.isatty()
