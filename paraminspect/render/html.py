@@ -92,6 +92,23 @@ def _failed(spec: str, error: str) -> str:
     )
 
 
+def _findings_only(result: Any) -> str:
+    from paraminspect.render.github import display_path
+
+    items = []
+    for f in result.findings:
+        path = display_path(f.file)
+        where = f"{path}:{f.line}: " if path and f.line is not None else f"{path}: " if path else ""
+        items.append(
+            f'<li class="pi-finding pi-{escape(f.severity)}">{escape(printable(where))}<b>{escape(printable(f.code))}'
+            f"</b> {escape(f.severity)}: {escape(printable(f.message))}</li>"
+        )
+    return (
+        f'<div class="pi-report pi-unbuilt" data-model="{escape(printable(result.spec))}">'
+        f"<h1>{escape(printable(result.spec))}</h1><ul>{''.join(items)}</ul></div>"
+    )
+
+
 def write_check(out: IO[str], report: Any) -> None:
     """`check --format html` of a commands.check.CheckReport: each model's report (its
     inventory as a treemap, its findings marked on their modules and listed with file:line),
@@ -101,8 +118,11 @@ def write_check(out: IO[str], report: Any) -> None:
     fragments = []
     for result in report.results:
         inventory = getattr(result, "inventory", None)
-        if result.error is not None or inventory is None:
-            fragments.append(_failed(result.spec, result.error or "no inventory (a checkpoint or a static finding)"))
+        if result.error is not None:
+            fragments.append(_failed(result.spec, result.error))
+            continue
+        if inventory is None:  # findings of a pass that built no model (a static pass): listed only
+            fragments.append(_findings_only(result))
             continue
         fragments.append(_check_report(result, fragment=True))
     skipped = list(report.skipped)
