@@ -6,6 +6,7 @@ first time one of these functions runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -96,15 +97,47 @@ def summary(
     depth: int | None = None,
     filter: str | None = None,
     kind: str | None = None,
+    *,
+    input_shape: str | Sequence[int] | None = None,
+    input_dtype: str | None = None,
+    input_ids: str | Sequence[int] | None = None,
+    vocab: int | None = None,
+    example: str | None = None,
+    inputs: Any = None,
+    dtype: str | Sequence[str] | None = None,
+    collapse: bool = True,
 ) -> ModelSummary:
     """The `show` table of an nn.Module as an object: the totals as attributes
     (`.parameters`, `.trainable`, `.frozen`, `.buffers`, `.bytes`, `.tensors`), the records
     (`.records`), `.to_dict()` (the `show --format json` document), `str()` (the text
-    table) and an HTML/Markdown table in notebooks. `depth`, `filter` and `kind` are
-    `show`'s --depth, --filter and --kind. Prints nothing."""
+    table) and the HTML report's view in notebooks (`_repr_html_`). `depth`, `filter` and
+    `kind` are `show`'s --depth, --filter and --kind; `dtype` its --dtype (sizes recast to the
+    first; memory estimates per dtype); `collapse=False` its --no-collapse.
+
+    An example input runs one forward pass on the meta device (fake or CPU tensors where meta
+    cannot run it), as `show --input-shape` does: `input_shape=(1, 3, 224, 224)` (with
+    `input_dtype`), `input_ids=(1, 16)` (with `vocab`), `example="file.py:make_input"`, or
+    `inputs` (a tensor, a tuple of positional inputs or a dict of keyword inputs). Then
+    `.forward` holds each module's output shapes, FLOPs, calls and mode, `.flops` and
+    `.activation_bytes` the totals, and `.training` the training memory per `dtype`. The
+    model is left exactly as found (modes, hooks, devices, requires_grad, grads, random
+    number generators). Prints nothing."""
     from paraminspect.summaries import summarize
 
-    return summarize(model, depth=depth, filter=filter, kind=kind)
+    return summarize(
+        model,
+        depth=depth,
+        filter=filter,
+        kind=kind,
+        input_shape=input_shape,
+        input_dtype=input_dtype,
+        input_ids=input_ids,
+        vocab=vocab,
+        example=example,
+        inputs=inputs,
+        dtype=dtype,
+        collapse=collapse,
+    )
 
 
 def show(
@@ -112,9 +145,11 @@ def show(
     depth: int | None = None,
     filter: str | None = None,
     kind: str | None = None,
+    **options: Any,
 ) -> ModelSummary:
-    """Print the `show` table of an nn.Module (fitted to the terminal; an HTML table in a
-    notebook) and return its summary (see `summary`)."""
+    """Print the `show` table of an nn.Module (fitted to the terminal; in a notebook, the HTML
+    report's view: treemap, totals, searchable tensor table) and return its summary. Takes
+    `summary`'s options (`input_shape=`, `inputs=`, `dtype=`, `collapse=`, ...)."""
     from paraminspect.summaries import display, summarize
 
-    return display(summarize(model, depth=depth, filter=filter, kind=kind))
+    return display(summarize(model, depth=depth, filter=filter, kind=kind, **options))

@@ -85,6 +85,30 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
+# The example input of a forward pass: `check --run` and `show` (output shapes, FLOPs,
+# activations) take the same options, defined once here.
+INPUT_SHAPE_OPTION = typer.Option(
+    None, "--input-shape", help="Example input: a float tensor of this shape, e.g. 1,3,224,224 (check: with --run)."
+)
+INPUT_DTYPE_OPTION = typer.Option(
+    None, "--input-dtype", help="Dtype of --input-shape (default: the model's floating dtype)."
+)
+INPUT_IDS_OPTION = typer.Option(
+    None, "--input-ids", help="Example input: int64 token ids of this shape, e.g. 1,16 (check: with --run)."
+)
+VOCAB_OPTION = typer.Option(None, "--vocab", help="--input-ids below this (default: the smallest nn.Embedding's size).")
+EXAMPLE_OPTION = typer.Option(
+    None,
+    "--example",
+    help="Example input: path/file.py:func or pkg.mod:func returning it (check: with --run).",
+)
+MAX_CPU_BYTES_OPTION = typer.Option(
+    None,
+    "--max-cpu-bytes",
+    help="Largest model (parameters+buffers) run on CPU when the example input cannot run on meta "
+    "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
+)
+
 TIMEOUT_HELP = (
     "A model whose build (and --run pass) takes longer than this many seconds fails "
     "(default 120, or timeout in [tool.paraminspect])."
@@ -139,13 +163,24 @@ def show(
         None,
         "--dtype",
         help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
-        "weights, largest layer and training with Adam per dtype.",
+        "weights, largest layer and training with Adam per dtype (with an example input, activations too).",
+    ),
+    input_shape: Optional[str] = INPUT_SHAPE_OPTION,
+    input_dtype: Optional[str] = INPUT_DTYPE_OPTION,
+    input_ids: Optional[str] = INPUT_IDS_OPTION,
+    vocab: Optional[int] = VOCAB_OPTION,
+    example: Optional[str] = EXAMPLE_OPTION,
+    max_cpu_bytes: Optional[str] = MAX_CPU_BYTES_OPTION,
+    tree: bool = typer.Option(False, "--tree", help="The module tree (down to --depth), one module a line."),
+    no_collapse: bool = typer.Option(
+        False, "--no-collapse", help="One row per tensor or module: do not fold repeated blocks into one row."
     ),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     debug: bool = DEBUG_OPTION,
 ) -> int:
-    """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size."""
+    """List every tensor the model (or checkpoint file) holds: kind, grad, shape, dtype, device, size.
+    With an example input (--input-shape, --input-ids, --example): output shapes, FLOPs and activation memory."""
     _choice(output_format, formats.choices(formats.SHOW), "--format")
     if kind is not None:
         _choice(kind, KINDS, "--kind")
@@ -153,6 +188,7 @@ def show(
         raise UsageError(f"--depth must be 0 or more, got {depth}")
     from paraminspect.commands.arguments import parse_factory_args
     from paraminspect.commands.show import ShowOptions, run_show
+    from paraminspect.forward.examples import example_options
     from paraminspect.tensors.memory import parse_dtypes
 
     options = ShowOptions(
@@ -170,6 +206,9 @@ def show(
         dtypes=parse_dtypes(dtype),
         timeout=timeout,
         no_cache=no_cache,
+        run=example_options(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes),
+        tree=tree,
+        collapse=not no_collapse,
     )
     return run_show(options, _invocation(ctx))
 
@@ -202,27 +241,12 @@ def check(
     run: bool = typer.Option(
         False, "--run", help="Also run one forward (and backward) pass on an example input: rules PI101-PI105."
     ),
-    input_shape: Optional[str] = typer.Option(
-        None, "--input-shape", help="--run: a float input of this shape, e.g. 1,3,32,32."
-    ),
-    input_dtype: Optional[str] = typer.Option(
-        None, "--input-dtype", help="--run: dtype of --input-shape (default: the model's floating dtype)."
-    ),
-    input_ids: Optional[str] = typer.Option(
-        None, "--input-ids", help="--run: int64 token ids of this shape, e.g. 1,16."
-    ),
-    vocab: Optional[int] = typer.Option(
-        None, "--vocab", help="--run: token ids below this (default: the smallest nn.Embedding's size)."
-    ),
-    example: Optional[str] = typer.Option(
-        None, "--example", help="--run: path/file.py:func or pkg.mod:func returning the input."
-    ),
-    max_cpu_bytes: Optional[str] = typer.Option(
-        None,
-        "--max-cpu-bytes",
-        help="--run: largest model (parameters+buffers) run on CPU when it cannot run on meta "
-        "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
-    ),
+    input_shape: Optional[str] = INPUT_SHAPE_OPTION,
+    input_dtype: Optional[str] = INPUT_DTYPE_OPTION,
+    input_ids: Optional[str] = INPUT_IDS_OPTION,
+    vocab: Optional[int] = VOCAB_OPTION,
+    example: Optional[str] = EXAMPLE_OPTION,
+    max_cpu_bytes: Optional[str] = MAX_CPU_BYTES_OPTION,
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     jobs: Optional[int] = typer.Option(

@@ -57,6 +57,12 @@ FORMATS: tuple[OutputFormat, ...] = (
     ),
     OutputFormat("csv", False, {SHOW: "paraminspect.render.text:write_csv"}),
     OutputFormat("markdown", False, {SHOW: "paraminspect.render.text:write_markdown"}),
+    OutputFormat(
+        "html",
+        False,
+        {SHOW: "paraminspect.render.html:write_show", CHECK: "paraminspect.render.html:write_check"},
+        shown={SHOW: "html (one self-contained file: treemap, totals, tensor table)", CHECK: "html"},
+    ),
     OutputFormat("github", False, {CHECK: "paraminspect.render.github:write_check"}),
     OutputFormat("sarif", False, {CHECK: "paraminspect.render.sarif:write_check"}),
 )

@@ -27,7 +27,7 @@ def test_vit_base_json_matches_named_parameters(cli):
 
 
 def test_vit_base_table_total_and_piped_names_whole(cli):
-    result = cli("show", "vit_base_patch16_224")
+    result = cli("show", "vit_base_patch16_224", "--no-collapse")
     assert result.code == 0
     assert "86,567,656" in result.out
     assert "blocks.11.mlp.fc2.weight" in result.out
@@ -35,7 +35,7 @@ def test_vit_base_table_total_and_piped_names_whole(cli):
 
 
 def test_piped_process_keeps_long_names_whole():
-    result = run_process("show", sample("tiny_vit"), env={"COLUMNS": "40"})
+    result = run_process("show", sample("tiny_vit"), "--no-collapse", env={"COLUMNS": "40"})
     assert result.code == 0, result.err
     assert "encoder.layers.1.self_attn.out_proj.weight" in result.out
     assert "\x1b[" not in result.out

@@ -68,7 +68,7 @@ def table_rows(screen: Screen) -> list[str]:
 
 
 def test_show_resnet50_fits_80_columns_and_200_keeps_every_column():
-    narrow = on_pty(80, "show", "resnet50")
+    narrow = on_pty(80, "show", "resnet50", "--no-collapse")
     assert narrow.code == 0
     assert narrow.widest() <= 80, max(narrow.lines, key=len)
     rows = table_rows(narrow)
@@ -77,7 +77,7 @@ def test_show_resnet50_fits_80_columns_and_200_keeps_every_column():
     assert "Numel" not in head and "Size" in head and "Name" in head  # Numel gives way before Size
     assert "Left out to fit 80 columns: Numel; Device (all on meta)" in narrow.text.replace("\n", " ")
     assert "\x1b[" in narrow.raw.decode()  # a terminal gets colour
-    wide = on_pty(200, "show", "resnet50")
+    wide = on_pty(200, "show", "resnet50", "--no-collapse")
     assert wide.widest() <= 200
     head = next(line for line in wide.lines if line.startswith("┃"))
     assert all(h in head for h in ("Name", "Kind", "Grad", "Shape", "Dtype", "Device", "Numel", "Size"))
@@ -86,7 +86,7 @@ def test_show_resnet50_fits_80_columns_and_200_keeps_every_column():
 
 
 def test_long_names_shortened_in_the_middle_at_80_columns():
-    screen = on_pty(80, "show", sample("huge"))
+    screen = on_pty(80, "show", sample("huge"), "--no-collapse")
     assert screen.code == 0 and screen.widest() <= 80
     rows = table_rows(screen)
     assert len(rows) == 724
@@ -99,7 +99,7 @@ def test_long_names_shortened_in_the_middle_at_80_columns():
 
 
 def test_piped_output_keeps_whole_names_and_no_colour():
-    result = run_process("show", sample("huge"))
+    result = run_process("show", sample("huge"), "--no-collapse")
     assert result.code == 0
     assert "…" not in result.out and "\x1b[" not in result.out
     assert "layers.79.self_attn.q_proj.weight" in result.out
@@ -108,7 +108,7 @@ def test_piped_output_keeps_whole_names_and_no_colour():
 
 
 def test_depth_table_fits_80_columns():
-    screen = on_pty(80, "show", "vit_base_patch16_224", "--depth", "2")
+    screen = on_pty(80, "show", "vit_base_patch16_224", "--depth", "2", "--no-collapse")
     assert screen.code == 0 and screen.widest() <= 80
     assert len(table_rows(screen)) == 24  # root, 11 children, 12 blocks: one line each
 

@@ -4,6 +4,7 @@ picklable and torch-free: built in a model's child process, rendered in the CLI'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from paraminspect.checks.rule import Finding
 
@@ -23,6 +24,9 @@ class ModelResult:
     # traceback of an error (shown under --debug).
     output: str = field(default="", compare=False, repr=False)
     traceback: str = field(default="", compare=False, repr=False)
+    # `check --format html`: the model's inventory (tensors.records.Inventory, without its
+    # module classes), to draw it; None otherwise.
+    inventory: Any = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:

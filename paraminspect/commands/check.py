@@ -69,10 +69,12 @@ def check_model(
     run: Any = None,
     trust_pickle: bool = False,
     trust_remote_code: bool = False,
+    keep_inventory: bool = False,
 ) -> Any:
     """Load `spec` (or `load_spec`, e.g. a config path made absolute, while reporting
     `spec`) and check it: a ModelResult. A load or usage error becomes its `error`, not an
-    exception, so that a caller checking many models can go on; bugs still raise."""
+    exception, so that a caller checking many models can go on; bugs still raise.
+    `keep_inventory`: the result carries the model's inventory (--format html draws it)."""
     from paraminspect.checks.engine import StaticContext, run_static_checks
     from paraminspect.checks.model_result import ModelResult
     from paraminspect.errors import ParamInspectError
@@ -131,6 +133,8 @@ def check_model(
         notes=tuple(loaded.notes) + tuple(wrap_notes) + ctx.inventory.notes + tuple(ctx.notes) + tuple(run_notes),
         build_device=loaded.build_device,
         suppressed=len(suppressed),
+        # without its classes (unpickling them would import user code in the CLI's process)
+        inventory=dataclasses.replace(ctx.inventory, module_classes={}, references=()) if keep_inventory else None,
     )
 
 
@@ -163,6 +167,7 @@ def check_many(
     timeout: float | None = None,
     preload: Sequence[str] = (),
     on_result: Callable[[Any], None] | None = None,
+    keep_inventory: bool = False,
 ) -> list[Any]:
     """Check every CheckTarget in a child process (a process of its own, or a worker shared
     with other library models), up to `jobs` at a time; ModelResults in the order of
@@ -180,7 +185,8 @@ def check_many(
     def task(target: Any) -> Task:
         # a forward pass (--run) starts threads and fills real memory: a process per model
         reuse = target.options.get("run") is None and parse_spec(target.spec).shared_worker
-        return Task(CHECK_TARGET, {"spec": target.spec, **target.options}, label=target.spec, reuse=reuse)
+        options = {**target.options, "keep_inventory": True} if keep_inventory else target.options
+        return Task(CHECK_TARGET, {"spec": target.spec, **options}, label=target.spec, reuse=reuse)
 
     tasks = [task(t) for t in targets]
     outcomes = run_in_children(tasks, jobs, DEFAULT_TIMEOUT if timeout is None else timeout, preload, collect)
@@ -246,7 +252,14 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         if not targets:
             return []
         with progress_bar(len(targets), sys.stderr) as advance:
-            return check_many(targets, workers, plan.timeout, preload=preload_for(specs), on_result=advance)
+            return check_many(
+                targets,
+                workers,
+                plan.timeout,
+                preload=preload_for(specs),
+                on_result=advance,
+                keep_inventory=options.output_format == "html",  # the report draws each model
+            )
 
     results = run_checks()
     for result in results:

@@ -34,6 +34,9 @@ class ShowOptions:
     dtypes: Optional[list[str]] = None
     timeout: Optional[float] = None
     no_cache: bool = False
+    run: Any = None  # forward.examples.RunOptions: the example input of a forward pass (None: no pass)
+    tree: bool = False
+    collapse: bool = True
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class ShowResult:
     # what a checkpoint's format records beside its tensors, as JSON-ready data (a GGUF file's
     # metadata, a DCP checkpoint's chunks): LoadedModel.checkpoint_info.as_dict(), else None
     checkpoint: dict[str, Any] | None = None
+    forward: Any = None  # forward.stats_data.ForwardStats of --input-shape/--input-ids/--example
+    training: Any = None  # tuple of forward.training_memory.TrainingMemory, one per --dtype, with a pass
+    tree_modules: Any = None  # list of ModuleSummaryRow of every module down to --depth, under --tree
+    collapse: bool = True  # tables fold repeated blocks into one row (--no-collapse: False)
 
 
 def show_in_child(
@@ -68,10 +75,16 @@ def show_in_child(
     trust_remote_code: bool = False,
     dtypes: list[str] | None = None,
     render: str | None = None,
+    run: Any = None,
+    tree: bool = False,
+    collapse: bool = True,
 ) -> ShowResult:
     """Load `spec` (or, with `weights`, list a Hugging Face folder's weight files) and take
     its inventory, recast to `dtypes[0]` with memory estimates under --dtype (in the child).
-    `render`: a format to render the output in here, sent back instead of the records."""
+    `run` (forward.examples.RunOptions): measure one forward pass on that example input
+    (forward.stats.forward_stats: output shapes, FLOPs, activations), with the training
+    memory of each --dtype. `render`: a format to render the output in here, sent back
+    instead of the records."""
     import gc
 
     from paraminspect.loaders.dispatch import load
@@ -94,12 +107,19 @@ def show_in_child(
         module, wrap_notes = unwrap(loaded.module)
         inv = build_inventory(module)
     wrap_notes = [*wrap_notes, *inv.notes]
-    memory = None
+    forward = _forward_pass(module, run, loaded.spec) if run is not None else None
+    if forward is not None:
+        wrap_notes.extend(forward.notes)
+    memory = training = None
     if dtypes:
         from paraminspect.tensors.memory import estimates, inventory_as, no_split_classes, recast_note
 
         memory = estimates(inv, dtypes, no_split_classes(module))
         wrap_notes.append(recast_note(dtypes[0], inv))
+        if forward is not None:
+            from paraminspect.forward.training_memory import training_memory
+
+            training = tuple(training_memory(inv, forward, dtype) for dtype in dtypes)
         inv = inventory_as(inv, dtypes[0])
     records = tuple(
         r
@@ -108,13 +128,12 @@ def show_in_child(
         and (name_filter is None or any(fnmatch.fnmatchcase(n, name_filter) for n in (r.name, *r.aliases)))
     )
     # --filter/--kind count in --depth views too
-    modules = None
-    if depth is not None:
-        modules = module_summary(inv, depth, None if len(records) == len(inv.tensors) else records)
-    # What the CLI renders: tensors, totals, notes. Classes would import user code in the
-    # parent; module and reference records (25,000 of the 50,000-tensor sample) would only
-    # cost pickling both ways (~0.3 s there).
-    inv = dataclasses.replace(inv, module_classes={}, modules=(), references=())
+    selection = None if len(records) == len(inv.tensors) else records
+    modules = tree_modules = None
+    if tree:  # every module down to --depth, drawn as a tree instead of the table
+        tree_modules = module_summary(inv, depth if depth is not None else _ALL_LEVELS, selection)
+    elif depth is not None:
+        modules = module_summary(inv, depth, selection)
     result = ShowResult(
         spec=loaded.spec,
         resolved=loaded.resolved,
@@ -126,9 +145,17 @@ def show_in_child(
         modules=modules,
         memory=memory,
         checkpoint=loaded.checkpoint_info.as_dict() if loaded.checkpoint_info is not None else None,
+        forward=forward,
+        training=training,
+        tree_modules=tree_modules,
+        collapse=collapse,
     )
     if render is None:
-        return result
+        # What the CLI renders: tensors, totals, notes. Classes would import user code in the
+        # parent; module and reference records (25,000 of the 50,000-tensor sample) would only
+        # cost pickling both ways (~0.3 s there).
+        slim = dataclasses.replace(inv, module_classes={}, modules=(), references=())
+        return dataclasses.replace(result, inventory=slim)
     import io
 
     from paraminspect.collector import collector_paused
@@ -137,8 +164,36 @@ def show_in_child(
     with collector_paused():  # rows of text for tens of thousands of records, no cycles
         render_show(text, result, render)
     return dataclasses.replace(
-        result, inventory=None, records=(), modules=None, memory=None, checkpoint=None, rendered=text.getvalue()
+        result,
+        checkpoint=None,
+        inventory=None,
+        records=(),
+        modules=None,
+        memory=None,
+        forward=None,
+        training=None,
+        tree_modules=None,
+        rendered=text.getvalue(),
     )
+
+
+_ALL_LEVELS = 1_000_000  # --tree without --depth: every level
+
+
+def _forward_pass(module: Any, run: Any, spec: str) -> Any:
+    """forward_stats on the example input `run` (forward.examples.RunOptions) describes: a
+    ForwardStats, or a UsageError of one line (no input, no engine could run it)."""
+    from paraminspect.errors import UsageError
+
+    if module is None:
+        raise UsageError(
+            f"{spec} is a checkpoint: its tensors have no forward pass to measure (show the model that loads it)"
+        )
+    from paraminspect.forward.examples import max_cpu_bytes, resolve_example
+    from paraminspect.forward.stats import forward_stats
+
+    example = resolve_example(run, module)
+    return forward_stats(module, example, max_cpu=max_cpu_bytes(run.max_cpu_bytes), what=spec)
 
 
 def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
@@ -151,12 +206,22 @@ def render_show(out: IO[str], loaded: ShowResult, output_format: str) -> None:
     formats.renderer(output_format, formats.SHOW)(out, loaded)
 
 
+_TREE_FORMATS = ("table", "text")
+_FORWARD_FORMATS = ("table", "text", "json", "html")  # those that show a forward pass
+# What a forward pass imports, imported before the task with the collector paused (see
+# collector.import_paused): torch wraps every dispatch mode's handler (FlopCounterMode's
+# among them) in a function that imports torch._dynamo on its first call (~1-2 s of imports
+# a timm model's import has paid already, another model not).
+FORWARD_PRELOAD = ("paraminspect.forward.stats", "torch._dynamo")
+
+
 def run_show(options: ShowOptions, invocation: Any) -> int:
     """`show`: the result cache, else the model's child process (or this process, for a
     listing that runs no code), then the report."""
     from paraminspect.commands.cached import maybe_cached
 
-    use_cache = not options.no_cache and not options.weights
+    # an --example function may read anything (data files): never answered from the cache
+    use_cache = not options.no_cache and not options.weights and (options.run is None or options.run.example is None)
     return maybe_cached([options.model], use_cache, options.output_file, invocation, lambda: _show(options, invocation))
 
 
@@ -173,6 +238,15 @@ def _show(options: ShowOptions, invocation: Any) -> int:
 
     if options.weights and options.kwargs:
         raise UsageError("--weights lists stored tensors: it takes no -a arguments")
+    if options.weights and options.run is not None:
+        raise UsageError("--weights lists stored tensors: they have no forward pass to run on an example input")
+    if options.run is not None and options.output_format not in _FORWARD_FORMATS:
+        raise UsageError(
+            f"--format {options.output_format} has no place for a forward pass: use "
+            f"{', '.join(_FORWARD_FORMATS[:-1])} or {_FORWARD_FORMATS[-1]} with an example input"
+        )
+    if options.tree and options.output_format not in _TREE_FORMATS:
+        raise UsageError(f"--tree draws the module tree as text: use it with --format {' or '.join(_TREE_FORMATS)}")
     on_terminal = options.output_file is None and sys.stdout.isatty()
     terminal = formats.get(options.output_format).terminal
     kwargs = {
@@ -188,13 +262,17 @@ def _show(options: ShowOptions, invocation: Any) -> int:
         "dtypes": options.dtypes,
         # rendered where the records are, unless it needs this process's terminal
         "render": None if on_terminal and terminal else options.output_format,
+        "run": options.run,
+        "tree": options.tree,
+        "collapse": options.collapse,
     }
     refuse_overwriting(options.output_file, [options.model])
     if not options.weights and parse_spec(options.model).in_cli(options.trust_pickle):
         loaded = show_in_child(**kwargs)  # a listing that runs no code: here, without a child
     else:
         task = Task(SHOW_TARGET, kwargs, label=options.model)
-        loaded = in_child(task, resolve_timeout(options.timeout), preload_for([options.model]), invocation)
+        preload = (*preload_for([options.model]), *(FORWARD_PRELOAD if options.run is not None else ()))
+        loaded = in_child(task, resolve_timeout(options.timeout), preload, invocation)
     gc.freeze()  # the records are here: the collector need not rescan them while we render
     for message in loaded.notes:
         notify(message)

@@ -79,6 +79,42 @@ def run_options(
     return RunOptions(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
 
 
+def example_options(
+    input_shape: str | None = None,
+    input_dtype: str | None = None,
+    input_ids: str | None = None,
+    vocab: int | None = None,
+    example: str | None = None,
+    max_cpu_bytes: str | None = None,
+) -> RunOptions | None:
+    """`show`'s example-input options (the same as `check --run`'s), checked before any model
+    is built; None when no input is given (`--input-shape`, `--input-ids` or `--example`)."""
+    options = RunOptions(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+    if input_shape is None and input_ids is None and example is None:
+        if max_cpu_bytes is not None:
+            raise UsageError(f"--max-cpu-bytes goes with an example input: {INPUT_OPTIONS_HELP}")
+        check_combination(options)
+        return None
+    check_combination(options)
+    if input_shape is not None:
+        parse_shape(input_shape, "--input-shape")
+    if input_ids is not None:
+        parse_shape(input_ids, "--input-ids")
+    if max_cpu_bytes is not None:
+        parse_size(max_cpu_bytes)
+    return options
+
+
+def check_combination(options: RunOptions) -> None:
+    """One source of input at most, and the options that qualify one only with it."""
+    if sum(x is not None for x in (options.example, options.input_shape, options.input_ids)) > 1:
+        raise UsageError("give only one of --example, --input-shape and --input-ids")
+    if options.input_dtype is not None and options.input_shape is None:
+        raise UsageError("--input-dtype goes with --input-shape")
+    if options.vocab is not None and options.input_ids is None:
+        raise UsageError("--vocab goes with --input-ids")
+
+
 def parse_size(text: str, option: str = "--max-cpu-bytes") -> int:
     """`2GiB`, `512MB`, `1e9`, `0` -> bytes."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
@@ -265,12 +301,7 @@ def _from_returned(value: Any, target: str) -> ExampleInput:
 
 def resolve_example(options: RunOptions, model: Any) -> ExampleInput:
     """The example input for `model`, from the options or the model's own config."""
-    if sum(x is not None for x in (options.example, options.input_shape, options.input_ids)) > 1:
-        raise UsageError("give only one of --example, --input-shape and --input-ids")
-    if options.input_dtype is not None and options.input_shape is None:
-        raise UsageError("--input-dtype goes with --input-shape")
-    if options.vocab is not None and options.input_ids is None:
-        raise UsageError("--vocab goes with --input-ids")
+    check_combination(options)
     if options.example is not None:
         func = _load_callable(options.example)
         return _from_returned(_call_example(func, options.example, model), options.example)

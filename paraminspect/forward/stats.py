@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -138,14 +140,24 @@ def forward_stats(
                         f"{format_size(limit)} limit (--max-cpu-bytes or {MAX_CPU_BYTES_ENV} raises it)"
                     )
                     continue
-            try:
-                stats, example = _attempt(model, example, engine)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:
+            # warnings of an attempt that fails are the engine's (a meta tensor read as a
+            # number), not the model's: kept only from the attempt that ran, then re-issued
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    stats, example = _attempt(model, example, engine)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:
+                    failed: BaseException | None = exc
+                else:
+                    failed = None
+            if failed is not None:
                 restore(state)  # the next engine starts from the model as found
-                failures.append(f"on {_engine_words(engine)}: {_one_line(exc)}")
+                failures.append(f"on {_engine_words(engine)}: {_one_line(failed)}")
                 continue
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             return _with_notes(stats, _fallback_notes(what, engine, failures))
     raise UsageError(f"cannot run {what} on the example input ({example.description}): " + "; ".join(failures))
 
@@ -282,7 +294,20 @@ def _engine_context(engine: str) -> tuple[AbstractContextManager[Any], Any]:
 
     # allow_non_fake_inputs: real tensors the forward reads (a constant, a plain attribute) join in
     fake = FakeTensorMode(allow_non_fake_inputs=True)
-    return _both(fake, CpuAttentionChoice()), fake
+    return _both(_quiet_fake_log(), _both(fake, CpuAttentionChoice())), fake
+
+
+@contextmanager
+def _quiet_fake_log() -> Iterator[None]:
+    """FakeTensorMode logs a traceback for an operation that fails (a shape mismatch) before it
+    raises: the error itself is reported in one line, so its log stays quiet for the pass."""
+    log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 @contextmanager

@@ -113,7 +113,8 @@ def wrap_items(label: str, items: list[str], width: int | None, sep: str = ", ")
     for item in items:
         candidate = current + ("" if first else sep) + item
         if not first and cell_width(candidate) > width:
-            lines.append(current + sep.rstrip())
+            ending = current + sep.rstrip()  # the separator ends the line, unless it would not fit
+            lines.append(ending if cell_width(ending) <= width else current)
             current = crop(indent + item, width)
         else:
             current = candidate

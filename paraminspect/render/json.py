@@ -87,7 +87,12 @@ def show_json(
     notes: list[str] | None = None,
     memory: list[Any] | None = None,
     checkpoint: dict[str, Any] | None = None,
+    forward: Any = None,
+    training: Sequence[Any] | None = None,
 ) -> str:
+    """`show --format json`; `forward` (a forward.stats_data.ForwardStats) adds the `forward`
+    object, and `training` (forward.training_memory.TrainingMemory per --dtype) its
+    `training_memory`."""
     totals = totals_dict(inventory.totals)
     if memory:
         totals["memory"] = memory_dict(memory)
@@ -105,6 +110,14 @@ def show_json(
         doc["modules"] = [module_dict(m) for m in modules]
     if checkpoint is not None:  # a GGUF file's metadata, a DCP checkpoint's chunks (README: "checkpoint")
         doc["checkpoint"] = checkpoint
+    if forward is not None:  # added in schema_version 1: present only with an example input
+        from paraminspect.forward.stats_data import forward_block
+        from paraminspect.render.forward_lines import training_dict
+
+        block = forward_block(forward)
+        if training:
+            block["training_memory"] = training_dict(training)
+        doc["forward"] = block
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -165,6 +178,8 @@ def write_show(out: IO[str], loaded: Any) -> None:
             notes=list(loaded.notes),
             memory=loaded.memory,
             checkpoint=getattr(loaded, "checkpoint", None),
+            forward=loaded.forward,
+            training=loaded.training,
         )
     )
 

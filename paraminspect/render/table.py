@@ -4,6 +4,7 @@ makes the table fit it (see `fit_columns` for the order in which columns give wa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 
-from paraminspect.render.fit import crop, shorten_middle, wrap_items
+from paraminspect.forward.stats_data import ForwardStats
+from paraminspect.render.fit import cell_width, crop, shorten_middle, wrap_items
 from paraminspect.render.formatting import (
     all_stored,
     count,
@@ -24,6 +26,7 @@ from paraminspect.render.formatting import (
     shape_text,
 )
 from paraminspect.render.safe import printable
+from paraminspect.tensors.collapse import Folded
 from paraminspect.tensors.records import (
     BUFFER,
     PARAMETER,
@@ -118,9 +121,9 @@ def uniform(col: Column) -> bool:
     return len(set(col.cells)) <= 1
 
 
-def shorten(key: str, floor: int) -> Step:
+def shorten(key: str, floor: int, suffixes: Sequence[str] | None = None) -> Step:
     """Cut the column's cells in the middle, to what the other columns leave (at least
-    `floor` cells)."""
+    `floor` cells). `suffixes[n]` (a folded row's `  x12`) ends cell n and is kept whole."""
 
     def step(columns: list[Column], width: int) -> str | None:
         col = _find(columns, key)
@@ -129,9 +132,46 @@ def shorten(key: str, floor: int) -> Step:
         target = max(floor, cell_len(col.header), col.width - (table_width(columns) - width))
         if target >= col.width:
             return None
-        col.cells = [shorten_middle(c, target) for c in col.cells]  # `…` is one cell: plain stays plain
-        col.width = target
+        if suffixes is None:
+            col.cells = [shorten_middle(c, target) for c in col.cells]  # `…` is one cell: plain stays plain
+        else:
+            col.cells = [
+                _shorten_folded(c[: len(c) - len(tail)], max(1, target - cell_width(tail))) + tail
+                for c, tail in zip(col.cells, suffixes, strict=True)
+            ]
+        col.width = max(map(cell_width, col.cells), default=0)
+        col.width = max(col.width, cell_len(col.header))
         return None  # the `…` in the names says it
+
+    return step
+
+
+_RUN = re.compile(r"\{\d+\.\.\d+\}")  # a folded run's label, `{0..11}`
+
+
+def _shorten_folded(text: str, width: int) -> str:
+    """shorten_middle, with a run label `{0..11}` kept as one name part (its dots are not
+    places to cut)."""
+    if "{" not in text:
+        return shorten_middle(text, width)
+    masked = _RUN.sub(lambda m: m.group(0).replace(".", "\0"), text)
+    return shorten_middle(masked, width).replace("\0", ".")
+
+
+def crop_cells(key: str, floor: int) -> Step:
+    """Cut the column's cells at their right end (`[1, 64, 112, 1…`), to what the other
+    columns leave (at least `floor` cells)."""
+
+    def step(columns: list[Column], width: int) -> str | None:
+        col = _find(columns, key)
+        if col is None:
+            return None
+        target = max(floor, cell_len(col.header), col.width - (table_width(columns) - width))
+        if target >= col.width:
+            return None
+        col.cells = [crop(c, target) for c in col.cells]
+        col.width = target
+        return None  # the `…` says it
 
     return step
 
@@ -206,14 +246,27 @@ def _grad_implied(records: Sequence[TensorRecord]) -> bool:
     return all(r.requires_grad == (r.kind == PARAMETER) for r in records)
 
 
-def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styler) -> tuple[list[str], list[str]]:
+def tensor_table(
+    records: Sequence[TensorRecord],
+    width: int | None,
+    style: Styler,
+    folded: Sequence[Folded[TensorRecord]] | None = None,
+) -> tuple[list[str], list[str]]:
     """The per-tensor table and the notes on what was left out to fit `width`. Columns give
     way in this order: Numel (Size says it), Device when every tensor is on one device,
     shapes written 64x3x7x7, Grad when it only repeats the kind, names shortened in the
-    middle (down to 16 cells), Dtype when there is only one, names down to 8 cells."""
+    middle (down to 16 cells), Dtype when there is only one, names down to 8 cells.
+    `folded` (tensors.collapse.fold of `records`): one row per group, `blocks.{0..11}.w  x12`."""
+    names = [name_text(r) for r in records]
+    suffixes = None
+    if folded is not None:
+        records = [g.item for g in folded]
+        names = [printable(g.name) if g.folded else name_text(g.item) for g in folded]
+        suffixes = [f"  x{g.count}" if g.folded else "" for g in folded]
+        names = [name + tail for name, tail in zip(names, suffixes, strict=True)]
     stored = all_stored(list(records))  # a file records no grad
     columns = [
-        Column("name", "Name", False, [printable(name_text(r)) for r in records]),
+        Column("name", "Name", False, names),
         Column("kind", "Kind", False, [kind_text(r) for r in records]),
         Column("shape", "Shape", False, [shape_text(r) for r in records]),
         Column("dtype", "Dtype", False, [printable(r.dtype) for r in records]),
@@ -228,9 +281,9 @@ def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styl
         drop("device", uniform, f" (all on {records[0].device})" if records else ""),
         replace_cells("shape", [_compact_shape(r) for r in records]),
         drop("grad", lambda c: _grad_implied(records), " (parameters trainable, nothing else)"),
-        shorten("name", NAME_MIN),
+        shorten("name", NAME_MIN, suffixes),
         drop("dtype", uniform, f" (all {records[0].dtype})" if records else ""),
-        shorten("name", 8),
+        shorten("name", 8, suffixes),
     ]
     notes = fit_columns(columns, width, steps)
     row_styles = None
@@ -246,36 +299,82 @@ def tensor_table(records: Sequence[TensorRecord], width: int | None, style: Styl
     return table_lines(columns, style, row_styles, width), notes
 
 
+def _last_part(path: str) -> str:
+    """A module path's own name: `attn` of `blocks.{0..11}.attn`, `{0..11}` of `blocks.{0..11}`."""
+    parts = _PARTS.split(path)
+    return parts[-1]
+
+
+_PARTS = re.compile(r"\.(?![^{]*\})")  # a dot outside `{a..b}`
+SHAPES_MIN = 14  # output shapes are cropped no shorter than this while other columns can give way
+
+
 def module_table(
-    rows: Sequence[ModuleSummaryRow], width: int | None, style: Styler, stored: bool = False
+    rows: Sequence[ModuleSummaryRow],
+    width: int | None,
+    style: Styler,
+    stored: bool = False,
+    forward: ForwardStats | None = None,
+    folded: Sequence[Folded[ModuleSummaryRow]] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Per-module totals. Columns give way in this order: Trainable when it equals
-    Parameters everywhere, Buffers when there are none, %, then Type and Module names are
-    shortened in the middle. `stored` (a checkpoint's name prefixes): a Stored column of
-    elements instead of Parameters, and no Trainable or Buffers, which a file does not record."""
+    """Per-module totals; with a forward pass, each module's Output shape, FLOPs and Mode.
+    `stored` (a checkpoint's name prefixes): a Stored column of elements instead of
+    Parameters, and no Trainable or Buffers, which a file does not record. `folded`
+    (tensors.collapse.fold of `rows`): one row per group, `{0..11}  x12`, with each one's
+    numbers.
+
+    Columns give way in this order: Mode when every module has the same, Trainable when it
+    equals Parameters everywhere, Buffers when there are none, Output shape cropped (down to
+    14 cells), Params %, Mode, Type shortened in the middle (to 12 cells), Size (with a
+    forward pass), Module names shortened (to 12 cells), Type to 6, then Size, Output shape
+    and FLOPs are left out. Without a forward pass the first, fourth and sixth steps have
+    nothing to do: the order is the one of `show --depth` before forward columns existed."""
+    paths = [m.path for m in rows]
+    counts = [1] * len(rows)
+    if folded is not None:
+        rows = [g.item for g in folded]
+        paths = [g.name for g in folded]
+        counts = [g.count for g in folded]
+    suffixes = [f"  x{n}" if n > 1 else "" for n in counts]
+    labels = [
+        "  " * m.depth + (printable(_last_part(path)) if path else "(root)") + tail
+        for m, path, tail in zip(rows, paths, suffixes, strict=True)
+    ]
     columns = [
-        Column(
-            "module",
-            "Module",
-            False,
-            ["  " * m.depth + (printable(m.path.rsplit(".", 1)[-1]) if m.path else "(root)") for m in rows],
-        ),
+        Column("module", "Module", False, labels),
         Column("type", "Type", False, [printable(m.type) for m in rows]),
         Column("parameters", "Stored" if stored else "Parameters", True, [count(m.parameters) for m in rows]),
-        Column("percent", "%", True, [f"{100 * m.fraction:.2f}" for m in rows]),
+        Column("percent", "Params %", True, [f"{100 * m.fraction:.2f}" for m in rows]),
         Column("trainable", "Trainable", True, [count(m.trainable) for m in rows]),
         Column("buffers", "Buffers", True, [count(m.buffers) for m in rows]),
         Column("size", "Size", True, [human_bytes(m.bytes) for m in rows]),
     ]
     if stored:
         columns = [c for c in columns if c.key not in ("trainable", "buffers")]
+    if forward is not None:
+        from paraminspect.render.forward_lines import by_path, module_cells
+
+        lookup = by_path(forward)
+        cells = [module_cells(lookup.get(m.path)) for m in rows]
+        columns.insert(2, Column("output", "Output shape", False, [c[0] for c in cells]))
+        columns.append(Column("flops", "FLOPs", True, [c[1] for c in cells]))
+        columns.append(Column("mode", "Mode", False, [c[2] for c in cells]))
+    modes = {c[2] for c in cells} if forward is not None else set()
     steps = [
+        drop("mode", uniform, f" (all {next(iter(modes))})" if len(modes) == 1 else ""),
         drop("trainable", lambda c: all(m.trainable == m.parameters for m in rows), " (all trainable)"),
         drop("buffers", lambda c: not any(m.buffers for m in rows), " (no buffers)"),
+        crop_cells("output", SHAPES_MIN),
         drop("percent"),
+        drop("mode"),
         shorten("type", 12),
-        shorten("module", 12),
+        # with a forward pass, Size (the parameters' bytes, mostly) goes before names are cut
+        *([drop("size")] if forward is not None else []),
+        shorten("module", 12, suffixes),
         shorten("type", 6),
+        drop("size"),
+        drop("output"),
+        drop("flops"),
     ]
     notes = fit_columns(columns, width, steps)
     return table_lines(columns, style, None, width), notes
@@ -327,29 +426,76 @@ def show_lines(
     modules: Sequence[ModuleSummaryRow] | None = None,
     width: int | None = None,
     color: str | None = None,
+    forward: ForwardStats | None = None,
+    collapse: bool = False,
+    tree: Sequence[ModuleSummaryRow] | None = None,
+    memory: Sequence[Any] | None = None,
+    training: Sequence[Any] | None = None,
 ) -> list[str]:
     """Everything `show` prints for humans. Big models get their totals first, so that
-    they need not be read bottom-up; --filter/--kind say how many tensors they kept."""
+    they need not be read bottom-up; --filter/--kind say how many tensors they kept.
+    `forward`: a forward pass's columns and totals; `collapse`: repeated blocks folded into
+    one row; `tree`: the module rows drawn as a tree (render/tree.py) instead of a table;
+    `memory`/`training`: --dtype's estimates (tensors.memory, forward.training_memory)."""
+    from paraminspect.tensors.collapse import fold, module_key, structure_keys, tensor_key
+
     style = Styler(color)
     records = list(records if records is not None else inventory.tensors)
-    if modules is not None:
-        table, notes = module_table(modules, width, style, stored=only_stored(inventory.totals))
+    folded_rows = False
+    if tree is not None:
+        from paraminspect.render.tree import tree_lines, tree_rows
+
+        table, notes = tree_lines(tree_rows(tree, forward, collapse=collapse), width), []
+    elif modules is not None:
+        groups = None
+        if collapse:
+            from paraminspect.forward.stats_data import fold_key
+            from paraminspect.render.forward_lines import by_path
+
+            structure = structure_keys(records)
+            lookup = by_path(forward) if forward is not None else {}
+
+            def key(row: ModuleSummaryRow) -> object:
+                stats = lookup.get(row.path)
+                return (module_key(row, structure), fold_key(stats) if stats is not None else None)
+
+            groups = fold(modules, lambda r: r.path, key)
+            folded_rows = any(g.folded for g in groups)
+        table, notes = module_table(
+            modules, width, style, stored=only_stored(inventory.totals), forward=forward, folded=groups
+        )
     else:
-        table, notes = tensor_table(records, width, style)
+        tensor_groups = fold(records, lambda r: r.name, tensor_key) if collapse else None
+        folded_rows = tensor_groups is not None and any(g.folded for g in tensor_groups)
+        table, notes = tensor_table(records, width, style, tensor_groups if folded_rows else None)
     totals = totals_lines(inventory, width)
+    if forward is not None:
+        from paraminspect.render.forward_lines import forward_lines
+
+        totals += forward_lines(forward, width)
     captions: list[str] = []
     if len(records) != len(inventory.tensors):
-        verb = "counted" if modules is not None else "shown"
+        verb = "counted" if modules is not None or tree is not None else "shown"
         captions.append(f"{len(records)} of {plural(len(inventory.tensors), 'tensor')} {verb} (--filter/--kind)")
-    if modules is None and any(r.persistent is False for r in records):
+    if modules is None and tree is None and any(r.persistent is False for r in records):
         captions.append("np = non-persistent buffer (not in state_dict)")
+    if folded_rows:
+        what = "modules" if modules is not None else "tensors"
+        captions.append(f"xN: N alike {what} in one row, with each one's numbers (--no-collapse lists them)")
+    if forward is not None and modules is not None and any(not m.calls for m in forward.modules):
+        captions.append("--: the module did not run in the forward pass")
     if notes:
         captions.append(f"Left out to fit {width} columns: {'; '.join(notes)}; piped output has every column")
     caption_lines = [line for c in captions for line in _wrap_words(c, width)]
     head = [style(line, "italic") for line in wrap_items("", printable(title).split(" · "), width, " · ")]
+    extra = memory_lines(list(memory or []))
+    if training:
+        from paraminspect.render.forward_lines import training_lines
+
+        extra += training_lines(training, width)
     if len(inventory.tensors) > HEADER_FIRST_ABOVE:
-        return [*head, *totals, "", *table, *(style(c, "dim") for c in caption_lines)]
-    return [*head, *table, *(style(c, "dim") for c in caption_lines), *totals]
+        return [*head, *totals, *extra, "", *table, *(style(c, "dim") for c in caption_lines)]
+    return [*head, *table, *(style(c, "dim") for c in caption_lines), *totals, *extra]
 
 
 def _wrap_words(text: str, width: int | None) -> list[str]:
@@ -377,6 +523,10 @@ def print_show(
     records: Sequence[TensorRecord] | None = None,
     modules: Sequence[ModuleSummaryRow] | None = None,
     memory: list[Any] | None = None,
+    forward: ForwardStats | None = None,
+    collapse: bool = False,
+    tree: Sequence[ModuleSummaryRow] | None = None,
+    training: Sequence[Any] | None = None,
 ) -> None:
     lines = show_lines(
         title=title,
@@ -385,5 +535,10 @@ def print_show(
         modules=modules,
         width=terminal_width(console),
         color=color_system(console),
+        forward=forward,
+        collapse=collapse,
+        tree=tree,
+        memory=memory,
+        training=training,
     )
-    console.file.write("\n".join(lines + memory_lines(memory or [])) + "\n")
+    console.file.write("\n".join(lines) + "\n")

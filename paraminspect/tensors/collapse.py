@@ -23,7 +23,7 @@ place of its first member."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from paraminspect.tensors.records import ModuleSummaryRow, TensorRecord
@@ -67,18 +67,24 @@ def _index(part: str) -> int | None:
     return None
 
 
-@dataclass
 class _Entry:
-    position: int  # of the first member in the input
-    key: Hashable
-    count: int
-    members: list[int]  # input positions, in input order
+    """Plain slotted classes, not dataclasses: a 50,000-tensor table makes ~125,000 of them."""
+
+    __slots__ = ("count", "key", "members", "position")
+
+    def __init__(self, position: int, key: Hashable, count: int, members: list[int]) -> None:
+        self.position = position  # of the first member in the input
+        self.key = key
+        self.count = count
+        self.members = members  # input positions, in input order
 
 
-@dataclass
 class _Node:
-    entries: list[_Entry] = field(default_factory=list)  # items named exactly this path
-    children: dict[str, _Node] = field(default_factory=dict)  # by part label, in first-seen order
+    __slots__ = ("children", "entries")
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []  # items named exactly this path
+        self.children: dict[str, _Node] = {}  # by part label, in first-seen order
 
 
 def _signature(node: _Node) -> tuple[Hashable, ...]:
@@ -116,10 +122,12 @@ def _merge(nodes: list[_Node]) -> _Node:
 
 def _fold_node(node: _Node) -> None:
     for child in node.children.values():
-        _fold_node(child)
-    indexed = sorted((i, label) for label in node.children if (i := _index(label)) is not None)
+        if child.children:  # a leaf has nothing to fold
+            _fold_node(child)
+    indexed = [(i, label) for label in node.children if label[:1].isdigit() and (i := _index(label)) is not None]
     if len(indexed) < 2:
         return
+    indexed.sort()
     signatures = {label: _signature(node.children[label]) for _, label in indexed}
     runs: list[list[tuple[int, str]]] = []
     for i, label in indexed:
@@ -155,7 +163,10 @@ def fold(items: Sequence[T], name: Callable[[T], str], key: Callable[[T], Hashab
         node = root
         text = name(item)
         for part in text.split(".") if text else ():
-            node = node.children.setdefault(part, _Node())
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Node()
+            node = child
         node.entries.append(_Entry(position, key(item), 1, [position]))
     _fold_node(root)
     rows: list[tuple[int, Folded[T]]] = []
