@@ -139,6 +139,18 @@ def _merge(built: list[Finding], static: list[Finding], paths: set[str]) -> tupl
     return built, kept
 
 
+def _read_only(run: PathRun, cls: PathClass, own: ModelResult | None, part: tuple[str, str] | None) -> str:
+    """What a class whose findings come from the static pass alone was (the model header's
+    "-> ..." in the text report)."""
+    if run.static_only:
+        return "read from the source (--static)"
+    if part is not None:
+        return f"read from the source; built as part of {part[0]}, where this did not show"
+    if own is not None and own.error is not None:
+        return "read from the source; it could not be built"
+    return "read from the source, not built"
+
+
 _MODEL_WIDE = ("PI006", "PI007", "PI008", "PI009")  # about the whole model, not one class's attribute
 
 
@@ -225,17 +237,14 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
                 suppressed=holder.suppressed + suppressed.get(cls.spec, 0),
             )
         elif kept or suppressed.get(cls.spec):
-            why = cls.reason or (own.error_line() if own is not None and own.error else "")
             from_source[cls.spec] = ModelResult(
                 spec=cls.spec,
-                resolved="read from the source, not built" + (f" ({why})" if why and len(why) < 60 else ""),
+                resolved=_read_only(run, cls, own, credit.get(cls.key)),
                 findings=tuple(kept),
                 suppressed=suppressed.get(cls.spec, 0),
                 from_source=True,
             )
-    own_built = {
-        c.key: c.spec for c in run.classes if c.target and c.spec in merged and merged[c.spec].error is None
-    }
+    own_built = {c.key: c.spec for c in run.classes if c.target and c.spec in merged and merged[c.spec].error is None}
     _collapse_parts(merged, classes_at, own_built, credit)
     failed_files = {f.file: f.reason for f in report.failures}
     coverage_rows: list[ClassCoverage] = []

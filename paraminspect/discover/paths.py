@@ -232,6 +232,13 @@ def discover_paths(
         classes.append(
             PathClass(f"{shown}:{qualname}", file, qualname, line, record, runtime, source, built, reason, with_source)
         )
+    for maybe in report.unresolved:  # may be module classes; when nothing imported them, nobody can tell
+        shown = spec_path(Path(maybe.file))
+        if class_key(maybe.file, maybe.qualname) in found or not (static_only or shown in failed_files):
+            continue
+        why = "its file could not be imported" if shown in failed_files else "--static imports nothing"
+        reason = f"perhaps an nn.Module: its base {maybe.base} could not be read and {why}"
+        classes.append(PathClass(f"{shown}:{maybe.qualname}", maybe.file, maybe.qualname, maybe.line, reason=reason))
     targets = []
     for cls in classes:
         if not cls.target:

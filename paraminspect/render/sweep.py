@@ -84,7 +84,8 @@ def print_sweep_report(
     print_fixable(console, results)
     counts = severity_counts(results)
     colour = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
-    print_wrapped(console, summary_line(results, fail_on), width, style=colour)
+    line = _classes_summary(results, fail_on) if classes else summary_line(results, fail_on)
+    print_wrapped(console, line, width, style=colour)
 
 
 LISTED = 20  # lines of a `check PATH` list shown before "and N more"
@@ -108,6 +109,27 @@ def _print_found_arguments(console: Console, found: Sequence[Any], width: int | 
         print_wrapped(console, one_line(f"{c.model} <- {arguments_where(c.arguments)} ({c.arguments[0]})"), width, "  ")
     _more(console, len(found), "classes")
     console.print()
+
+
+def _classes_summary(results: Sequence[Any], fail_on: str) -> str:
+    """`check PATH`'s last line: the findings and the module classes they are in (the
+    coverage line above it counts the classes, the failures and the files)."""
+    from paraminspect.checks.rule import SEVERITIES
+    from paraminspect.render.findings import SEVERITY_PLURAL
+
+    counts = severity_counts(results)
+    total = sum(counts.values())
+    failing = sum(n for sev, n in counts.items() if at_least(sev, fail_on))
+    suppressed = sum(getattr(r, "suppressed", 0) for r in results)
+    if total:
+        by = ", ".join(plural(counts[s], s, SEVERITY_PLURAL[s]) for s in SEVERITIES if counts[s])
+        holders = plural(len({r.spec for r in results if r.findings}), "module class", "module classes")
+        text = f"Found {plural(total, 'finding')} ({by}) in {holders}; {failing} at or above --fail-on {fail_on}"
+    else:
+        text = "No findings"
+    if suppressed:
+        text += f"; {suppressed} suppressed (# noqa)"
+    return text + "."
 
 
 def arguments_where(arguments: tuple[str, str, int | None]) -> str:
