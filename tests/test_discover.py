@@ -213,7 +213,9 @@ def test_check_src_reports_findings_failures_and_skipped_classes(project: Path, 
         "src/nets/models.py:NeedsArgs needs dim, heads: give them in pyproject.toml under [tool.paraminspect.args] "
         '("src/nets/models.py:NeedsArgs" = "NeedsArgs(dim=..., heads=...)")'
     ) in out
-    assert "7 module classes in 2 files: 4 built, 0 as parts, 3 static only, 0 not checked; 1 could not be built." in out
+    assert (
+        "7 module classes in 2 files: 4 built, 0 as parts, 3 static only, 0 not checked; 1 could not be built." in out
+    )
     assert "Found 3 findings (2 errors, 1 warning) in 2 module classes; 3 at or above --fail-on warning." in out
     # only classes defined in the file: Block is listed under common.py, Alias is Clean
     assert "models.py:Block" not in out and "Alias" not in out
