@@ -113,10 +113,13 @@ def find_files(
     found: dict[str, None] = {}
     failures = []
     for given in paths:
-        if not os.path.lexists(Path(given).expanduser()):
+        path = Path(given).expanduser()
+        if not os.path.lexists(path):
             failures.append(FileFailure(str(given), "no such file or folder"))
-            continue
-        found.update(dict.fromkeys(str(p) for p in search([str(given)], root, exclude).files))
+        elif path.is_dir():
+            found.update(dict.fromkeys(str(p) for p in search([str(path)], root, exclude).files))
+        else:  # a file named: read as it is (a dangling link or a FIFO fails alone, when read)
+            found.setdefault(os.path.abspath(path), None)
     return list(found), failures
 
 
