@@ -538,3 +538,56 @@ def test_static_pass_answers_a_rerun_from_its_cache(toynet: Path, within, tmp_pa
     assert len(list(cache.iterdir())) >= 4  # a summary per file, and the report's memo
     second = within(link, "check", ".", "--static", "-f", "json")
     assert uncached.out == first.out == second.out and _bugs(json.loads(second.out)) == BUGS
+
+
+def test_a_bug_in_a_part_is_reported_once_and_library_parts_in_each_model(tmp_path: Path, within):
+    """A project class used in several built models: its bug once (in its own result when
+    built); a class outside the checked files (here excluded) is not the run's to collapse:
+    each model that holds one gets its finding."""
+    _write(tmp_path / "proj/pyproject.toml", '[tool.paraminspect]\nexclude = ["holder.py"]\n')
+    _write(
+        tmp_path / "proj/holder.py",
+        """
+        import torch
+        from torch import nn
+
+
+        class Holder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.t = torch.ones(1)
+        """,
+    )
+    _write(
+        tmp_path / "proj/nets.py",
+        """
+        import torch
+        from torch import nn
+
+        from holder import Holder
+
+
+        class Part(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.p = torch.zeros(1)
+
+
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.parts = nn.ModuleList([Part(), Part()])
+                self.h = Holder()
+
+
+        class B(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.part = Part()
+                self.h = Holder()
+        """,
+    )
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 1, result.err
+    found = sorted((f["model"], f["module"], f["attribute"]) for f in json.loads(result.out)["findings"])
+    assert found == [("nets.py:A", "h", "t"), ("nets.py:B", "h", "t"), ("nets.py:Part", "", "p")]

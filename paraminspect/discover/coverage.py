@@ -160,10 +160,12 @@ def _collapse_parts(
     own_built: dict[tuple[str, str], str],
     credit: dict[tuple[str, str], tuple[str, str]],
 ) -> None:
-    """A finding inside a part (`blocks.1.norm.eps`) is reported once, where its class is
-    checked: in the class's own result when it was built, else at its first instance (the
-    model it is credited to); the same finding elsewhere is dropped. A finding that only
-    shows in one instance (a branch another configuration takes) stays where it is."""
+    """A finding inside a part (`blocks.1.norm.eps`) of a project class is reported once,
+    where its class is checked: in the class's own result when it was built, else at its
+    first instance (the model it is credited to); the same finding elsewhere is dropped. A
+    finding that only shows in one instance (a branch another configuration takes) stays
+    where it is, and so do findings inside library classes (`credit` holds project classes
+    only): each model's own use of a library module is its own."""
 
     def has(spec: str, path: str, f: Finding) -> bool:
         return any(
@@ -245,7 +247,9 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
                 from_source=True,
             )
     own_built = {c.key: c.spec for c in run.classes if c.target and c.spec in merged and merged[c.spec].error is None}
-    _collapse_parts(merged, classes_at, own_built, credit)
+    keys = {c.key for c in run.classes}
+    project_credit = {key: home for key, home in credit.items() if key in keys}
+    _collapse_parts(merged, classes_at, own_built, project_credit)
     failed_files = {f.file: f.reason for f in report.failures}
     coverage_rows: list[ClassCoverage] = []
     skipped: list[SkippedClass] = []
