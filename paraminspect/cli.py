@@ -274,6 +274,12 @@ def check(
     strict: bool = typer.Option(
         False, "--strict", help="check PATH: exit 2 when a module class found there cannot be built (abstract, raises)."
     ),
+    static: bool = typer.Option(
+        False, "--static", help="check PATH: only read the source (no torch, nothing imported or built)."
+    ),
+    force_exclude: bool = typer.Option(
+        False, "--force-exclude", help="check PATH: the skip rules (tests/, exclude) apply to the paths named too."
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
@@ -308,6 +314,8 @@ def check(
         timeout=timeout,
         no_cache=no_cache,
         strict=strict,
+        static=static,
+        force_exclude=force_exclude,
     )
     return run_check(options, _invocation(ctx))
 

@@ -140,13 +140,31 @@ def test_find_files_honours_exclude_and_default_skips(project: Path):
     config = parse_table(project / "pyproject.toml", {"exclude": ["src/nets/legacy.py", "scratch"]})
     search = find_files([str(project)], project, config.exclude)
     found = sorted(p.relative_to(project).as_posix() for p in search.files)
-    assert found == ["src/nets/common.py", "src/nets/models.py"]  # consts.py: pre-filtered
-    assert search.looked_at == 4  # __init__, common, models, consts
-    given = find_files(
-        [str(project / "tests/test_nets.py"), str(project / "src/nets/legacy.py")], project, ["*/legacy.py"]
-    )
-    assert given.files == ()
-    assert [why for _, why in given.skipped_given] == ["in a tests/ folder", "excluded by '*/legacy.py'"]
+    assert found == ["src/nets/__init__.py", "src/nets/common.py", "src/nets/consts.py", "src/nets/models.py"]
+    assert search.looked_at == 4
+
+
+def test_named_paths_are_checked_unless_force_exclude(project: Path):
+    """What the user names is checked (issue 33: `check tests/test_models.py` must not skip
+    it); the skip rules apply to what is found below it, and to the named paths too with
+    --force-exclude (the pre-commit hook)."""
+    named = [str(project / "tests/test_nets.py"), str(project / "src/nets/legacy.py")]
+    given = find_files(named, project, ["*/legacy.py"])
+    assert [p.relative_to(project).as_posix() for p in given.files] == ["tests/test_nets.py", "src/nets/legacy.py"]
+    assert given.skipped_given == ()
+    forced = find_files(named, project, ["*/legacy.py"], force_exclude=True)
+    assert forced.files == ()
+    assert [why for _, why in forced.skipped_given] == ["in a tests/ folder", "excluded by '*/legacy.py'"]
+    _write(project / "tests/helpers/nets.py", BUGGY)
+    _write(project / "tests/helpers/test_more.py", BUGGY)
+    below = find_files([str(project / "tests")], project)  # a named tests/ folder: its tests too
+    assert sorted(p.relative_to(project).as_posix() for p in below.files) == [
+        "tests/helpers/nets.py",
+        "tests/helpers/test_more.py",
+        "tests/test_nets.py",
+    ]
+    hidden = find_files([str(project / "src")], project, ["models.py"])  # below a named folder: filtered
+    assert "src/nets/models.py" not in {p.relative_to(project).as_posix() for p in hidden.files}
 
 
 def test_path_specs_and_bad_paths(project: Path):
@@ -187,12 +205,18 @@ def test_check_src_reports_findings_failures_and_skipped_classes(project: Path, 
     out = result.out
     assert "src/nets/models.py:Buggy" in out and "PI004" in out and "PI002" in out
     assert "src/nets/models.py:Sized" in out and "PI003" in out  # built with dim=4 from the args table
-    assert "Failures: 2 of 6 module classes could not be checked" in out
+    assert "Failures: 1 module class could not be built" in out
     assert "src/nets/models.py:Raises: class Raises raised RuntimeError: needs a config file" in out
-    assert "src/nets/models.py:Base: abstract class (abstract methods: forward)" in out
-    assert "Skipped: 1 module class needs arguments" in out
-    assert "src/nets/models.py:NeedsArgs: needs dim, heads" in out
-    assert "Checked 6 module classes in 2 files (2 clean, 2 with findings, 2 failed); 1 skipped: need arguments." in out
+    assert "Base" not in out  # abstract: read by the static pass only, not a failure
+    assert "Not built: 1 module class needs arguments that were not found" in out
+    assert (
+        "src/nets/models.py:NeedsArgs needs dim, heads: give them in pyproject.toml under [tool.paraminspect.args] "
+        '("src/nets/models.py:NeedsArgs" = "NeedsArgs(dim=..., heads=...)")'
+    ) in out
+    assert (
+        "7 module classes in 2 files: 4 built, 0 as parts, 3 static only, 0 not checked; 1 could not be built." in out
+    )
+    assert "Found 3 findings (2 errors, 1 warning) in 2 module classes; 3 at or above --fail-on warning." in out
     # only classes defined in the file: Block is listed under common.py, Alias is Clean
     assert "models.py:Block" not in out and "Alias" not in out
     reported = "\n".join(line for line in out.splitlines() if " | " not in line)  # not the quoted source lines
@@ -202,14 +226,26 @@ def test_check_src_reports_findings_failures_and_skipped_classes(project: Path, 
 
 def test_check_path_json_and_strict(project: Path, within):
     result = within(project, "check", "src/nets/models.py", "--format", "json", "--strict", "-j", "1")
-    assert result.code == 2  # --strict: classes that cannot be built fail the run
+    assert result.code == 2  # --strict: a class that cannot be built fails the run
     doc = json.loads(result.out)
-    assert doc["skipped"] == [{"model": "src/nets/models.py:NeedsArgs", "reason": "needs dim, heads"}]
-    assert sorted(f["model"] for f in doc["failures"]) == ["src/nets/models.py:Base", "src/nets/models.py:Raises"]
+    assert [s["model"] for s in doc["skipped"]] == ["src/nets/models.py:NeedsArgs"]
+    assert doc["skipped"][0]["reason"].startswith("src/nets/models.py:NeedsArgs needs dim, heads: give them")
+    assert [f["model"] for f in doc["failures"]] == ["src/nets/models.py:Raises"]
     models = {f["model"] for f in doc["findings"]}
     assert models == {"src/nets/models.py:Buggy", "src/nets/models.py:Sized"}
     assert {f["file"] for f in doc["findings"]} == {"src/nets/models.py"}
-    assert doc["summary"]["models"] == 5 and doc["summary"]["skipped"] == 1 and doc["summary"]["failed"] == 2
+    assert {f["evidence"] for f in doc["findings"]} == {"built"}  # the static ones were the same: one each
+    assert doc["summary"]["models"] == 4 and doc["summary"]["skipped"] == 1 and doc["summary"]["failed"] == 1
+    assert doc["coverage"] == {"classes": 6, "built": 3, "as_part": 0, "static_only": 3, "not_checked": 0}
+    categories = {c["model"].split(":")[1]: c["category"] for c in doc["classes"]}
+    assert categories == {
+        "Clean": "built", "Buggy": "built", "Sized": "built",
+        "NeedsArgs": "static_only", "Raises": "static_only", "Base": "static_only",
+    }  # fmt: skip
+    sized = next(c for c in doc["classes"] if c["model"].endswith(":Sized"))
+    assert sized["arguments"] == {"kind": "args-table", "file": "pyproject.toml", "line": 5}
+    base = next(c for c in doc["classes"] if c["model"].endswith(":Base"))
+    assert base["reason"] == "abstract class (abstract methods: forward): it cannot be built"
     assert "warning: src/nets/models.py:Raises" not in result.err and "error: src/nets/models.py:Raises" in result.err
 
 
@@ -224,8 +260,8 @@ def test_flat_layout_from_a_subfolder_with_a_file_that_cannot_be_imported(projec
     assert result.code == 2, result.err
     assert "  cannot import broken.py (as flat.broken): ModuleNotFoundError" in result.out
     assert (
-        "Checked 2 module classes in 2 files (2 clean, 0 with findings, 0 failed); 1 file could not be imported."
-        in (result.out)
+        "3 module classes in 3 files: 2 built, 0 as parts, 0 static only, 1 not checked; "
+        "1 file could not be read or imported." in result.out
     )
 
 
@@ -248,14 +284,27 @@ def test_file_spec_of_a_package_file_imports_relative_imports(tmp_path: Path, cl
 
 
 def test_no_module_class_is_one_note_and_exit_0(project: Path):
-    result = run_process("check", "src/nets/consts.py", "tests/", cwd=project, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    result = run_process(
+        "check", "src/nets/consts.py", "tests/", "--force-exclude", cwd=project, env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
     assert result.code == 0 and result.out == ""
     notes = [line for line in result.err.splitlines() if line.startswith("note:")]
     assert notes == [
-        "note: skipped tests/ (in a tests/ folder): name a class to check it (file.py:Class)",
+        "note: skipped tests/ (in a tests/ folder): --force-exclude applies the skip rules to the paths named",
         "note: no nn.Module class is defined in src/nets/consts.py, tests/ (1 Python file looked at)",
     ]
     assert not any(line.rstrip().endswith("| torch") for line in result.err.splitlines())  # never imported
+
+
+def test_a_named_test_file_is_checked(project: Path, within):
+    """Issue 33: `check tests/test_nets.py` checks it (it used to say "skipped" and then that
+    no class is defined, and exit 0)."""
+    result = within(project, "check", "tests/test_nets.py", "-f", "json")
+    assert result.code == 1, result.err
+    doc = json.loads(result.out)
+    assert [(f["model"], f["code"]) for f in doc["findings"]] == [("tests/test_nets.py:Inner", "PI004")]
+    assert doc["coverage"] == {"classes": 1, "built": 1, "as_part": 0, "static_only": 0, "not_checked": 0}
+    assert "skipped" not in result.err
 
 
 # --- the pre-commit hook ---------------------------------------------------------------------
@@ -285,5 +334,5 @@ def test_files_hook_checks_the_changed_files(project: Path):
     done = subprocess.run([*command, *changed], cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     assert "src/nets/common.py:Inner" in done.stdout and "PI004" in done.stdout
-    assert "Checked 2 module classes in 1 file (1 clean, 1 with findings, 0 failed)." in done.stdout
-    assert "skipped tests/test_nets.py (in a tests/ folder)" in done.stderr
+    assert "2 module classes in 1 file: 2 built, 0 as parts, 0 static only, 0 not checked." in done.stdout
+    assert "skipped tests/test_nets.py (in a tests/ folder)" in done.stderr  # the hook passes --force-exclude

@@ -44,7 +44,7 @@ def test_json_contract(monkeypatch):
     assert doc["failures"] == [{"model": "broken:build", "error": "factory broken raised ValueError: nope"}]
     for f in doc["findings"]:
         keys = ["code", "severity", "model", "module", "attribute", "names", "message", "file", "line", "fix"]
-        assert list(f) == keys
+        assert list(f) == [*keys, "evidence"] and f["evidence"] == "built"  # a built model's findings
     first = doc["findings"][0]
     assert first["file"] == "sample_models/ci_example.py" and first["line"] == 8 and first["names"] == ["scale"]
     assert doc["findings"][1]["file"] is None and doc["findings"][1]["line"] is None

@@ -321,3 +321,32 @@ def test_a_nanogpt_like_repository_needs_no_configuration() -> None:
     }
     layer_norm = next(c for c in report.classes if c.qualname == "LayerNorm")
     assert way_out(layer_norm, root).startswith("model.py:LayerNorm needs ndim, bias: ")
+
+
+def test_a_readme_rebinds_names_as_it_goes(tmp_path: Path) -> None:
+    """A README imports `ViT` from one module, then from another (vit-pytorch's does it
+    dozens of times): each call is read with the imports made so far; and a config object's
+    fields set after it is made (minGPT's README) are kept, in order."""
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/plain.py": "from torch import nn\n\n\nclass ViT(nn.Module):\n    def __init__(self, dim):\n"
+        "        super().__init__()\n",
+        "pkg/deep.py": "from torch import nn\n\n\nclass ViT(nn.Module):\n    def __init__(self, depth):\n"
+        "        super().__init__()\n\n\nclass Wrap(nn.Module):\n    @staticmethod\n    def defaults():\n"
+        "        return {}\n\n    def __init__(self, vit, cfg):\n        super().__init__()\n",
+        "README.md": "```python\nfrom pkg.plain import ViT\nv = ViT(dim=4)\n```\n\n"
+        "```python\nfrom pkg.deep import ViT, Wrap\nv = ViT(depth=2)\ncfg = Wrap.defaults()\n"
+        "cfg['k'] = 1\nunrelated = open('x')\nw = Wrap(v, cfg)\n```\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    report = scan([tmp_path / "pkg"], root=tmp_path)
+    found = {key.replace(str(tmp_path) + "/", ""): s for key, s in find_arguments(report, root=tmp_path).items()}
+    assert found["pkg/plain.py:ViT"].expression == "ViT(dim=4)"
+    assert found["pkg/deep.py:ViT"].expression == "ViT(depth=2)"
+    wrap = found["pkg/deep.py:Wrap"]
+    assert wrap.snippet == (
+        "from pkg.deep import ViT\nfrom pkg.deep import Wrap\nv = ViT(depth=2)\ncfg = Wrap.defaults()\ncfg['k'] = 1\n"
+    )
+    assert wrap.expression == "Wrap(v, cfg)" and wrap.line == 12

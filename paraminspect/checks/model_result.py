@@ -20,6 +20,12 @@ class ModelResult:
     notes: tuple[str, ...] = ()
     build_device: str | None = None
     suppressed: int = 0  # findings left out by a noqa comment on their line
+    # `check PATH`: the project classes instantiated in the built model, (defining file,
+    # qualname, module paths of the instances), so that a class built as a part is credited.
+    parts: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # `check PATH`: findings the static pass read from a class that was not built (no build,
+    # no error: the class is the model, `spec` its MODEL spec).
+    from_source: bool = False
     # What the model's code wrote to stdout/stderr in its child process, and the child's
     # traceback of an error (shown under --debug).
     output: str = field(default="", compare=False, repr=False)

@@ -78,6 +78,12 @@ class Finding:
     # saying why not.
     fix: FixKind = FixKind.NONE
     no_fix: str = ""
+    # How it was found: BUILT (the model was built and its tensors read) or STATIC (read from
+    # the source by the static pass, paraminspect.static, without building the class).
+    evidence: str = "built"
+
+
+BUILT, STATIC = "built", "static"  # Finding.evidence
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from paraminspect import formats
 
 CHECK_TARGET = "paraminspect.commands.check:check_in_child"
+LIBRARIES = "paraminspect.commands.libraries"  # the fork server's import of a project's libraries
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class CheckOptions:
     timeout: Optional[float] = None
     no_cache: bool = False
     strict: bool = False
+    static: bool = False  # check --static: the static pass only (no torch, nothing built)
+    force_exclude: bool = False  # check PATH: the skip rules apply to the paths named too
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ class CheckReport:
     results: Sequence[Any]  # checks.model_result.ModelResult
     fail_on: str
     registry: bool = False  # a sweep or `check PATH`: the sweep report
-    skipped: Sequence[Any] = ()  # discover.found.Skipped
+    skipped: Sequence[Any] = ()  # discover.found.SkippedClass
     counts_line: Optional[str] = None
     noun: str = "models"
+    # `check PATH`: {classes, built, as_part, static_only, not_checked} and each class's
+    # discover.coverage.ClassCoverage (None and () for other runs)
+    coverage: Optional[dict[str, int]] = None
+    classes: Sequence[Any] = ()
 
 
 # --- in the model's child process ------------------------------------------------------
@@ -70,10 +77,14 @@ def check_model(
     trust_pickle: bool = False,
     trust_remote_code: bool = False,
     keep_inventory: bool = False,
+    arguments: Any = None,
+    parts: bool = False,
 ) -> Any:
     """Load `spec` (or `load_spec`, e.g. a config path made absolute, while reporting
     `spec`) and check it: a ModelResult. A load or usage error becomes its `error`, not an
     exception, so that a caller checking many models can go on; bugs still raise.
+    `check PATH`: `arguments` (a static.args.ArgSource) builds the class from the arguments
+    found in the project; `parts` lists the project classes instantiated in the model.
     `keep_inventory`: the result carries the model's inventory (--format html draws it)."""
     from paraminspect.checks.engine import StaticContext, run_static_checks
     from paraminspect.checks.model_result import ModelResult
@@ -82,8 +93,15 @@ def check_model(
     from paraminspect.tensors.walk import build_inventory
     from paraminspect.tensors.wrappers import unwrap
 
+    def build(on: str | None) -> Any:
+        if arguments is not None:
+            from paraminspect.loaders.snippet import load_from_arguments
+
+            return load_from_arguments(spec, arguments, on)
+        return load(load_spec or spec, kwargs, on, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
+
     try:
-        loaded = load(load_spec or spec, kwargs, device, trust_pickle=trust_pickle, trust_remote_code=trust_remote_code)
+        loaded = build(device)
     except ParamInspectError as exc:
         return ModelResult(spec=spec, error=str(exc))
     if loaded.module is None:  # a checkpoint's tensors carry no registration to lint
@@ -106,10 +124,7 @@ def check_model(
         from paraminspect.forward.check_run import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta
-            rebuilt = load(
-                load_spec or spec, kwargs, "cpu", trust_pickle=trust_pickle, trust_remote_code=trust_remote_code
-            )
-            return unwrap(rebuilt.module)[0]
+            return unwrap(build("cpu").module)[0]
 
         try:
             found, run_notes = check_run(
@@ -135,7 +150,38 @@ def check_model(
         suppressed=len(suppressed),
         # without its classes (unpickling them would import user code in the CLI's process)
         inventory=dataclasses.replace(ctx.inventory, module_classes={}, references=()) if keep_inventory else None,
+        parts=project_parts(module) if parts else (),
     )
+
+
+def project_parts(model: Any) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(defining file, qualname, module paths) of each class instantiated in `model` (the
+    root's own class too, at ""), torch's own left out. The file is that of a function the
+    class body defines (a class whose `__module__` was reassigned is still found in its
+    file), else its module's file."""
+    import sys
+
+    found: dict[type, list[str]] = {}
+    for path, sub in model.named_modules(remove_duplicate=False):
+        cls = type(sub)
+        if cls.__module__.startswith("torch."):
+            continue
+        found.setdefault(cls, []).append(path)
+    out = []
+    for cls, paths in found.items():
+        file = _class_file(cls) or getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if file:
+            out.append((file, cls.__qualname__, tuple(paths)))
+    return tuple(out)
+
+
+def _class_file(cls: type) -> str | None:
+    for value in vars(cls).values():
+        function = getattr(value, "__func__", value)  # staticmethod, classmethod
+        code = getattr(function, "__code__", None)
+        if code is not None and getattr(function, "__qualname__", "").startswith(cls.__qualname__ + "."):
+            return str(code.co_filename)
+    return None
 
 
 def check_in_child(spec: str, **options: Any) -> Any:
@@ -213,6 +259,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     from paraminspect.commands.arguments import refuse_overwriting
     from paraminspect.commands.check_plan import plan_check
     from paraminspect.commands.output import model_output, notify
+    from paraminspect.errors import UsageError
     from paraminspect.forms import preload_for
     from paraminspect.render.progress import progress_bar
     from paraminspect.runner import resolve_jobs, resolve_timeout
@@ -231,35 +278,57 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     )
     for message in plan.notes:
         notify(message)
-    targets, path_run = list(plan.targets), None
-    if plan.paths:  # `check src/`: the module classes defined there, found in a child process
+    if options.static and plan.targets:
+        raise UsageError(
+            f"--static reads folders and .py files without building anything; {plan.targets[0].spec} is a model "
+            "to build: check it without --static"
+        )
+    others, path_run = list(plan.targets), None
+    if plan.paths:  # `check src/`: the static pass, then the classes that build, imported in a child process
+        from paraminspect.cache import cache_folder
         from paraminspect.discover.paths import discover_paths
 
-        path_run = discover_paths(plan, lambda kwargs: _discover_in_child(kwargs, plan.timeout))
+        path_run = discover_paths(
+            plan,
+            lambda batches, libraries: _discover_in_children(batches, libraries, plan.timeout, options.jobs),
+            static_only=options.static,
+            force_exclude=options.force_exclude,
+            cache=None if options.no_cache else cache_folder(plan.config.root),
+        )
         model_output(path_run.output)
-        targets += path_run.targets
         for message in path_run.notes():
             notify(message)
+    targets = others + list(path_run.targets if path_run is not None else ())
     specs = [target.spec for target in targets]
     refuse_overwriting(options.output_file, [t.options.get("load_spec") or t.spec for t in targets])
     workers, note = resolve_jobs(options.jobs, len(specs), plan.registry_run, options.oversubscribe)
     if note:
         notify(note)
+    path_reports: list[Any] = []
 
     def run_checks() -> list[Any]:
         """Each model in a child process of its own (so a re-check after --fix imports the
-        files as they are now)."""
-        if not targets:
-            return []
-        with progress_bar(len(targets), sys.stderr) as advance:
-            return check_many(
-                targets,
-                workers,
-                plan.timeout,
-                preload=preload_for(specs),
-                on_result=advance,
-                keep_inventory=options.output_format == "html",  # the report draws each model
-            )
+        files as they are now); in a path run, joined with the static findings (read again
+        on a re-check)."""
+        results = []
+        if targets:
+            with progress_bar(len(targets), sys.stderr) as advance:
+                results = check_many(
+                    targets,
+                    workers,
+                    plan.timeout,
+                    preload=preload_for(specs),
+                    on_result=advance,
+                    keep_inventory=options.output_format == "html",  # the report draws each model
+                )
+        if path_run is None:
+            return results
+        from paraminspect.discover.coverage import build_report
+        from paraminspect.discover.paths import rescan
+
+        static = rescan(path_run) if path_reports else None
+        path_reports.append(build_report(path_run, results[len(others) :], plan, options.strict, static))
+        return results[: len(others)] + path_reports[-1].results
 
     results = run_checks()
     for result in results:
@@ -278,19 +347,59 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
     if path_run is None:
         return report(results, options.output_format, options.output_file, plan.fail_on, registry=plan.registry_run)
-    results, extra = path_run.report(results, options.strict)
-    return report(results, options.output_format, options.output_file, plan.fail_on, registry=True, **extra)
+    path_report = path_reports[-1]
+    code = report(
+        results,
+        options.output_format,
+        options.output_file,
+        plan.fail_on,
+        registry=True,
+        skipped=path_report.skipped,
+        counts_line=path_report.counts_line,
+        lenient=path_report.lenient,
+        noun="module classes",
+        coverage=path_report.coverage,
+        classes=path_report.classes,
+    )
+    if path_report.unchecked is not None:
+        from paraminspect.commands.output import EXIT_ERROR, error_line
+
+        error_line(path_report.unchecked)
+        return EXIT_ERROR
+    return code
 
 
-def _discover_in_child(kwargs: dict[str, Any], timeout: float) -> tuple[Any, str]:
-    """discover_classes(**kwargs) in a child of the runner's fork server (which imported torch
-    once for the class checks that follow): the CLI never imports the user's files."""
-    from paraminspect.commands.outcomes import run_in_child, value_of
+def _discover_in_children(
+    batches: list[dict[str, Any]], libraries: Sequence[str], timeout: float, jobs: int | None
+) -> list[tuple[Any, str, str]]:
+    """discover_classes(**batch) for each batch, in children of the runner's fork server
+    (which imports torch and the project's `libraries` once, for the class checks that
+    follow; the CLI never imports the user's files), side by side: (Discovery or None, the
+    files' output, why it failed)."""
+    import os
+
+    from paraminspect.commands.outcomes import failure_line, run_in_children
+    from paraminspect.commands.startup import LIBRARIES_ENV
     from paraminspect.discover.classes import TARGET
+    from paraminspect.runner import resolve_jobs
     from paraminspect.runner.task import Task
 
-    outcome = run_in_child(Task(TARGET, kwargs, label="finding module classes"), timeout, (), server=True)
-    return value_of(outcome), outcome.output
+    def label(batch: dict[str, Any]) -> str:
+        files = batch["files"]
+        return f"importing {files[0]['shown']}" if len(files) == 1 else "finding module classes"
+
+    tasks = [Task(TARGET, batch, label=label(batch)) for batch in batches]
+    workers = resolve_jobs(jobs, len(tasks), True, False)[0]
+    saved = os.environ.get(LIBRARIES_ENV)
+    os.environ[LIBRARIES_ENV] = ",".join(libraries)  # read by the fork server as it starts
+    try:
+        outcomes = run_in_children(tasks, workers, timeout, (LIBRARIES,), server=True)
+    finally:
+        if saved is None:
+            os.environ.pop(LIBRARIES_ENV, None)
+        else:
+            os.environ[LIBRARIES_ENV] = saved
+    return [(o.value if o.ok else None, o.output, "" if o.ok else failure_line(o)) for o in outcomes]
 
 
 def report(
@@ -303,6 +412,8 @@ def report(
     counts_line: Optional[str] = None,
     lenient: frozenset[str] = frozenset(),
     noun: str = "models",
+    coverage: Optional[dict[str, int]] = None,
+    classes: Sequence[Any] = (),
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A sweep's
     terminal report lists the failures itself (apart from the findings). Failures of the
@@ -311,13 +422,13 @@ def report(
     from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to
 
     terminal = formats.get(output_format).terminal
-    if not results and not skipped and output_format == formats.default(formats.CHECK):
+    if not results and not skipped and not classes and output_format == formats.default(formats.CHECK):
         return EXIT_OK  # `check PATH` found no module class: its note said so
     for result in results:
         if result.error is not None and not (registry and terminal):
             message = result.error if len(results) == 1 else result.error_line()
             error_line(message, "warning" if result.spec in lenient else "error")
-    check_report = CheckReport(results, fail_on, registry, skipped, counts_line, noun)
+    check_report = CheckReport(results, fail_on, registry, skipped, counts_line, noun, coverage, classes)
     with output_to(output_file) as out:
         formats.renderer(output_format, formats.CHECK)(out, check_report)
     if any(r.error is not None and r.spec not in lenient for r in results):

@@ -31,8 +31,14 @@ MODEL_PROCESS_PRELOAD = (
 HEAVY = ("timm", "transformers")  # a caller that imported them has its fork server import them too
 WARMUP = "paraminspect.commands.warmup"  # last: checks small models in the server (see there)
 
+# `check PATH`: the installed libraries the project imports, for the fork server to import as
+# it starts (paraminspect.commands.libraries reads it there).
+LIBRARIES_ENV = "PARAMINSPECT_SERVER_LIBRARIES"
+
 SPARE_COMMANDS = ("show", "check", "diff")
-_NOT_A_MODEL_RUN = {"-h", "--help", "--version", "--weights", "--show-completion", "--install-completion"}
+_NOT_A_MODEL_RUN = {
+    "-h", "--help", "--version", "--weights", "--show-completion", "--install-completion", "--static",
+}  # fmt: skip
 
 
 def server_preload(preload: Sequence[str]) -> tuple[str, ...]:
@@ -57,4 +63,6 @@ def wants_spare(argv: Sequence[str]) -> bool:
             return False
         if argv[0] == "show" and not arg.startswith("-") and parse_spec(arg).in_cli():
             return False  # listed by the CLI itself
+        if argv[0] == "check" and not arg.startswith("-") and parse_spec(arg).form.name == "source-path":
+            return False  # `check PATH` forks from the fork server (--static: no model process at all)
     return True

@@ -1,8 +1,12 @@
 """`check PATH`, the part that imports user code (run it in a child process, never in the
-CLI): import each file as part of its package and list the nn.Module subclasses it defines.
+CLI): import each file as part of its package and look up its nn.Module classes, those the
+static pass listed (by qualified name, so that a class whose `__module__` was reassigned is
+still found in its file) and, for files with classes the static pass could not decide, those
+that importing the file shows.
 
-`discover_classes` takes and returns plain data (paths, the `[tool.paraminspect.args]`
-table; a Discovery), so that any child-process runner can call it by name.
+`discover_classes` takes and returns plain data (paths, qualified names, the
+`[tool.paraminspect.args]` table; a Discovery), so that any child-process runner can call it
+by name, for all files at once or one file at a time.
 """
 
 from __future__ import annotations
@@ -12,67 +16,93 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from paraminspect.config import Config
-from paraminspect.discover.found import Discovery, FoundClass, SkippedClass
+from paraminspect.discover.found import Discovery, FoundClass
 from paraminspect.errors import ParamInspectError
 
 TARGET = "paraminspect.discover.classes:discover_classes"
 
 
+def _is_module_class(obj: Any) -> bool:
+    from torch import nn
+
+    try:
+        return isinstance(obj, type) and issubclass(obj, nn.Module)
+    except Exception:  # an odd metaclass
+        return False
+
+
 def _defined_module_classes(module: Any) -> list[tuple[str, type]]:
     """(name, class) of the nn.Module subclasses defined in `module` (not imported into it),
     in definition order; a class bound to several names is listed once, under its own name."""
-    from torch import nn
-
     found: dict[int, tuple[str, type]] = {}
     for name, obj in list(vars(module).items()):
-        try:
-            is_module_class = isinstance(obj, type) and issubclass(obj, nn.Module)
-        except Exception:  # an odd metaclass
-            continue
-        if not is_module_class or getattr(obj, "__module__", None) != module.__name__:
+        if not _is_module_class(obj) or getattr(obj, "__module__", None) != module.__name__:
             continue
         if id(obj) not in found or name == obj.__name__:
             found[id(obj)] = (name, obj)
     return list(found.values())
 
 
-def _abstract_methods(cls: type) -> list[str]:
-    return sorted(getattr(cls, "__abstractmethods__", ()) or ()) if inspect.isabstract(cls) else []
+def _lookup(module: Any, qualname: str) -> Any:
+    obj = module
+    for part in qualname.split("."):
+        try:
+            obj = vars(obj).get(part) if isinstance(obj, type) else getattr(obj, part, None)
+        except Exception:
+            return None
+        if obj is None:
+            return None
+    return obj
 
 
-def discover_classes(files: Sequence[Mapping[str, str]], args: Mapping[str, Mapping[str, Any]]) -> Discovery:
+def _abstract_methods(cls: type) -> tuple[str, ...]:
+    return tuple(sorted(getattr(cls, "__abstractmethods__", ()) or ())) if inspect.isabstract(cls) else ()
+
+
+def discover_classes(files: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Discovery:
     """Import every file (`{"path": absolute, "shown": as reported, "key": relative to the
-    pyproject.toml's folder}`) and sort the module classes it defines into: to check (with
-    their arguments from `args`, the [tool.paraminspect.args] table), skipped (required
-    arguments that `args` does not give) and failures (abstract classes). A file that cannot
-    be imported is an import failure."""
+    pyproject.toml's folder, "classes": qualified names the static pass listed, "all": also
+    list the module classes the file defines that it did not}`) and describe each class: its
+    arguments from `args` (the [tool.paraminspect.args] table; call snippets are the static
+    argument finder's), what they leave out, its abstract methods. A file that cannot be
+    imported is an import failure."""
     from paraminspect.loaders.factory import import_file, missing_arguments
 
-    # call snippets (strings) are the static argument finder's; keyword tables apply here
     table = Config(args={k: dict(v) for k, v in args.items() if isinstance(v, Mapping)})
     found: list[FoundClass] = []
-    skipped: list[SkippedClass] = []
-    failures: list[tuple[str, str]] = []
+    absent: list[str] = []
     import_failures: list[tuple[str, str]] = []
-    with_classes = 0
     for entry in files:
         try:
             module = import_file(entry["path"])
         except ParamInspectError as exc:
             import_failures.append((entry["shown"], str(exc).replace(entry["path"], entry["shown"])))
             continue
-        classes = _defined_module_classes(module)
-        with_classes += bool(classes)
-        for name, cls in classes:
-            spec = f"{entry['shown']}:{name}"
-            kwargs = table.args_for(spec, f"{entry['key']}:{name}")
-            abstract = _abstract_methods(cls)
-            if abstract:
-                failures.append((spec, f"abstract class (abstract methods: {', '.join(abstract)}): it cannot be built"))
-                continue
+        wanted: dict[str, tuple[Any, bool]] = {}
+        for qualname in entry.get("classes", ()):
+            obj = _lookup(module, qualname)
+            if _is_module_class(obj):
+                wanted[qualname] = (obj, True)
+            else:
+                absent.append(f"{entry['shown']}:{qualname}")
+        if entry.get("all"):
+            listed = {id(obj) for obj, _ in wanted.values()}
+            for name, cls in _defined_module_classes(module):
+                if id(cls) not in listed:
+                    wanted.setdefault(name, (cls, False))
+        for qualname, (cls, listed_statically) in wanted.items():
+            spec = f"{entry['shown']}:{qualname}"
+            kwargs = table.args_for(spec, f"{entry['key']}:{qualname}")
             missing = missing_arguments(cls, kwargs)
-            if missing:
-                skipped.append(SkippedClass(spec, f"needs {', '.join(missing)}"))
-                continue
-            found.append(FoundClass(spec, kwargs))
-    return Discovery(tuple(found), tuple(skipped), tuple(failures), tuple(import_failures), with_classes)
+            found.append(
+                FoundClass(
+                    spec,
+                    entry["path"],
+                    qualname,
+                    kwargs,
+                    tuple(missing) if missing is not None else None,
+                    _abstract_methods(cls),
+                    listed_statically,
+                )
+            )
+    return Discovery(tuple(found), tuple(absent), tuple(import_failures))

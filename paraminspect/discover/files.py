@@ -42,8 +42,8 @@ _CLASS_WITH_BASES = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(", re.MULTILINE)
 
 @dataclass(frozen=True)
 class FileSearch:
-    """The Python files to import (absolute paths, in a stable order), how many Python files
-    were looked at, and the given paths that the skip rules left out (with why)."""
+    """The Python files to read (absolute paths, in a stable order), how many, and the given
+    paths that the skip rules left out (with why: only with --force-exclude)."""
 
     files: tuple[Path, ...]
     looked_at: int
@@ -108,34 +108,49 @@ def _relative_parts(path: Path, base: Path) -> tuple[str, ...]:
         return path.parts[1:]  # outside the project: its absolute parts, without the root
 
 
-def skip_reason(path: Path, base: Path, exclude: Sequence[str]) -> str | None:
+def skip_reason(
+    path: Path, base: Path, exclude: Sequence[str], named: Path | None = None, defaults: bool = True
+) -> str | None:
     """Why `path` (absolute) is left out, or None. `exclude` globs match the path relative to
-    `base` (posix), any folder above it, or any single name in it."""
+    `base` (posix), any folder above it, or any single name in it. Only the parts below
+    `named` (a path named on the command line) count: what the user names is checked, what
+    is found below it is filtered. `defaults`: the tests/ and hidden rules apply (off below a
+    named path that they would skip itself: `check tests/` checks the tests)."""
     parts = _relative_parts(path, base)
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    skip = len(_relative_parts(named, base)) if named is not None and named != base else 0
+    if named is not None and parts[:skip] != _relative_parts(named, base):
+        skip = 0
+    below = parts[skip:]
+    prefixes = ["/".join(parts[: i + 1]) for i in range(skip, len(parts))]
     for glob in exclude:
         pattern = glob.strip().rstrip("/")
         if pattern.startswith("./"):
             pattern = pattern[2:]
         if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes) or any(
-            fnmatch.fnmatchcase(name, pattern) for name in parts
+            fnmatch.fnmatchcase(name, pattern) for name in below
         ):
             return f"excluded by {glob!r}"
     is_file = path.suffix == ".py"
-    folders = parts[:-1] if is_file else parts
-    name = parts[-1] if parts else ""
+    folders = below[:-1] if is_file else below
+    name = below[-1] if below else ""
     for folder in folders:
+        if folder in ("site-packages", "__pycache__"):
+            return f"in a {folder}/ folder"
+        if not defaults:
+            continue
         if folder.startswith(".") and folder not in (".", ".."):
             return "a hidden folder"
         if folder in SKIPPED_FOLDERS:
             return f"in a {folder}/ folder"
-    if is_file:
+    if is_file and defaults and below:
         if name.startswith("."):
             return "a hidden file"
         if any(fnmatch.fnmatchcase(name, g) for g in TEST_FILES):
             return "a test file"
     folder = path.parent if is_file else path
     for above in (folder, *folder.parents):
+        if named is not None and above == named.parent:
+            break
         if (above / VENV_MARKER).is_file():
             return "in a virtualenv"
         if above == base or len(above.parts) <= 1:
@@ -143,44 +158,56 @@ def skip_reason(path: Path, base: Path, exclude: Sequence[str]) -> str | None:
     return None
 
 
-def _walk(folder: Path, base: Path, exclude: Sequence[str]) -> list[Path]:
+def _walk(folder: Path, base: Path, exclude: Sequence[str], named: Path | None, defaults: bool) -> list[Path]:
     found: list[Path] = []
     for here, dirs, names in os.walk(folder):
         here_path = Path(here)
-        dirs[:] = sorted(d for d in dirs if skip_reason(here_path / d, base, exclude) is None)
+        dirs[:] = sorted(d for d in dirs if skip_reason(here_path / d, base, exclude, named, defaults) is None)
         for name in sorted(names):
-            if name.endswith(".py") and skip_reason(here_path / name, base, exclude) is None:
+            if name.endswith(".py") and skip_reason(here_path / name, base, exclude, named, defaults) is None:
                 found.append(here_path / name)
     return found
 
 
-def find_files(paths: Sequence[str], base: Path, exclude: Sequence[str] = ()) -> FileSearch:
-    """The files under `paths` (folders and `.py` files) that may define an nn.Module class."""
+def _absolute(text: str) -> Path:
+    """A given path made absolute with its folders resolved (a symlinked checkout still lies
+    below the project root) but not its last part: a symlink named `x.py` stays itself, so a
+    dangling link or a loop fails as that file alone. Never raises on a loop."""
+    path = Path(text).expanduser()
+    if path.name in ("", ".", ".."):
+        return Path(os.path.realpath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def find_files(
+    paths: Sequence[str], base: Path, exclude: Sequence[str] = (), force_exclude: bool = False
+) -> FileSearch:
+    """The Python files under `paths` (folders and `.py` files), nothing read. A path named
+    here is checked even when the skip rules would leave it out when found (a test file, a
+    tests/ folder, an excluded path): they apply to what is found below it; with
+    `force_exclude` (the pre-commit hook) they apply to the named paths too."""
     candidates: dict[Path, None] = {}
     skipped: list[tuple[str, str]] = []
-    base = base.resolve()
+    base = Path(os.path.realpath(base))
     for text in paths:
-        path = Path(text).expanduser()
-        if not path.exists():
+        path = _absolute(text)
+        if not os.path.lexists(path):
             raise UsageError(f"no such file or folder: {text}")
-        path = path.resolve()
-        if not path.is_dir() and not path.is_file():
-            raise UsageError(f"{text} is not a regular file or a folder")
-        reason = skip_reason(path, base, exclude) if path != base else None
+        is_dir = path.is_dir()  # a named symlink to a folder is followed
+        reason = None
+        if force_exclude and path != base and not (is_dir and path.resolve() == base):
+            reason = skip_reason(path, base, exclude)
         if reason is not None:
             skipped.append((text, reason))
             continue
-        for found in _walk(path, base, exclude) if path.is_dir() else [path]:
-            candidates.setdefault(found, None)
-    files = []
-    for path in candidates:
-        try:
-            source = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-        if may_define_module_class(source):
-            files.append(path)
-    return FileSearch(tuple(files), len(candidates), tuple(skipped))
+        if is_dir:
+            # below a named folder that the tests/hidden rules would skip, they are off
+            defaults = force_exclude or skip_reason(path, base, ()) is None
+            for found in _walk(path, base, exclude, None if force_exclude else path, defaults):
+                candidates.setdefault(found, None)
+        else:
+            candidates.setdefault(path, None)
+    return FileSearch(tuple(candidates), len(candidates), tuple(skipped))
 
 
 def spec_path(path: Path, cwd: Path | None = None) -> str:

@@ -9,28 +9,41 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FoundClass:
-    """An nn.Module subclass defined in a file that can be built: `spec` as reported
-    (`src/nets/models.py:Net`) and its keyword arguments."""
+    """An nn.Module subclass found by importing its file. `spec` as reported
+    (`src/nets/models.py:Net`), `file` absolute; `kwargs` from [tool.paraminspect.args];
+    `missing`: the required parameters they leave out (None: the signature cannot be read);
+    `abstract`: its abstract methods; `listed`: the static pass listed it too (else only
+    importing the file found it: a base the static pass could not read)."""
 
     spec: str
+    file: str
+    qualname: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] | None = ()
+    abstract: tuple[str, ...] = ()
+    listed: bool = True
+
+    @property
+    def buildable(self) -> bool:
+        """Builds with `kwargs` alone."""
+        return not self.abstract and self.missing == ()
 
 
 @dataclass(frozen=True)
 class SkippedClass:
-    """A class that is not checked and is not a failure: it needs arguments nobody gave."""
+    """A class that is not built and is not a failure: it needs arguments nobody gave and
+    none were found; `reason` names a way out (static.args.way_out)."""
 
     model: str
-    reason: str  # "needs dim, depth"
+    reason: str
 
 
 @dataclass(frozen=True)
 class Discovery:
-    """What importing the files found: the classes to check, the skipped ones, and the
-    failures (a file that cannot be imported, an abstract class) as (spec, one line)."""
+    """What importing the files found: the module classes, the classes the static pass
+    listed that the imported file does not hold (`absent`, specs), and the files that
+    could not be imported (file as shown, one line): nothing in them was built."""
 
     classes: tuple[FoundClass, ...] = ()
-    skipped: tuple[SkippedClass, ...] = ()
-    failures: tuple[tuple[str, str], ...] = ()
-    import_failures: tuple[tuple[str, str], ...] = ()  # (file as shown, one line): nothing in it was checked
-    files_with_classes: int = 0
+    absent: tuple[str, ...] = ()
+    import_failures: tuple[tuple[str, str], ...] = ()

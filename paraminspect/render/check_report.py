@@ -14,7 +14,14 @@ def _write(out: IO[str], report: Any, style: str) -> None:
     console = make_console(out)
     if report.registry:  # a sweep or `check PATH`: its report lists the failures itself
         print_sweep_report(
-            console, report.results, report.fail_on, report.skipped, report.counts_line, report.noun, style
+            console,
+            report.results,
+            report.fail_on,
+            report.skipped,
+            report.counts_line,
+            report.noun,
+            style,
+            getattr(report, "classes", ()),
         )
     else:
         print_findings(console, report.results, report.fail_on, style)

@@ -124,9 +124,12 @@ def show_json(
 CHECK_SCHEMA_VERSION = 1
 
 
-def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
+def check_json(
+    results: list[Any], skipped: Sequence[Any] = (), coverage: dict[str, int] | None = None, classes: Sequence[Any] = ()
+) -> str:
     """`check --format json`: every finding of every model (ModelResult), the failures, the
-    skipped models (`check PATH`: classes that need arguments) and a summary."""
+    skipped models (`check PATH`: classes that need arguments), a summary, and in a path
+    run the coverage of its module classes and each class's category."""
     from paraminspect.render.github import display_path
 
     findings = [
@@ -141,20 +144,22 @@ def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
             "file": display_path(f.file),
             "line": f.line,
             "fix": f.fix or None,  # the kind of automatic fix `check --fix` makes, null when none
+            "evidence": getattr(f, "evidence", "built"),  # "built" or "static" (added in 1)
         }
         for r in results
         for f in r.findings
     ]
     severities = [f["severity"] for f in findings]
-    doc = {
+    models = [r for r in results if not getattr(r, "from_source", False)]
+    doc: dict[str, Any] = {
         "schema_version": CHECK_SCHEMA_VERSION,
         "findings": findings,
         # models that could not be checked (load error, crash, timeout), apart from the findings
         "failures": [{"model": r.spec, "error": r.error} for r in results if r.error is not None],
         "skipped": [{"model": s.model, "reason": s.reason} for s in skipped],
         "summary": {
-            "models": len(results),
-            "failed": sum(1 for r in results if r.error is not None),
+            "models": len(models),
+            "failed": sum(1 for r in models if r.error is not None),
             "skipped": len(skipped),
             "errors": severities.count("error"),
             "warnings": severities.count("warning"),
@@ -162,7 +167,29 @@ def check_json(results: list[Any], skipped: Sequence[Any] = ()) -> str:
             "suppressed": sum(getattr(r, "suppressed", 0) for r in results),  # by noqa comments (added in 1)
         },
     }
+    if coverage is not None:  # `check PATH` (added in 1)
+        doc["coverage"] = dict(coverage)
+        doc["classes"] = [class_dict(c) for c in classes]
     return json.dumps(doc, indent=2) + "\n"
+
+
+def class_dict(c: Any) -> dict[str, Any]:
+    """One module class of `check PATH` (a discover.coverage.ClassCoverage)."""
+    from paraminspect.render.github import display_path
+
+    arguments = None
+    if c.arguments is not None:
+        kind, file, line = c.arguments
+        arguments = {"kind": kind, "file": display_path(file), "line": line}
+    return {
+        "model": c.model,
+        "file": display_path(c.file),
+        "line": c.line,
+        "category": c.category,
+        "arguments": arguments,
+        "part_of": c.part_of,
+        "reason": c.reason or None,
+    }
 
 
 def write_show(out: IO[str], loaded: Any) -> None:
@@ -186,4 +213,4 @@ def write_show(out: IO[str], loaded: Any) -> None:
 
 def write_check(out: IO[str], report: Any) -> None:
     """`check --format json` of a commands.check.CheckReport."""
-    out.write(check_json(report.results, report.skipped))
+    out.write(check_json(report.results, report.skipped, report.coverage, report.classes))

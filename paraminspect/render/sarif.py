@@ -86,6 +86,7 @@ def check_sarif(results: Sequence[Any], rules: Sequence[Any], version: str) -> s
                     "module": f.module,
                     "attribute": f.attribute,
                     "names": list(f.names),
+                    "evidence": getattr(f, "evidence", "built"),
                 },
             }
             if f.code in index:

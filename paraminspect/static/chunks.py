@@ -90,8 +90,10 @@ class MaybeFinding:
     def search(self, text: str, start: int, end: int) -> bool:
         if any(text.find(word, start, end) >= 0 for word in _FRESH_WORDS):
             return True
-        if _CONTAINER.search(text, start, end) or _SELF_FILLED.search(text, start, end):
-            return True
+        for pattern in (_CONTAINER, _SELF_FILLED):
+            for m in pattern.finditer(text, start, end):
+                if pattern is _SELF_FILLED or _assigned_at(text, m.start(), start):
+                    return True
         for word in self.calls:
             at = text.find(word, start, end)
             while at >= 0:
@@ -102,10 +104,60 @@ class MaybeFinding:
             at = text.find(prefix, start, end)
             while at >= 0:
                 before = text[at - 1] if at else " "
-                if not (before.isalnum() or before in "_.") and not _MODULE_CLASS.match(text, at + len(prefix), end):
+                after = at + len(prefix)
+                if (
+                    not (before.isalnum() or before in "_.")
+                    and not _MODULE_CLASS.match(text, after, end)
+                    and not text.startswith(_NEVER_A_FINDING, after)
+                    and not _registered_here(text, at, start)
+                ):
                     return True
                 at = text.find(prefix, at + 1, end)
         return False
+
+
+# torch names that never make a finding themselves: dtypes and devices, type annotations,
+# grad modes, introspection, initialisers (in place on registered tensors), nn.utils wrappers.
+_NEVER_A_FINDING = (
+    "float", "int", "bool", "long", "half", "double", "bfloat16", "complex", "uint", "dtype", "finfo(", "iinfo(",
+    "device", "Size", "Tensor", "no_grad", "enable_grad", "inference_mode", "autocast", "is_", "get_default",
+    "init.", "nn.init.", "utils.", "nn.utils.", "jit.", "compiler.", "cuda.is_", "backends.",
+)  # fmt: skip
+_REGISTERS = ("register_buffer(", "Parameter(", "Buffer(")
+
+
+def _statement_start(text: str, at: int, start: int) -> int:
+    """The offset of the line where the statement holding `at` begins: lines are walked back
+    while the line before ends inside brackets (`(`, `[`, `{`, `,`, a backslash)."""
+    line = text.rfind("\n", start, at) + 1
+    while line > start:
+        prev_end = line - 1
+        prev = text.rfind("\n", start, prev_end) + 1
+        content = text[prev:prev_end].split("#", 1)[0].rstrip()
+        if not content.endswith(("(", "[", "{", ",", "\\")):
+            break
+        line = prev
+    return max(line, start)
+
+
+def _assigned_at(text: str, at: int, start: int) -> bool:
+    """Whether the `=` at `at` assigns (a statement's own `=`), rather than being a keyword
+    argument (`kernel_size=(3, 3)`) or part of `==`, `!=`, `<=`, `>=`."""
+    if at > start and text[at - 1] in "=!<>":
+        return False
+    head = text[_statement_start(text, at, start) : at]
+    return head.count("(") <= head.count(")") and head.count("[") <= head.count("]")
+
+
+def _registered_here(text: str, at: int, start: int) -> bool:
+    """Whether the torch reference at `at` is inside a statement that registers what it
+    makes (`self.register_buffer("x", torch.zeros(3))`, `nn.Parameter(torch.ones(d))`):
+    not a finding by itself (a plain tensor made earlier and assigned later is on a line of
+    its own)."""
+    first = _statement_start(text, at, start)
+    line_end = text.find("\n", at)
+    statement = text[first : line_end if line_end >= 0 else len(text)]
+    return any(word in statement for word in _REGISTERS)
 
 
 def _signature_end(text: str, start: int, end: int) -> int | None:

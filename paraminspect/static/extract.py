@@ -269,6 +269,24 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
     return {n: V.either([e.get(n, U) for e in envs]) for n in names}
 
 
+_PLAIN_TYPES = frozenset({"int", "float", "bool", "str", "complex", "bytes", "None"})
+
+
+def _plain_annotation(node: ast.expr | None) -> bool:
+    """An annotation that says the argument is not a tensor (`dim: int`, `eps: float | None`,
+    `Optional[int]`): arithmetic with it cannot make a tensor require grad."""
+    if isinstance(node, ast.Name):
+        return node.id in _PLAIN_TYPES
+    if isinstance(node, ast.Constant):
+        return node.value is None or (isinstance(node.value, str) and node.value in _PLAIN_TYPES)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _plain_annotation(node.left) and _plain_annotation(node.right)
+    if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+        name = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+        return name == "Optional" and _plain_annotation(node.slice)
+    return False
+
+
 def method_events(
     func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Imports, local_names: frozenset[str]
 ) -> list[list[Any]]:
@@ -281,7 +299,7 @@ def method_events(
     m = _Method(imports, self_name, nograd)
     m.local_names = local_names
     for a in [*args[1:], *func.args.kwonlyargs]:
-        m.env[a.arg] = U
+        m.env[a.arg] = V.OTHER if _plain_annotation(a.annotation) else U
     if func.args.vararg:
         m.env[func.args.vararg.arg] = U
     if func.args.kwarg:

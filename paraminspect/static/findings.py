@@ -224,6 +224,7 @@ def class_findings(cls: ClassRef, out: Outcome) -> list[StaticFinding]:
                 message=message,
                 fix=fix,
                 no_fix=no_fix,
+                cls_file=cls.file.path,
             )
         )
     return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.attribute))

@@ -83,7 +83,7 @@ class StaticFinding:
     Field names match paraminspect.checks.rule.Finding (`module` is "" : the class is the
     root), plus `cls` (the class checked, qualified name), `owner` (the class whose code holds
     `line`: a base class when the assignment is inherited), `col` (1-based column of the
-    statement) and `evidence`."""
+    statement), `evidence` and `cls_file`."""
 
     code: str
     severity: str
@@ -99,6 +99,7 @@ class StaticFinding:
     no_fix: str = ""
     module: str = ""
     evidence: str = STATIC
+    cls_file: str = ""  # the file that defines `cls` (absolute; `file` may be a base class's)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ class StaticReport:
     failures: tuple[FileFailure, ...] = ()
     unresolved: tuple[Unresolved, ...] = ()
     from_cache: int = 0
+    # the top-level names of the modules the scanned files import absolutely (`torchvision`
+    # for `from torchvision.models import resnet18`), sorted
+    imports: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (dataclasses.asdict, recursive and generic, costs seconds here)."""
@@ -150,6 +154,7 @@ class StaticReport:
             "failures": [dict(vars(f)) for f in self.failures],
             "unresolved": [dict(vars(u)) for u in self.unresolved],
             "from_cache": self.from_cache,
+            "imports": list(self.imports),
         }
 
     def to_rows(self) -> dict[str, Any]:
@@ -161,6 +166,7 @@ class StaticReport:
             "findings": [astuple_shallow(f) for f in self.findings],
             "failures": [astuple_shallow(f) for f in self.failures],
             "unresolved": [astuple_shallow(u) for u in self.unresolved],
+            "imports": list(self.imports),
         }
 
     @classmethod
@@ -176,6 +182,7 @@ class StaticReport:
             findings=tuple(StaticFinding(*row[:8], tuple(row[8]), *row[9:]) for row in data["findings"]),
             failures=tuple(FileFailure(*row) for row in data["failures"]),
             unresolved=tuple(Unresolved(*row) for row in data["unresolved"]),
+            imports=tuple(data.get("imports", ())),
         )
 
     @classmethod
@@ -196,4 +203,5 @@ class StaticReport:
             failures=tuple(FileFailure(**f) for f in data["failures"]),
             unresolved=tuple(Unresolved(**u) for u in data["unresolved"]),
             from_cache=data.get("from_cache", 0),
+            imports=tuple(data.get("imports", ())),
         )

@@ -105,25 +105,21 @@ def _pool_map(function: Callable[[Any], list[Any]], jobs: list[Any], workers: in
 def find_files(
     paths: Sequence[str | os.PathLike[str]], root: Path, exclude: Sequence[str]
 ) -> tuple[list[str], list[FileFailure]]:
-    """The .py files under `paths` that `check PATH` would look at (same skip rules), in a
-    stable order; a given path that does not exist is a failure of its own."""
-    from paraminspect.discover.files import skip_reason
+    """The .py files under `paths` that `check PATH` would look at (discover.files: the same
+    skip rules, below the paths named), in a stable order; a given path that does not exist
+    is a failure of its own. Nothing is opened here."""
+    from paraminspect.discover.files import find_files as search
 
     found: dict[str, None] = {}
     failures = []
     for given in paths:
-        path = Path(given).expanduser().absolute()
-        if path.is_dir():
-            for here, dirs, names in os.walk(path):
-                here_path = Path(here)
-                dirs[:] = sorted(d for d in dirs if skip_reason(here_path / d, root, exclude) is None)
-                for name in sorted(names):
-                    if name.endswith(".py") and skip_reason(here_path / name, root, exclude) is None:
-                        found.setdefault(str(here_path / name), None)
-        elif path.suffix == ".py" or os.path.lexists(path):
-            found.setdefault(str(path), None)
-        else:
+        path = Path(given).expanduser()
+        if not os.path.lexists(path):
             failures.append(FileFailure(str(given), "no such file or folder"))
+        elif path.is_dir():
+            found.update(dict.fromkeys(str(p) for p in search([str(path)], root, exclude).files))
+        else:  # a file named: read as it is (a dangling link or a FIFO fails alone, when read)
+            found.setdefault(os.path.abspath(path), None)
     return list(found), failures
 
 
@@ -256,6 +252,13 @@ class Reader:
         self.project, self.entries = _project(list(files), summaries, self.scan)
 
 
+def _imported_tops(summaries: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    tops = {
+        ref[4:].split(".")[0] for summary in summaries for ref in summary["imports"].values() if ref.startswith("abs:")
+    }
+    return tuple(sorted(tops))
+
+
 def _workers(jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
@@ -337,6 +340,7 @@ def _scan(
         failures=tuple(sorted(failures, key=lambda f: f.file)),
         unresolved=tuple(unresolved),
         from_cache=from_cache,
+        imports=_imported_tops(summaries.values()),
     )
     if store.folder is not None:
         store.put_report(request, scan_state.inputs, report.to_rows())

@@ -44,8 +44,24 @@ def stamp(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def _ignore_all(base: str) -> None:
+    """A `.gitignore` of `*` in the cache folder (as the result cache writes, and
+    .pytest_cache): a cache is never committed."""
+    ignore = os.path.join(base, ".gitignore")
+    if os.path.lexists(ignore):
+        return
+    try:
+        fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# Created by paraminspect automatically.\n*\n")
+
+
 class Store:
     """Entries under `folder/static/`; every method is a no-op when the folder is unusable."""
+
+    _written = 0  # temporary files this process created (their names must not repeat)
 
     def __init__(self, folder: str | os.PathLike[str] | None) -> None:
         self.folder: str | None = None  # where the entries are (None: not usable)
@@ -64,6 +80,7 @@ class Store:
             return
         if stat.S_ISDIR(mode):
             self.folder, self.base = target, base
+            _ignore_all(base)
 
     def _path(self, name: str) -> str | None:
         return os.path.join(self.folder, name) if self.folder else None
@@ -91,22 +108,25 @@ class Store:
             return None
 
     def write(self, name: str, value: Any) -> None:
+        """`value` as JSON, written to a temporary file of this process (created exclusively,
+        never through a link) and renamed in place: readers never see half an entry."""
         path = self._path(name)
         if path is None or self.folder is None:
             return
         try:
-            text = json.dumps(value, separators=(",", ":"))
-        except (TypeError, ValueError, RecursionError):
+            data = json.dumps(value, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
             return
-        import tempfile
-
+        Store._written += 1
+        tmp = os.path.join(self.folder, f".tmp-{os.getpid()}-{Store._written}-{name}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+            fd = os.open(tmp, flags, 0o600)
         except OSError:
             return
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, path)
         except OSError:
             try:

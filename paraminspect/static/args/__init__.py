@@ -22,23 +22,31 @@ from paraminspect.static.args.calls import Context, Extractor, Found, Scope, fit
 from paraminspect.static.args.configs import ConfigFinder
 from paraminspect.static.args.model import KINDS, MAIN, README, ArgSource
 from paraminspect.static.args.table import specs_of, table_source
-from paraminspect.static.model import ModuleClass, StaticReport
+from paraminspect.static.model import VAR_KEYWORD, VAR_POSITIONAL, ModuleClass, StaticReport
 from paraminspect.static.names import Imports
 from paraminspect.static.pipeline import Reader, read_source
 from paraminspect.static.project import ClassRef
 
-__all__ = ["ArgSource", "find_arguments", "way_out"]
+__all__ = ["ArgSource", "find_arguments", "takes_anything", "way_out"]
 
 
 def _needs(record: ModuleClass) -> bool:
-    return bool(record.required) or not record.params_known
+    return bool(record.required) or not record.params_known or takes_anything(record)
+
+
+def takes_anything(record: ModuleClass) -> bool:
+    """`def __init__(self, *args, **kwargs)` passing them on: it builds without arguments as
+    far as the signature says, but what it hands them to may need some."""
+    return bool(record.params) and all(p.kind in (VAR_POSITIONAL, VAR_KEYWORD) for p in record.params)
 
 
 def _imports_of(trees: list[ast.Module]) -> dict[str, str]:
-    """Every import in these trees (top level or inside a test function): one table."""
+    """The top-level imports of a Python file: the table its functions start from (imports
+    met while reading statements, in order, are added then: a document's blocks rebind
+    names as they go)."""
     table = Imports()
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 table.add(node)
     return table.table
@@ -61,7 +69,8 @@ def _calls_in_places(reader: Reader, targets: dict[ClassRef, ModuleClass], root:
         trees = [(offset, tree) for offset, tree in blocks if tree is not None]
         if not trees:
             continue
-        context = Context(reader.project, _imports_of([t for _o, t in trees]), str(path))
+        top = _imports_of([t for _o, t in trees]) if path.suffix == ".py" else {}
+        context = Context(reader.project, top, str(path))
         scope = Scope()  # one document: a README's blocks run one after another
         for offset, tree in trees:
             extractor = Extractor(context, targets, str(path), kind, offset)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from paraminspect.static.names import Imports
 from paraminspect.static.project import ClassRef, FileEntry, Project, package_location
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# Methods never called to make arguments: they load or fetch weights (`from_pretrained`).
+_FETCHES = re.compile(r"pretrain|load|download|fetch|from_|hub|url|checkpoint|ckpt", re.I)
 
 
 class Context:
@@ -48,8 +51,17 @@ class Context:
             self.entry = FileEntry(path, module, Path(path).name == "__init__.py", summary, scanned=False)
         self.own = own
 
+    def snapshot(self) -> Context:
+        """This context with its import table as it is now (later imports of the document
+        may rebind a name: `from a import ViT` ... `from b import ViT`)."""
+        copy_ = copy.copy(self)
+        copy_.imports = Imports(self.imports.table)
+        return copy_
+
     def resolve(self, node: ast.expr) -> tuple[str, Any] | None:
-        """("class", ClassRef) for a project class, ("torch", dotted) for a torch name, else None."""
+        """("class", ClassRef) for a project class, ("torch", dotted) for a torch name,
+        ("method", ClassRef) for a method of a project class (`GPT.get_default_config`) that
+        does not look like it fetches weights, else None."""
         ref = self.imports.ref(node)
         if ref is None and self.own is not None:
             parts = _dotted(node)
@@ -63,6 +75,11 @@ class Context:
         found = self.project.lookup(dotted)
         if isinstance(found, ClassRef) and found.file.scanned:
             return "class", found
+        owner, _, method = dotted.rpartition(".")
+        if owner and not method.startswith("_") and not _FETCHES.search(method):
+            cls = self.project.lookup(owner)
+            if isinstance(cls, ClassRef) and cls.file.scanned and method in cls.info.get("methods", {}):
+                return "method", cls
         return None
 
 
@@ -78,10 +95,15 @@ def _dotted(node: ast.expr) -> list[str] | None:
 
 @dataclass
 class Scope:
-    """Names bound so far in one function body or snippet to extractable values."""
+    """Names bound so far in one function body or snippet to extractable values, and the
+    statements that bound or changed them (`cfg = Config()`, then `cfg.dim = 32`), in order."""
 
     bindings: dict[str, tuple[ast.expr, frozenset[str]]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    lines: list[tuple[str, ast.stmt]] = field(default_factory=list)
+
+    def forget(self, name: str) -> None:
+        self.bindings.pop(name, None)
+        self.lines = [(n, st) for n, st in self.lines if n != name]
 
 
 @dataclass
@@ -91,8 +113,7 @@ class Found:
     cls: ClassRef
     call: ast.Call
     deps: frozenset[str]
-    scope_order: list[str]
-    bindings: dict[str, tuple[ast.expr, frozenset[str]]]
+    lines: list[tuple[str, ast.stmt]]
     context: Context
     file: str
     line: int
@@ -130,7 +151,7 @@ class Extractor:
             return self.context.resolve(node) is not None
         if isinstance(node, ast.Call):
             target = self.context.resolve(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else None
-            if target is None or target[0] != "class":
+            if target is None or target[0] not in ("class", "method"):
                 return False
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                 return False
@@ -148,6 +169,9 @@ class Extractor:
                 for item in st.body:
                     if isinstance(item, _FUNCS):
                         self.statements(item.body, Scope())
+                continue
+            if isinstance(st, (ast.Import, ast.ImportFrom)):
+                self.context.imports.add(st)
                 continue
             self._calls(st, scope)
             self._bind(st, scope)
@@ -167,8 +191,8 @@ class Extractor:
             if self.extractable(node, scope, deps):
                 line = node.lineno + self.offset
                 self.found.append(
-                    Found(target[1], node, frozenset(deps), list(scope.order), dict(scope.bindings), self.context,
-                          self.file, line, self.kind)
+                    Found(target[1], node, frozenset(deps), list(scope.lines), self.context.snapshot(), self.file,
+                          line, self.kind)
                 )  # fmt: skip
 
     def _bind(self, st: ast.stmt, scope: Scope) -> None:
@@ -182,9 +206,11 @@ class Extractor:
             targets = [st.target] if not isinstance(st, (ast.With, ast.AsyncWith)) else [
                 i.optional_vars for i in st.items if i.optional_vars is not None
             ]  # fmt: skip
+        if self._change(st, targets, value, scope):
+            return
         names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
         for name in names:  # rebound to something else: no longer usable
-            scope.bindings.pop(name, None)
+            scope.forget(name)
         if (
             value is not None
             and len(targets) == 1
@@ -195,9 +221,26 @@ class Extractor:
             if self.extractable(value, scope, deps):
                 name = targets[0].id
                 scope.bindings[name] = (value, frozenset(deps))
-                if name in scope.order:
-                    scope.order.remove(name)
-                scope.order.append(name)
+                scope.lines.append((name, ast.Assign([ast.Name(name, ast.Store())], value, lineno=0)))
+
+    def _change(self, st: ast.stmt, targets: list[ast.expr], value: ast.expr | None, scope: Scope) -> bool:
+        """`cfg.dim = 32` (or `cfg["dim"] = 32`) on a bound name, with an extractable value:
+        one more line of that name. Any other change of a bound name's insides forgets it."""
+        if len(targets) != 1 or not isinstance(targets[0], (ast.Attribute, ast.Subscript)):
+            return False
+        target = targets[0]
+        base = target.value
+        if not isinstance(base, ast.Name) or base.id not in scope.bindings:
+            return False
+        deps: set[str] = set()
+        key_ok = not isinstance(target, ast.Subscript) or self.extractable(target.slice, scope, deps)
+        if isinstance(st, ast.Assign) and value is not None and key_ok and self.extractable(value, scope, deps):
+            expr, old = scope.bindings[base.id]
+            scope.bindings[base.id] = (expr, old | deps)
+            scope.lines.append((base.id, st))
+        else:
+            scope.forget(base.id)
+        return True
 
 
 def _blocks(st: ast.stmt) -> Iterator[list[ast.stmt]]:
@@ -255,7 +298,7 @@ class _Rewrite(ast.NodeTransformer):
         if isinstance(node, ast.Name) and node.id in self.bindings:
             return None
         found = self.context.resolve(node)
-        if found is None:
+        if found is None or found[0] == "method":  # (the class in it is replaced on its own)
             return None
         kind, what = found
         if kind == "torch":
@@ -282,11 +325,9 @@ def to_source(found: Found, cls: ModuleClass) -> ArgSource:
     """The snippet of a found call: imports, the bindings it depends on, and the call."""
     imports: dict[tuple[str, str], str] = {}
     rewrite = _Rewrite(found.context, set(found.deps), imports)
-    lines = []
-    for name in found.scope_order:
-        if name in found.deps:
-            value = rewrite.visit(copy.deepcopy(found.bindings[name][0]))
-            lines.append(f"{name} = {ast.unparse(value)}")
+    lines = [
+        ast.unparse(rewrite.visit(copy.deepcopy(statement))) for name, statement in found.lines if name in found.deps
+    ]
     expression = ast.unparse(rewrite.visit(copy.deepcopy(found.call)))
     head = ["import torch"] if ("", "torch") in imports else []
     for (module, top), alias in imports.items():

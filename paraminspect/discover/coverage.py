@@ -1,0 +1,336 @@
+"""`check PATH`'s report: the built models' results joined with the static pass's findings,
+and every module class in exactly one coverage category, the first that applies:
+
+- built: built on its own (with no arguments, the args table's, or arguments found in the
+  project) and checked;
+- as_part: instantiated inside a model that was built (credited to the first such model);
+- static_only: read by the static pass only (its construction path could be followed);
+- not_checked: none of these (its file could not be read, its construction path could not
+  be followed and it was not built).
+
+A class both built and read gives one finding per attribute: the built one's (exact: names,
+module path), with the static line when the built one has none. Plain data; no torch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paraminspect.checks.finalise import finalise
+from paraminspect.checks.model_result import ModelResult
+from paraminspect.checks.rule import STATIC, Finding, FixKind
+from paraminspect.discover.files import spec_path
+from paraminspect.discover.found import SkippedClass
+from paraminspect.discover.paths import PathClass, PathRun, class_key
+from paraminspect.wording import plural
+
+BUILT, AS_PART, STATIC_ONLY, NOT_CHECKED = "built", "as_part", "static_only", "not_checked"
+CATEGORIES = (BUILT, AS_PART, STATIC_ONLY, NOT_CHECKED)
+# Codes that name the same mistake seen by the two engines (a plain tensor: PI001 when the
+# built one has requires_grad=True; containers: PI003 tensors or Parameters, PI004 modules).
+_SAME = {"PI001": "tensor", "PI002": "tensor", "PI003": "container", "PI004": "container"}
+
+
+@dataclass(frozen=True)
+class ClassCoverage:
+    """One module class in the report. `arguments`: (kind, file, line) of the arguments it
+    was built with when they came from the project or the args table; `part_of`: the spec of
+    the first built model holding an instance of it; `reason`: why it was not built."""
+
+    model: str
+    file: str
+    line: int | None
+    category: str
+    arguments: tuple[str, str, int | None] | None = None
+    part_of: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PathReport:
+    """The results to render (built models with the static findings merged in, classes read
+    from the source only, failures), every class's coverage, the counts, the skip lines,
+    which failures do not change the exit code (`lenient`), and, when no class could be
+    checked at all, why (`unchecked`: exit 2)."""
+
+    results: list[ModelResult]
+    classes: tuple[ClassCoverage, ...]
+    coverage: dict[str, int]
+    skipped: tuple[SkippedClass, ...]
+    counts_line: str
+    lenient: frozenset[str]
+    unchecked: str | None = None
+
+
+def _family(code: str) -> str:
+    return _SAME.get(code, code)
+
+
+def _static_findings(
+    run: PathRun, report: Any, plan: Any
+) -> tuple[dict[tuple[str, str], list[Finding]], dict[str, int]]:
+    """The static findings of each class (by class key), finished as every finding is (select,
+    ignore, per-model ignores, allow, noqa, severity); and the noqa-suppressed count by spec."""
+    by_key = {c.key: c for c in run.classes}
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for f in report.findings:
+        grouped.setdefault(class_key(f.cls_file or f.file, f.cls), []).append(f)
+    options = plan.options or {}
+    out: dict[tuple[str, str], list[Finding]] = {}
+    suppressed: dict[str, int] = {}
+    for key, items in grouped.items():
+        cls = by_key.get(key)
+        spec = cls.spec if cls is not None else f"{spec_path_of(key[0])}:{key[1]}"
+        findings = [
+            Finding(
+                code=f.code,
+                severity=f.severity,
+                module="",
+                attribute=f.attribute,
+                names=tuple(f.names),
+                message=f.message,
+                file=f.file,
+                line=f.line,
+                fix=FixKind(f.fix) if f.fix else FixKind.NONE,
+                no_fix=f.no_fix,
+                evidence=STATIC,
+            )
+            for f in items
+        ]
+        dropped: list[Any] = []
+        ignore = [*(options.get("ignore") or ()), *plan.config.ignores_for(spec)]
+        out[key] = finalise(
+            findings,
+            spec=spec,
+            select=options.get("select"),
+            ignore=ignore,
+            allow=options.get("allow"),
+            suppressed=dropped,
+        )
+        suppressed[spec] = len(dropped)
+    return out, suppressed
+
+
+def spec_path_of(file: str) -> str:
+    from pathlib import Path
+
+    return spec_path(Path(file))
+
+
+def _merge(built: list[Finding], static: list[Finding], paths: set[str]) -> tuple[list[Finding], list[Finding]]:
+    """(the built findings, a static line given to those without one; the static findings the
+    built ones do not cover). `paths`: the module paths of the class's instances."""
+    kept = []
+    built = list(built)
+    for s in static:
+        match = [
+            i
+            for i, b in enumerate(built)
+            if b.module in paths and b.attribute == s.attribute and _family(b.code) == _family(s.code)
+        ]
+        if not match:
+            kept.append(s)
+            continue
+        for i in match:
+            if built[i].file is None or built[i].line is None:
+                built[i] = dataclasses.replace(built[i], file=s.file, line=s.line)
+    return built, kept
+
+
+def _read_only(run: PathRun, cls: PathClass, own: ModelResult | None, part: tuple[str, str] | None) -> str:
+    """What a class whose findings come from the static pass alone was (the model header's
+    "-> ..." in the text report)."""
+    if run.static_only:
+        return "read from the source (--static)"
+    if part is not None:
+        return f"read from the source; built as part of {part[0]}, where this did not show"
+    if own is not None and own.error is not None:
+        return "read from the source; it could not be built"
+    return "read from the source, not built"
+
+
+_MODEL_WIDE = ("PI006", "PI007", "PI008", "PI009")  # about the whole model, not one class's attribute
+
+
+def _collapse_parts(
+    merged: dict[str, ModelResult],
+    classes_at: dict[str, dict[str, tuple[str, str]]],
+    own_built: dict[tuple[str, str], str],
+    credit: dict[tuple[str, str], tuple[str, str]],
+) -> None:
+    """A finding inside a part (`blocks.1.norm.eps`) of a project class is reported once,
+    where its class is checked: in the class's own result when it was built, else at its
+    first instance (the model it is credited to); the same finding elsewhere is dropped. A
+    finding that only shows in one instance (a branch another configuration takes) stays
+    where it is, and so do findings inside library classes (`credit` holds project classes
+    only): each model's own use of a library module is its own."""
+
+    def has(spec: str, path: str, f: Finding) -> bool:
+        return any(
+            g.module == path and g.attribute == f.attribute and _family(g.code) == _family(f.code)
+            for g in merged[spec].findings
+        )
+
+    for spec, result in list(merged.items()):
+        if result.error is not None or spec not in classes_at:
+            continue
+        kept = []
+        for f in result.findings:
+            key = classes_at[spec].get(f.module) if f.module and f.code not in _MODEL_WIDE else None
+            home = (own_built[key], "") if key in own_built else credit.get(key) if key is not None else None
+            if home is not None and home != (spec, f.module) and home[0] in merged and has(*home, f):
+                continue
+            kept.append(f)
+        if len(kept) != len(result.findings):
+            merged[spec] = dataclasses.replace(result, findings=tuple(kept))
+
+
+def _arguments(cls: PathClass, config: Any) -> tuple[str, str, int | None] | None:
+    if cls.with_source:
+        return cls.source.kind, cls.source.file, cls.source.line or None
+    if cls.found is not None and cls.found.kwargs:
+        from paraminspect.static.args.model import ARGS_TABLE
+
+        where = cls.source.file if cls.source is not None else str(config.path or "pyproject.toml")
+        line = cls.source.line if cls.source is not None else None
+        return ARGS_TABLE, where, line or None
+    return None
+
+
+def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: bool, report: Any = None) -> PathReport:
+    """Join the results of the run's targets (`built`, any order) with the static findings
+    of `report` (default: the run's; after --fix, a fresh scan)."""
+    report = report or run.static
+    results_by_spec = {r.spec: r for r in built}
+    instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
+    credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
+    classes_at: dict[str, dict[str, tuple[str, str]]] = {}  # model -> module path -> class
+    for result in built:  # in target order: the first model holding a class is credited
+        if result.error is not None:
+            continue
+        at = classes_at.setdefault(result.spec, {})
+        for file, qualname, paths in result.parts:
+            key = class_key(file, qualname)
+            instances.setdefault(key, []).append((result.spec, set(paths)))
+            at.update(dict.fromkeys(paths, key))
+            inner = [p for p in paths if p]
+            if inner:
+                credit.setdefault(key, (result.spec, inner[0]))
+    static, suppressed = _static_findings(run, report, plan)
+    merged: dict[str, ModelResult] = {}
+    from_source: dict[str, ModelResult] = {}
+    for result in built:
+        merged[result.spec] = result
+    for cls in run.classes:
+        findings = static.pop(cls.key, [])
+        own = results_by_spec.get(cls.spec) if cls.target else None
+        kept = findings
+        for spec, paths in instances.get(cls.key, []):
+            holder = merged[spec]
+            new_findings, kept = _merge(list(holder.findings), kept, paths)
+            merged[spec] = dataclasses.replace(holder, findings=tuple(new_findings))
+        if own is not None and own.error is None:
+            holder = merged[own.spec]
+            merged[own.spec] = dataclasses.replace(
+                holder,
+                findings=holder.findings + tuple(kept),
+                suppressed=holder.suppressed + suppressed.get(cls.spec, 0),
+            )
+        elif kept or suppressed.get(cls.spec):
+            from_source[cls.spec] = ModelResult(
+                spec=cls.spec,
+                resolved=_read_only(run, cls, own, credit.get(cls.key)),
+                findings=tuple(kept),
+                suppressed=suppressed.get(cls.spec, 0),
+                from_source=True,
+            )
+    own_built = {c.key: c.spec for c in run.classes if c.target and c.spec in merged and merged[c.spec].error is None}
+    keys = {c.key for c in run.classes}
+    project_credit = {key: home for key, home in credit.items() if key in keys}
+    _collapse_parts(merged, classes_at, own_built, project_credit)
+    failed_files = {f.file: f.reason for f in report.failures}
+    coverage_rows: list[ClassCoverage] = []
+    skipped: list[SkippedClass] = []
+    for cls in run.classes:
+        own = results_by_spec.get(cls.spec) if cls.target else None
+        reason = cls.reason
+        if own is not None and own.error is not None:
+            reason = own.error
+        if own is not None and own.error is None:
+            category = BUILT
+        elif cls.key in credit:
+            category = AS_PART
+        elif cls.record is not None and cls.record.analysed and cls.file not in failed_files:
+            category = STATIC_ONLY
+        else:
+            category = NOT_CHECKED
+            if cls.record is not None and cls.record.note and not reason:
+                reason = cls.record.note
+        coverage_rows.append(
+            ClassCoverage(
+                cls.spec,
+                cls.file,
+                cls.line,
+                category,
+                _arguments(cls, plan.config) if own is not None else None,
+                credit[cls.key][0] if category == AS_PART else None,
+                "" if category == BUILT else reason,
+            )
+        )
+        needs = cls.found is not None and not cls.target and not cls.found.abstract and cls.found.missing
+        if needs and category != AS_PART and not cls.reason.startswith("its file"):
+            skipped.append(SkippedClass(cls.spec, cls.reason))
+    results: list[ModelResult] = []
+    for cls in run.classes:
+        if cls.spec in merged:
+            results.append(merged.pop(cls.spec))
+        if cls.spec in from_source:
+            results.append(from_source.pop(cls.spec))
+    results += list(merged.values()) + list(from_source.values())
+    file_failures = [ModelResult(spec=shown, error=why) for shown, why in run.discovery.import_failures]
+    file_failures += [ModelResult(spec=spec_path_of(f.file), error=f.reason) for f in report.failures]
+    results += file_failures
+    counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
+    coverage = {"classes": len(coverage_rows), **counts}
+    build_failures = [r for r in built if r.error is not None]
+    lenient = frozenset() if strict else frozenset(r.spec for r in build_failures)
+    return PathReport(
+        results,
+        tuple(coverage_rows),
+        coverage,
+        tuple(skipped),
+        _counts_line(run, coverage, len(build_failures), len(file_failures)),
+        lenient,
+        _unchecked(run, coverage_rows),
+    )
+
+
+def _counts_line(run: PathRun, coverage: dict[str, int], build_failures: int, file_failures: int) -> str:
+    """`15 module classes in 5 files: 4 built, 7 as parts, 4 static only, 0 not checked.`"""
+    files = len({c.file for c in run.classes})
+    line = (
+        f"{plural(coverage['classes'], 'module class', 'module classes')} in {plural(files, 'file')}: "
+        f"{coverage[BUILT]} built, {coverage[AS_PART]} as parts, {coverage[STATIC_ONLY]} static only, "
+        f"{coverage[NOT_CHECKED]} not checked"
+    )
+    if run.static_only:
+        line += " (--static: nothing built)"
+    if build_failures:
+        line += f"; {build_failures} could not be built"
+    if file_failures:
+        line += f"; {plural(file_failures, 'file')} could not be read or imported"
+    return line + "."
+
+
+def _unchecked(run: PathRun, rows: Sequence[ClassCoverage]) -> str | None:
+    """Why exit 2: module classes were found and none of them could be checked."""
+    if not rows or any(r.category != NOT_CHECKED for r in rows):
+        return None
+    reasons = list(dict.fromkeys(r.reason for r in rows if r.reason))
+    why = f": {reasons[0]}" if reasons else ""
+    return (
+        f"none of the {plural(len(rows), 'module class', 'module classes')} under {', '.join(run.paths)} "
+        f"could be checked{why}"
+    )
