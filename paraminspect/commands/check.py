@@ -41,6 +41,7 @@ class CheckOptions:
     timeout: Optional[float] = None
     no_cache: bool = False
     strict: bool = False
+    show_settings: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,26 @@ def run_check(options: CheckOptions, invocation: Any) -> int:
     child processes, --fix/--diff, and the report."""
     from paraminspect.commands.cached import maybe_cached
 
+    if options.show_settings:
+        return show_settings()
     use_cache = not (options.no_cache or options.run or options.fix or options.diff)
     return maybe_cached(
         list(options.models), use_cache, options.output_file, invocation, lambda: _check(options, invocation)
     )
+
+
+def show_settings() -> int:
+    """`check --show-settings`: which configuration file applies here, and what it sets."""
+    import sys
+
+    from paraminspect.cache import cache_folder, secret_path
+    from paraminspect.config import project_root, settings_lines
+    from paraminspect.render.safe import printable
+
+    lines = settings_lines()
+    lines.append(f"result cache: {cache_folder(project_root())} (its key: {secret_path()})")
+    sys.stdout.write("".join(printable(line) + "\n" for line in lines))
+    return 0
 
 
 def _check(options: CheckOptions, invocation: Any) -> int:

@@ -38,6 +38,8 @@ class LoadedModel:
     # What a checkpoint's format records beside its tensors (a GGUF file's metadata, a DCP
     # checkpoint's chunks): a plain frozen dataclass with `facts()` and `as_dict()`, or None.
     checkpoint_info: Any = None
+    # Why the checkpoint format's own library refuses to load the file (Listing.refused).
+    refused: str | None = None
 
 
 def a_noun(noun: str) -> str:
