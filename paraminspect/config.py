@@ -245,4 +245,3 @@ def settings_lines(start: Path | None = None) -> list[str]:
             value = list(value)
         lines.append(f"  {name} = {value!r}")
     return lines
-

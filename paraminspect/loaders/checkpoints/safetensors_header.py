@@ -88,9 +88,7 @@ def refusal(header: dict[str, Any], tensors: list[tuple[str, int, int]], data_si
     from its first byte to its last, each starting where the one before ends (no overlap, no
     gap, nothing after the last). None when it loads."""
     metadata = header.get("__metadata__")
-    if metadata is not None and not (
-        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
-    ):
+    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         return f"its __metadata__ is not a map of strings to strings ({_short(metadata, 60)})"
     end = 0
     for name, first, last in sorted(tensors, key=lambda t: (t[1], t[2])):
