@@ -219,7 +219,7 @@ class _Task:
         self.absent: set[str] = set()
         self.folders: dict[str, Fingerprint] = {}
         self.env: dict[str, str | None] = {}
-        self.lookups: list[tuple[str, tuple[str, ...] | None]] = []
+        self.lookups: dict[tuple[str, tuple[str, ...] | None], None] = {}  # (name, where), in order
         self.unstable: str | None = None  # why the run cannot be cached, if it cannot
 
 
@@ -332,7 +332,7 @@ class _ImportLookups:
         task = _task
         if task is not None:
             where = tuple(str(p) for p in path) if path is not None else None
-            task.lookups.append((name, where))
+            task.lookups[(name, where)] = None
         return None
 
 
@@ -420,7 +420,7 @@ def _import_candidates(name: str, folder: str) -> list[str]:
     return [base, *(base + suffix for suffix in suffixes)]
 
 
-def _searched(lookups: list[tuple[str, tuple[str, ...] | None]]) -> tuple[set[str], set[str]]:
+def _searched(lookups: Iterable[tuple[str, tuple[str, ...] | None]]) -> tuple[set[str], set[str]]:
     """For the modules looked for and not found: the paths that would have made them found
     (absent then: a module created since is seen), and the folders to watch as a whole (zip
     archives, and site-packages, where an installed package may add an import hook)."""

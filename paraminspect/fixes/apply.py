@@ -86,7 +86,8 @@ class _Session:
         self.left: dict[Path, str] = {}  # path -> its display: edited by someone else
 
     def _put(self, fp: FilePlan, data: bytes) -> None:
-        from paraminspect.atomic import FileChanged
+        from paraminspect.atomic import FileChanged, describe
+        from paraminspect.errors import UsageError
 
         if fp.path in self.left or data == self.written[fp.path]:
             return
@@ -95,6 +96,8 @@ class _Session:
         except FileChanged:
             self.left[fp.path] = fp.display
             return
+        except OSError as exc:  # a full disk: the file still holds what it held
+            raise UsageError(f"cannot write {fp.display}: {describe(exc)}; every file is left as it was") from None
         self.written[fp.path] = data
 
     def write(self) -> None:
@@ -110,7 +113,10 @@ class _Session:
 
     def restore(self) -> None:
         for fp in self.plan.files:
-            self._put(fp, self.originals[fp.path].raw)
+            try:
+                self._put(fp, self.originals[fp.path].raw)
+            except Exception:  # the others are still restored; this one was never half-written
+                continue
 
     def verdict(self, request: FixRequest, results: Sequence[Any]) -> str:
         """ "" when the fix worked in `results`, else why it is reverted."""
