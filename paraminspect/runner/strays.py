@@ -156,34 +156,37 @@ def marked(token: str) -> set[int]:
     return found
 
 
-def end_marked(keep: Iterable[int] = ()) -> int:
+def end_marked(keep: Iterable[int] = (), rounds: int = 5) -> int:
     """Kill every process carrying this command's marker except this one and `keep`; reap
-    those that are our children. How many were ended."""
+    those that are our children (when `rounds` > 1). How many were ended."""
     token = own_marker()
     if token is None:
         return 0
     keep = {*keep, os.getpid()}
     ended = 0
-    for _ in range(5):  # a killed process may have forked meanwhile
+    for _ in range(rounds):  # a killed process may have forked meanwhile
         strays = marked(token) - keep
         if not strays:
             break
         for pid in strays:
             _kill(pid)
-        ours = children()
-        for pid in strays & ours:
-            _reap(pid)
         ended += len(strays)
+        if rounds == 1:
+            break
+        for pid in strays & children():
+            _reap(pid)
         time.sleep(0.01)
     return ended
 
 
 def end_everything() -> None:
-    """At the command's end: every process it started is ended, the runner's fork server and
-    resource tracker included (they would otherwise wait for their pipes to close)."""
-    if own_marker() is None:
+    """At the command's end, when it ran models (runner.parent ended what each left behind):
+    the runner's fork server and resource tracker, and anything still carrying the marker,
+    are killed, without waiting for them (the process is about to exit; tearing down the
+    fork server's copy of torch would only delay that). A command that ran no model (an
+    answer from the cache) started nothing to end but the spare, which the CLI discards."""
+    if _subreaper is None or own_marker() is None:
         return
-    end_marked()
-    end_orphans(())
     for pid in helpers():
         _kill(pid)
+    end_marked(rounds=1)
