@@ -13,6 +13,9 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with SIGINT ignored: Ctrl-C still works
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        from paraminspect.runner import strays
+
+        strays.mark()  # everything this command starts carries it, to be ended with it
         from paraminspect.commands.startup import MODEL_PROCESS_PRELOAD, wants_spare
 
         if wants_spare(sys.argv[1:]):  # a model process importing torch while the CLI starts

@@ -2,39 +2,49 @@
 
 A run is cached under a key of everything its result depends on that the parent knows before
 it starts (paraminspect's own code and the model libraries' versions, the command line, the
-configuration file's bytes, the terminal's width and colour, the environment variables that
-change behaviour) and is valid while every source file the build imported is unchanged (path,
-size, mtime; plus a content hash when the file was modified so close to the run that its mtime
-cannot be trusted to change again, as git does for "racily clean" files).
+configuration files' bytes, the inputs `[tool.paraminspect]` declares, the terminal's width
+and colour, the environment variables that change behaviour), and is valid while everything
+the run read is as it was when it was read (paraminspect.reads: files, folders, files that did
+not exist, environment variables).
 
-Entries are JSON, never pickles: a corrupt, truncated or foreign entry is ignored, never
-trusted. Writes are atomic (a temporary file renamed into place), so concurrent runs never
-read half an entry. Imports nothing heavier than the standard library.
+An entry is trusted only when:
+- it is a regular file of at most MAX_ENTRY_BYTES, opened without following a link and
+  without blocking (a FIFO or a link to /dev/zero is a miss, never a hang);
+- its keyed hash (HMAC-SHA256 with a per-user secret kept outside the project, see
+  `secret()`) matches: an entry planted in a repository's `.paraminspect_cache` (or edited by
+  anyone who cannot read that secret) is a miss;
+- it is JSON of the expected shape, written for this very key, with at least one watched
+  file, and everything it watched is unchanged.
+Folders and files of the cache that are symbolic links are refused (`unsafe()`): nothing is
+read through them or written through them. Writes are atomic (paraminspect.atomic).
+Standard library only.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import hmac
 import json
 import os
+import stat
 import sys
-import sysconfig
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from paraminspect.atomic import read_bytes, write_bytes
+from paraminspect.reads import VERSIONED, file_fingerprint, file_unchanged, folder_unchanged
+from paraminspect.reads import imported_sources as imported_sources  # re-exported for callers
 
 CACHE_DIR_ENV = "PARAMINSPECT_CACHE_DIR"
 FOLDER_NAME = ".paraminspect_cache"
-ENTRY_FORMAT = 1
-# Libraries whose version is in the key: their own files need no fingerprint.
-VERSIONED = ("torch", "timm", "transformers", "safetensors", "torchvision", "numpy")
-# A file modified less than this long before the entry was written is hashed too: a later edit
-# within the filesystem's timestamp granularity could leave size and mtime unchanged.
-RACY_SECONDS = 2.0
+ENTRY_FORMAT = 2
+ENTRY_FOLDER = f"v{ENTRY_FORMAT}"
+MAX_ENTRY_BYTES = 64 * 1024**2
+SECRET_NAME = "cache-key"
 # Environment variables that change what a run prints or builds.
 ENV_KEYS = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "TERM", "HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "PYTHONPATH")
 
@@ -48,6 +58,14 @@ class CachedRun:
     stderr: str
     exit_code: int
     output_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A trusted entry: the run, and the files it read (which `-o` may not overwrite)."""
+
+    run: CachedRun
+    files: tuple[str, ...]
 
 
 def library_versions() -> dict[str, str | None]:
@@ -91,111 +109,167 @@ def request_key(parts: Mapping[str, Any]) -> str:
 
 
 def file_digest(path: str) -> str | None:
+    from paraminspect.reads import file_digest as digest
+
+    return digest(path)
+
+
+def declared_inputs(root: Path | None, files: Sequence[str], env: Sequence[str]) -> dict[str, Any]:
+    """The inputs `[tool.paraminspect]` declares (`cache-files` globs relative to `root`,
+    `cache-env` names): every matching file's digest and every variable's value, for the key."""
+    import glob
+
+    base = str(root or Path.cwd())
+    found: dict[str, str | None] = {}
+    for pattern in files:
+        for path in sorted(glob.glob(os.path.join(base, pattern), recursive=True)):
+            if os.path.isfile(path):
+                found[os.path.relpath(path, base)] = file_digest(path)
+    return {"patterns": list(files), "files": found, "env": {name: os.environ.get(name) for name in env}}
+
+
+# --- the secret of the keyed hash ------------------------------------------------------------
+
+
+def secret_path() -> Path:
+    """Where the per-user secret lives: `$XDG_CACHE_HOME/paraminspect/cache-key` (default
+    `~/.cache/...`), never inside a project, so that a repository cannot ship it."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "paraminspect" / SECRET_NAME
+
+
+_secret: dict[str, bytes | None] = {}
+
+
+def secret() -> bytes | None:
+    """The per-user secret (32 random bytes, created on first use, mode 0600, owned by this
+    user); None when it cannot be had safely: then nothing is cached."""
+    path = str(secret_path())
+    if path not in _secret:
+        _secret[path] = _read_secret(path) or _create_secret(path)
+    return _secret[path]
+
+
+def _read_secret(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
-
-
-def _excluded_roots() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    roots = {paths["stdlib"], paths["platstdlib"]}
-    for name in VERSIONED:
-        module = sys.modules.get(name)
-        for folder in getattr(module, "__path__", None) or ():
-            roots.add(folder)
-    real = {os.path.realpath(r) for r in roots if r}
-    return tuple(os.path.join(r, "") for r in {*roots, *real} if r)
-
-
-# Per set of excluded roots: a module's __file__ -> its real path when it is a watched
-# source, else None. A worker process checks one model after another with the same ~2,700
-# modules imported: resolving each again (realpath, isfile) cost ~5 ms a model.
-_decided: dict[tuple[str, ...], dict[str, str | None]] = {}
-
-
-def _watched_file(path: str, excluded: tuple[str, ...]) -> str | None:
-    if path.startswith(excluded):
-        return None  # most files: decided without resolving links
-    real = os.path.realpath(path)
-    return real if not real.startswith(excluded) and os.path.isfile(real) else None
-
-
-def imported_sources(modules: Iterable[Any] | None = None) -> list[str]:
-    """The source files of the imported modules whose changes the key does not cover: not the
-    standard library, not the versioned libraries. Called where the model was built."""
-    versioned = tuple(id(sys.modules.get(name)) for name in VERSIONED)
-    excluded = _excluded_roots_for(versioned)
-    decided = _decided.setdefault(excluded, {})
-    files: set[str] = set()
-    for module in list(modules if modules is not None else sys.modules.values()):
-        # A plain module: a dict lookup, not getattr's miss for every built-in module; a lazy
-        # module or a stand-in may compute its __file__.
-        plain = type(module) is ModuleType
-        path = module.__dict__.get("__file__") if plain else getattr(module, "__file__", None)
-        if not isinstance(path, str) or not path:
-            continue
-        try:
-            real = decided[path]
-        except KeyError:
-            real = decided[path] = _watched_file(path, excluded)
-        if real is not None:
-            files.add(real)
-    return sorted(files)
-
-
-_roots: dict[tuple[int, ...], tuple[str, ...]] = {}
-
-
-def _excluded_roots_for(versioned: tuple[int, ...]) -> tuple[str, ...]:
-    """_excluded_roots(), computed again only when a versioned library was imported since."""
     try:
-        return _roots[versioned]
-    except KeyError:
-        roots = _roots[versioned] = _excluded_roots()
-        return roots
+        st = os.fstat(fd)
+        owner = getattr(os, "geteuid", lambda: st.st_uid)()
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != owner or st.st_mode & 0o077 or st.st_size != 64:
+            return None
+        return bytes.fromhex(os.read(fd, 64).decode("ascii"))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
-def fingerprint(paths: Sequence[str], written_at: float) -> list[list[Any]]:
-    """[path, size, mtime_ns, sha256 or None] per file; the hash only where mtime is racy."""
-    out: list[list[Any]] = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue  # a file gone since the import cannot be watched; a later run misses anyway
-        racy = st.st_mtime >= written_at - RACY_SECONDS
-        out.append([path, st.st_size, st.st_mtime_ns, file_digest(path) if racy else None])
-    return out
-
-
-def _unchanged(entry: list[Any]) -> bool:
-    path, size, mtime_ns, digest = entry
+def _create_secret(path: str) -> bytes | None:
+    folder = os.path.dirname(path)
     try:
-        st = os.stat(path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError:
-        return False
-    if st.st_size != size or st.st_mtime_ns != mtime_ns:
-        return False
-    return digest is None or file_digest(path) == digest
+        return _read_secret(path)  # another run made it first, or none can be made
+    try:
+        os.write(fd, os.urandom(32).hex().encode("ascii"))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return _read_secret(path)
 
 
-def _valid_fingerprint(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(e, list)
-        and len(e) == 4
-        and isinstance(e[0], str)
-        and isinstance(e[1], int)
-        and isinstance(e[2], int)
-        and (e[3] is None or isinstance(e[3], str))
-        for e in value
+def _mac(key: bytes, body: Mapping[str, Any]) -> str:
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return hmac.new(key, blob, hashlib.sha256).hexdigest()
+
+
+# --- what a run read, merged and checked -------------------------------------------------------
+
+
+def reads_of_files(paths: Iterable[str]) -> dict[str, Any]:
+    """A `reads` record of plain files, fingerprinted now (the Python API, tests)."""
+    files = []
+    for path in sorted(set(paths)):
+        fingerprint = file_fingerprint(path)
+        if fingerprint is not None:
+            files.append([path, *fingerprint])
+    return {"files": files, "folders": [], "absent": [], "env": []}
+
+
+def merge_reads(records: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+    """One `reads` record for the runs of several models; None when one of them cannot be
+    cached, or when two saw one input differently (it changed between them)."""
+    if not records or any(r is None or r.get("unstable") for r in records):
+        return None
+    merged: dict[str, dict[str, Any]] = {"files": {}, "folders": {}, "env": {}}
+    absent: set[str] = set()
+    for record in records:
+        assert record is not None
+        for part in ("files", "folders", "env"):
+            for name, *value in record.get(part, ()):
+                seen = merged[part].setdefault(name, value)
+                if part == "files" and seen[:2] == value[:2]:
+                    merged[part][name] = seen if seen[2] is not None else value  # keep a digest
+                elif seen != value:
+                    return None
+        absent.update(record.get("absent", ()))
+    if absent & set(merged["files"]):
+        return None  # absent for one model, read by another: created meanwhile
+    return {
+        "files": sorted([k, *v] for k, v in merged["files"].items()),
+        "folders": sorted([k, *v] for k, v in merged["folders"].items()),
+        "absent": sorted(absent),
+        "env": sorted([k, *v] for k, v in merged["env"].items()),
+    }
+
+
+def _valid_reads(reads: Any) -> bool:
+    if not isinstance(reads, dict):
+        return False
+    files, folders, absent, env = (reads.get(k) for k in ("files", "folders", "absent", "env"))
+    if not all(isinstance(part, list) for part in (files, folders, absent, env)):
+        return False
+    return (
+        all(
+            isinstance(f, list)
+            and len(f) == 4
+            and isinstance(f[0], str)
+            and type(f[1]) is int
+            and type(f[2]) is int
+            and (f[3] is None or isinstance(f[3], str))
+            for f in files
+        )
+        and all(isinstance(f, list) and len(f) >= 2 and all(isinstance(x, str) for x in f[:2]) for f in folders)
+        and all(isinstance(a, str) for a in absent)
+        and all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and (e[1] is None or isinstance(e[1], str))
+            for e in env
+        )
     )
 
 
+def unchanged(reads: Mapping[str, Any]) -> bool:
+    """Whether everything a run read is as it was (the cheap checks first)."""
+    if any(os.environ.get(name) != value for name, value in reads["env"]):
+        return False
+    if any(os.path.lexists(path) for path in reads["absent"]):
+        return False
+    if not all(folder_unchanged(path, fingerprint) for path, *fingerprint in reads["folders"]):
+        return False
+    return all(file_unchanged(path, fingerprint) for path, *fingerprint in reads["files"])
+
+
+# --- the folder of entries -----------------------------------------------------------------------
+
+
 def cache_folder(project_root: Path | None) -> Path:
-    """PARAMINSPECT_CACHE_DIR, else `.paraminspect_cache/` beside the pyproject.toml, else in
-    the working directory."""
+    """PARAMINSPECT_CACHE_DIR, else `.paraminspect_cache/` at the project root (see
+    config.project_root), else in the working directory."""
     override = os.environ.get(CACHE_DIR_ENV)
     if override:
         return Path(override).expanduser()
@@ -209,34 +283,57 @@ class ResultCache:
         self.folder = folder
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"v{ENTRY_FORMAT}" / f"{key}.json"
+        return self.folder / ENTRY_FOLDER / f"{key}.json"
 
-    def lookup(self, key: str) -> CachedRun | None:
-        """The entry for `key` if it is well-formed, was written for this key, and every file
+    def unsafe(self) -> str | None:
+        """Why the cache folder must not be used (a path of it is a symbolic link), or None."""
+        for path in (self.folder, self.folder / ".gitignore", self.folder / ENTRY_FOLDER):
+            try:
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    return f"{path} is a symbolic link: the result cache is not used"
+            except OSError:
+                continue
+        return None
+
+    def lookup(self, key: str) -> Hit | None:
+        """The entry for `key` if it can be trusted (see the module docstring) and everything
         it watched is unchanged; anything else is a miss."""
+        secret_key = secret()
+        if secret_key is None or self.unsafe() is not None:
+            return None
         try:
-            raw = self._path(key).read_text(encoding="utf-8")
-            entry = json.loads(raw)
+            raw = read_bytes(self._path(key), MAX_ENTRY_BYTES, follow_symlinks=False)
+            entry = json.loads(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or entry.get("format") != ENTRY_FORMAT:
             return None
-        run, watched = entry.get("run"), entry.get("watched")
-        if not isinstance(run, dict) or not _valid_fingerprint(watched):
+        mac = entry.pop("mac", None)
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(secret_key, entry)):
+            return None
+        run, reads = entry.get("run"), entry.get("reads")
+        if not isinstance(run, dict) or not _valid_reads(reads) or not reads["files"]:
             return None
         stdout, stderr, code, out_file = (run.get(k) for k in ("stdout", "stderr", "exit_code", "output_file"))
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int):
             return None
         if out_file is not None and not isinstance(out_file, str):
             return None
-        if not all(_unchanged(e) for e in watched):
+        if not unchanged(reads):
             return None
-        return CachedRun(stdout, stderr, code, out_file)
+        files = tuple(f[0] for f in reads["files"])
+        return Hit(CachedRun(stdout, stderr, code, out_file), files)
 
-    def store(self, key: str, run: CachedRun, sources: Sequence[str]) -> None:
-        """Write the entry atomically; a cache that cannot be written is silently skipped
-        (a read-only checkout must still be checkable)."""
-        entry = {
+    def store(self, key: str, run: CachedRun, reads: Mapping[str, Any] | Sequence[str]) -> bool:
+        """Write the entry atomically; whether it was written. Nothing is written without a
+        watched file, without the secret, or through a symbolic link; a cache that cannot be
+        written is skipped (a read-only checkout must still be checkable)."""
+        if not isinstance(reads, Mapping):
+            reads = reads_of_files(reads)
+        secret_key = secret()
+        if secret_key is None or not reads.get("files") or self.unsafe() is not None:
+            return False
+        body = {
             "format": ENTRY_FORMAT,
             "key": key,
             "run": {
@@ -245,37 +342,31 @@ class ResultCache:
                 "exit_code": run.exit_code,
                 "output_file": run.output_file,
             },
-            "watched": fingerprint(sources, time.time()),
+            "reads": {k: reads.get(k, []) for k in ("files", "folders", "absent", "env")},
         }
-        path = self._path(key)
+        data = json.dumps({**body, "mac": _mac(secret_key, body)}).encode("utf-8", "surrogatepass")
+        if len(data) > MAX_ENTRY_BYTES:
+            return False
         try:
             self._prepare()
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(entry), encoding="utf-8")
-            os.replace(tmp, path)
+            write_bytes(self._path(key), data, follow_symlinks=False)
         except OSError:
-            return
+            return False
+        return True
 
     def _prepare(self) -> None:
-        (self.folder / f"v{ENTRY_FORMAT}").mkdir(parents=True, exist_ok=True)
+        for folder in (self.folder, self.folder / ENTRY_FOLDER):
+            try:
+                os.mkdir(folder, 0o777)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):  # a link, a file: never followed
+                    raise OSError(errno.ENOTDIR, f"{folder} is not a folder") from None
         ignore = self.folder / ".gitignore"
-        if not ignore.exists():  # like .pytest_cache and .ruff_cache: never committed
-            ignore.write_text("# Created by paraminspect automatically.\n*\n", encoding="utf-8")
+        if not os.path.lexists(ignore):  # like .pytest_cache and .ruff_cache: never committed
+            write_bytes(ignore, b"# Created by paraminspect automatically.\n*\n", follow_symlinks=False)
 
 
-class _Recorder:
-    """A text stream that writes through to `stream` and keeps what was written."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding...
-        return getattr(self._stream, name)
+# --- the key's other parts ---------------------------------------------------------------------
 
 
 def project_files(start: Path | None = None) -> dict[str, str | None]:
@@ -300,53 +391,10 @@ def terminal_parts() -> dict[str, Any]:
     return parts
 
 
-def cached_run(folder: Path, parts: Mapping[str, Any], output_file: Path | None, run: Any, watch: Any) -> int:
-    """Replay the cached run for `parts` (stdout, stderr, the -o file, the exit code), or call
-    `run()` while recording what it prints, inside `watch()` (a context manager that yields
-    the set of source files the run's child processes imported), and store it. Only runs
-    that ended with 0 or 1 are stored: an error may depend on a file that does not exist yet."""
-    cache = ResultCache(folder)
-    key = request_key({**parts, "cwd": os.getcwd(), "project": project_files(), "terminal": terminal_parts()})
-    hit = cache.lookup(key)
-    if hit is not None and (hit.output_file is None) == (output_file is None):
-        if output_file is not None:
-            try:
-                Path(output_file).write_text(hit.output_file or "", encoding="utf-8")
-            except OSError:
-                hit = None
-        if hit is not None:
-            sys.stdout.write(hit.stdout)
-            sys.stderr.write(hit.stderr)
-            return hit.exit_code
-    out, err = _Recorder(sys.stdout), _Recorder(sys.stderr)
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
-    try:
-        with watch() as sources:
-            code = run()
-    finally:
-        sys.stdout, sys.stderr = saved
-    if code in (0, 1) and sources:
-        written = None
-        if output_file is not None:
-            try:
-                written = Path(output_file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return code
-        cache.store(key, CachedRun("".join(out.parts), "".join(err.parts), code, written), sorted(sources))
-    return code
-
-
-def project_root(start: Path | None = None) -> Path | None:
-    """The nearest folder at or above `start` that holds a pyproject.toml."""
-    here = (start or Path.cwd()).resolve()
-    return next((f for f in (here, *here.parents) if (f / "pyproject.toml").is_file()), None)
-
-
 def cacheable(specs: Sequence[str], root: Path | None = None) -> bool:
-    """Models whose result depends only on the key and on imported source files: factories,
-    timm and transformers names. Checkpoint files, Hugging Face folders and caches, and
-    folders to discover read files that are not imported modules, so they are not cached."""
+    """Models whose result depends only on the key and on what the run read: factories, timm
+    and transformers names. Checkpoint files, Hugging Face folders and caches, and folders to
+    discover read files that are not imported modules, so they are not cached."""
     from paraminspect.forms import parse_spec
 
     for spec in specs:

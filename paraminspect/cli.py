@@ -280,6 +280,9 @@ def check(
     force_exclude: bool = typer.Option(
         False, "--force-exclude", help="check PATH: the skip rules (tests/, exclude) apply to the paths named too."
     ),
+    show_settings: bool = typer.Option(
+        False, "--show-settings", help="Print the project root, the configuration file used and its settings; exit."
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
@@ -316,6 +319,7 @@ def check(
         strict=strict,
         static=static,
         force_exclude=force_exclude,
+        show_settings=show_settings,
     )
     return run_check(options, _invocation(ctx))
 
@@ -371,6 +375,7 @@ def diff(
         "--weights",
         help=f"RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or {HF_PREFIX}ORG/NAME).",
     ),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""
@@ -390,6 +395,7 @@ def diff(
         trust_pickle=trust_pickle,
         trust_remote_code=trust_remote_code,
         weights=weights,
+        timeout=timeout,
     )
     return run_diff(options, _invocation(ctx))
 
@@ -502,6 +508,9 @@ def entry() -> NoReturn:
     spare = sys.modules.get("paraminspect.runner.spare")  # started by paraminspect.__main__
     if spare is not None:
         spare.discard()  # a model process the command did not need
+    strays = sys.modules.get("paraminspect.runner.strays")  # marked by paraminspect.__main__
+    if strays is not None:
+        strays.end_everything()  # the fork server, its resource tracker, anything a model left
     if _fast_exit_allowed():
         os._exit(code)
     sys.exit(code)

@@ -1,7 +1,9 @@
 """`[tool.paraminspect]` in pyproject.toml.
 
-The nearest pyproject.toml that has a `[tool.paraminspect]` table, walking up from the
-working directory (as ruff does with `[tool.ruff]`), is used. Validation is strict: an
+The project root is the nearest folder, from the working directory up, that holds a
+pyproject.toml or a `.git` (a checkout's root): its pyproject.toml's `[tool.paraminspect]`
+table is the configuration, and nothing above the root is read (a parent folder's
+pyproject.toml, such as one in a CI runner's home, never applies). Validation is strict: an
 unknown key, a wrong type or an unknown rule code is a UsageError naming the file.
 """
 
@@ -24,7 +26,7 @@ else:  # pragma: no cover - Python 3.10
 FAIL_ON = ("error", "warning", "info")
 KEYS = (
     "models", "select", "ignore", "fail-on", "per-model-ignores", "allow", "fix-persistent", "timeout",
-    "exclude", "args",
+    "exclude", "args", "cache-files", "cache-env",
 )  # fmt: skip
 
 
@@ -42,6 +44,10 @@ class Config:
     exclude: tuple[str, ...] = ()  # path globs that `check PATH` skips
     # MODEL spec (glob) -> keyword arguments, or a Python call snippet (a string; see paraminspect/static/args)
     args: dict[str, dict[str, Any] | str] = field(default_factory=dict)
+    # Inputs the result cache cannot see by itself: globs of files (relative to the
+    # pyproject.toml's folder) and environment variables the models' code reads.
+    cache_files: tuple[str, ...] = ()
+    cache_env: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path | None:
@@ -70,28 +76,37 @@ class Config:
         return {}
 
 
-def find_pyproject(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """The nearest pyproject.toml at or above `start` with a [tool.paraminspect] table, and
-    that table."""
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above `start` (default: the working directory) that holds a
+    pyproject.toml or a `.git`; None when there is none."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if not candidate.is_file():
-            continue
-        try:
-            with open(candidate, "rb") as fh:
-                doc = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{candidate}: invalid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{candidate}: invalid TOML: not UTF-8 (byte {exc.start})") from None
-        except RecursionError:
-            raise UsageError(f"{candidate}: invalid TOML: nested too deep") from None
-        except OSError as exc:
-            raise UsageError(f"{candidate}: cannot read: {exc.strerror}") from None
-        tool = doc.get("tool")
-        if isinstance(tool, dict) and "paraminspect" in tool:
-            return candidate, tool["paraminspect"]
+        if (folder / "pyproject.toml").is_file() or os.path.lexists(folder / ".git"):
+            return folder
+    return None
+
+
+def find_pyproject(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The project root's pyproject.toml (see project_root) and its [tool.paraminspect] table;
+    None when the root has no such file or table."""
+    root = project_root(start)
+    candidate = root / "pyproject.toml" if root is not None else None
+    if candidate is None or not candidate.is_file():
+        return None
+    try:
+        with open(candidate, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{candidate}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{candidate}: invalid TOML: not UTF-8 (byte {exc.start})") from None
+    except RecursionError:
+        raise UsageError(f"{candidate}: invalid TOML: nested too deep") from None
+    except OSError as exc:
+        raise UsageError(f"{candidate}: cannot read: {exc.strerror}") from None
+    tool = doc.get("tool")
+    if isinstance(tool, dict) and "paraminspect" in tool:
+        return candidate, tool["paraminspect"]
     return None
 
 
@@ -189,6 +204,8 @@ def parse_table(path: Path, table: Any) -> Config:
         timeout=timeout,
         exclude=_strings(path, "exclude", table.get("exclude", [])),
         args=args,
+        cache_files=_strings(path, "cache-files", table.get("cache-files", [])),
+        cache_env=_strings(path, "cache-env", table.get("cache-env", [])),
     )
 
 
@@ -209,3 +226,22 @@ def resolve_model_path(spec: str, root: Path | None) -> str:
     if root is None or target is None or not is_file_spec(target[0]) or os.path.isabs(target[0]):
         return spec
     return f"{root / target[0]}:{target[1]}"
+
+
+def settings_lines(start: Path | None = None) -> list[str]:
+    """What `check --show-settings` prints: the project root, the configuration file used (or
+    why none is), and every setting it makes (the defaults where it makes none)."""
+    root = project_root(start)
+    config = load_config(start)
+    lines = [f"project root: {root if root is not None else '(none: no pyproject.toml or .git above here)'}"]
+    if config.path is None:
+        where = f"{root / 'pyproject.toml'} has no [tool.paraminspect] table" if root is not None else "none"
+        lines.append(f"configuration: (none) - {where}" if root is not None else "configuration: (none)")
+    else:
+        lines.append(f"configuration: {config.path} [tool.paraminspect]")
+    for name in KEYS:
+        value = getattr(config, name.replace("-", "_"))
+        if isinstance(value, tuple):
+            value = list(value)
+        lines.append(f"  {name} = {value!r}")
+    return lines

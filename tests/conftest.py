@@ -21,6 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Each test still gets an empty cache of its own (_own_result_cache, below).
 _SESSION_CACHE = tempfile.mkdtemp(prefix="paraminspect-test-cache-")
 os.environ["PARAMINSPECT_CACHE_DIR"] = _SESSION_CACHE
+# The result cache's per-user secret (paraminspect.cache.secret_path) for the session: never
+# the user's own ~/.cache/paraminspect/cache-key.
+os.environ["XDG_CACHE_HOME"] = os.path.join(_SESSION_CACHE, "xdg-cache")
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 # Hugging Face's home for the session (before transformers is imported here or in the fork
 # server, which read it once): remote code copied by --trust-remote-code runs, or anything

@@ -12,6 +12,7 @@ import pytest
 
 from paraminspect.cache import (
     CACHE_DIR_ENV,
+    ENTRY_FOLDER,
     FOLDER_NAME,
     CachedRun,
     ResultCache,
@@ -34,7 +35,8 @@ def test_hit_returns_what_was_stored(tmp_path: Path) -> None:
     src = _source(tmp_path)
     key = request_key({"argv": ["check", "m.py:build"]})
     cache.store(key, RUN, [str(src)])
-    assert cache.lookup(key) == RUN
+    hit = cache.lookup(key)
+    assert hit is not None and hit.run == RUN and hit.files == (str(src),)
     assert (tmp_path / "c" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
@@ -49,7 +51,7 @@ def test_edit_of_a_watched_file_is_a_miss(tmp_path: Path) -> None:
     old = time.time() - 3600
     os.utime(src, (old, old))  # not racy: size + mtime decide
     cache.store("k", RUN, [str(src)])
-    assert cache.lookup("k") == RUN
+    assert cache.lookup("k") is not None
     src.write_text("x = 22\n")
     assert cache.lookup("k") is None
 
@@ -80,18 +82,18 @@ def test_deleted_watched_file_is_a_miss(tmp_path: Path) -> None:
         "{",
         "[]",
         "\xff",
-        '{"format": 1, "key": "other", "run": {}, "watched": []}',
-        '{"format": 1, "key": "k", "run": {"stdout": 1, "stderr": "", "exit_code": 0}, "watched": []}',
-        '{"format": 1, "key": "k", "run": {"stdout": "", "stderr": "", "exit_code": true}, "watched": []}',
-        '{"format": 1, "key": "k", "run": {"stdout": "", "stderr": "", "exit_code": 0}, "watched": [["a", 1]]}',
-        '{"format": 9, "key": "k", "run": {"stdout": "", "stderr": "", "exit_code": 0}, "watched": []}',
+        '{"format": 2, "key": "other", "run": {}, "reads": {}}',
+        '{"format": 2, "key": "k", "run": {"stdout": 1, "stderr": "", "exit_code": 0}, "reads": {}}',
+        '{"format": 2, "key": "k", "run": {"stdout": "", "stderr": "", "exit_code": true}, "reads": {}}',
+        '{"format": 9, "key": "k", "run": {"stdout": "", "stderr": "", "exit_code": 0}, "reads": {}}',
         "[" * 100_000,
     ],
 )
 def test_corrupt_or_foreign_entries_are_misses(tmp_path: Path, content: str) -> None:
     cache = ResultCache(tmp_path / "c")
-    cache.store("k", RUN, [])
-    entry = tmp_path / "c" / "v1" / "k.json"
+    src = _source(tmp_path)
+    assert cache.store("k", RUN, [str(src)])
+    entry = tmp_path / "c" / ENTRY_FOLDER / "k.json"
     entry.write_text(content, encoding="utf-8", errors="surrogateescape")
     assert cache.lookup("k") is None
 
@@ -100,7 +102,7 @@ def test_unwritable_cache_folder_is_skipped(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     cache = ResultCache(blocker / "c")
-    cache.store("k", RUN, [])  # no exception
+    assert not cache.store("k", RUN, [str(_source(tmp_path))])  # no exception
     assert cache.lookup("k") is None
 
 
@@ -149,6 +151,6 @@ def test_imported_sources_see_modules_imported_since_the_last_call(tmp_path: Pat
 
 def test_entries_are_json(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "c")
-    cache.store("k", RUN, [])
-    entry = json.loads((tmp_path / "c" / "v1" / "k.json").read_text())
+    cache.store("k", RUN, [str(_source(tmp_path))])
+    entry = json.loads((tmp_path / "c" / ENTRY_FOLDER / "k.json").read_text())
     assert entry["run"]["exit_code"] == 1 and entry["key"] == "k"

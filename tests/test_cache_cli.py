@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_process
 
+from paraminspect.cache import ENTRY_FOLDER
+
 FACTORY = """
 import torch
 from torch import nn
@@ -116,8 +118,8 @@ def test_corrupt_entries_are_ignored(here, tmp_path: Path) -> None:
     _project(tmp_path)
     cache = Path(os.environ["PARAMINSPECT_CACHE_DIR"])
     assert here("check", "model.py:build").code == 0
-    for entry in (cache / "v1").glob("*.json"):
-        entry.write_text('{"format": 1, "key": "' + entry.stem + '", "run": {"stdout": "forged", "exit_code": 0}}')
+    for entry in (cache / ENTRY_FOLDER).glob("*.json"):
+        entry.write_text('{"format": 2, "key": "' + entry.stem + '", "run": {"stdout": "forged", "exit_code": 0}}')
     again = here("check", "model.py:build")
     assert again.code == 0 and "forged" not in again.out
     assert _builds(tmp_path) == 2
@@ -135,7 +137,7 @@ def test_cache_folder_sits_beside_the_pyproject_with_its_own_gitignore(
     result = here("check", "../model.py:build")
     assert result.code == 0, result.err
     assert (tmp_path / ".paraminspect_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
-    assert list((tmp_path / ".paraminspect_cache" / "v1").glob("*.json"))  # the run was stored there
+    assert list((tmp_path / ".paraminspect_cache" / ENTRY_FOLDER).glob("*.json"))  # the run was stored there
 
 
 def test_failures_are_not_cached(here, tmp_path: Path) -> None:

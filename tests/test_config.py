@@ -39,12 +39,15 @@ def test_valid_table_is_parsed(tmp_path):
     assert config.ignores_for("timm:resnet50") == []
 
 
-def test_nearest_pyproject_with_the_table_wins(tmp_path):
+def test_the_nearest_pyproject_is_the_project_root(tmp_path):
+    """Issue 27.8: the nearest pyproject.toml is the project's, with or without the table: a
+    parent folder's configuration never applies."""
     outer = _project(tmp_path, 'fail-on = "info"\n', model_file=None)
     inner = outer / "pkg"
     inner.mkdir()
-    (inner / "pyproject.toml").write_text('[project]\nname = "inner"\n')  # no table: skipped
-    assert find_pyproject(inner)[0] == outer / "pyproject.toml"
+    assert find_pyproject(inner)[0] == outer / "pyproject.toml"  # no pyproject.toml in pkg/: the parent's
+    (inner / "pyproject.toml").write_text('[project]\nname = "inner"\n')  # its own project, no table
+    assert find_pyproject(inner) is None and load_config(inner).fail_on is None
     (inner / "pyproject.toml").write_text('[tool.paraminspect]\nfail-on = "error"\n')
     assert load_config(inner).fail_on == "error"
 

@@ -44,6 +44,7 @@ class CheckOptions:
     strict: bool = False
     static: bool = False  # check --static: the static pass only (no torch, nothing built)
     force_exclude: bool = False  # check PATH: the skip rules apply to the paths named too
+    show_settings: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,26 @@ def run_check(options: CheckOptions, invocation: Any) -> int:
     child processes, --fix/--diff, and the report."""
     from paraminspect.commands.cached import maybe_cached
 
+    if options.show_settings:
+        return show_settings()
     use_cache = not (options.no_cache or options.run or options.fix or options.diff)
     return maybe_cached(
         list(options.models), use_cache, options.output_file, invocation, lambda: _check(options, invocation)
     )
+
+
+def show_settings() -> int:
+    """`check --show-settings`: which configuration file applies here, and what it sets."""
+    import sys
+
+    from paraminspect.cache import cache_folder, secret_path
+    from paraminspect.config import project_root, settings_lines
+    from paraminspect.render.safe import printable
+
+    lines = settings_lines()
+    lines.append(f"result cache: {cache_folder(project_root())} (its key: {secret_path()})")
+    sys.stdout.write("".join(printable(line) + "\n" for line in lines))
+    return 0
 
 
 def _check(options: CheckOptions, invocation: Any) -> int:

@@ -55,6 +55,7 @@ def fix_and_recheck(
     results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Callable[[], list[Any]]
 ) -> list[Any]:
     """--fix: write, re-check, revert what failed; the re-check's results."""
+    from paraminspect.commands.output import notify
     from paraminspect.fixes.apply import apply_fixes as apply
     from paraminspect.fixes.plan import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
@@ -62,4 +63,6 @@ def fix_and_recheck(
     fix_report = apply(plan_fixes(results, codes), results, recheck, persistent)
     for line in fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=False):
         sys.stderr.write(line + "\n")
+    for display in fix_report.left:
+        notify(f"{display} was edited while --fix re-checked it: that edit is kept, the file is left as it is")
     return fix_report.results

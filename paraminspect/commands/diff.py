@@ -28,6 +28,7 @@ class DiffOptions:
     trust_pickle: bool = False
     trust_remote_code: bool = False
     weights: bool = False
+    timeout: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,33 @@ def diff_in_child(
 
 def run_diff(options: DiffOptions, invocation: Any) -> int:
     """`diff`: in a child process unless both sides are listings that run no code."""
+    from paraminspect.commands.arguments import refuse_overwriting
+
+    if (options.right is None) == (not options.weights):
+        from paraminspect.errors import UsageError
+
+        raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
+    sides = [options.left, *([options.right] if options.right else [])]
+    refuse_overwriting(options.output_file, sides)
+    refuse_overwriting(options.mapping, sides)
+    if options.output_file is None and options.mapping is None:
+        return _diff(options, invocation)
+    from paraminspect.commands.output import protecting
+    from paraminspect.runner import watch_sources
+
+    with watch_sources() as watched, protecting(watched.files):  # -o never overwrites a file the models read
+        return _diff(options, invocation)
+
+
+def _diff(options: DiffOptions, invocation: Any) -> int:
     import json
 
-    from paraminspect.commands.arguments import refuse_overwriting
     from paraminspect.commands.outcomes import in_child
-    from paraminspect.commands.output import EXIT_OK, notify, output_to
-    from paraminspect.errors import UsageError
+    from paraminspect.commands.output import EXIT_OK, notify, output_to, write_file
     from paraminspect.forms import parse_spec, preload_for
     from paraminspect.runner import Task, resolve_timeout
 
-    if (options.right is None) == (not options.weights):
-        raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
     left, right = options.left, options.right
-    refuse_overwriting(options.output_file, [left, *([right] if right else [])])
     kwargs = {"left": left, "right": right, "left_kwargs": options.left_kwargs, "right_kwargs": options.right_kwargs}
     kwargs |= {"trust_pickle": options.trust_pickle, "trust_remote_code": options.trust_remote_code}
     kwargs |= {"weights": options.weights}
@@ -88,19 +103,15 @@ def run_diff(options: DiffOptions, invocation: Any) -> int:
     if not options.weights and all(parse_spec(side).in_cli(options.trust_pickle) for side in sides):
         result = diff_in_child(**kwargs)  # two safetensors headers: no code runs, no torch needed
     else:
-        result = in_child(
-            Task(DIFF_TARGET, kwargs, label=f"diff {left}"), resolve_timeout(None), preload_for([left]), invocation
-        )
+        timeout = resolve_timeout(options.timeout)
+        result = in_child(Task(DIFF_TARGET, kwargs, label=f"diff {left}"), timeout, preload_for([left]), invocation)
     for side in (result.left, result.right):
         for message in side.notes:
             notify(f"{side.spec}: {message}")
     if options.mapping is not None:
         if not result.mapping:
             notify("no key mapping applies: writing an empty one")
-        try:
-            options.mapping.write_text(json.dumps(result.mapping, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {options.mapping}: {exc.strerror}") from None
+        write_file(options.mapping, json.dumps(result.mapping, indent=2) + "\n")
     report = DiffReport(result, str(options.mapping) if options.mapping is not None else None)
     with output_to(options.output_file) as out:
         formats.renderer(options.output_format, formats.DIFF)(out, report)

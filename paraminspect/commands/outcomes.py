@@ -49,9 +49,31 @@ def run_in_children(
     from paraminspect.commands.startup import server_preload
     from paraminspect.runner import run_many
 
+    _note_network_limit()
     return run_many(
         tasks, jobs, timeout, preload, on_outcome=on_outcome, server=server, server_preload=server_preload(preload)
     )
+
+
+_noted: list[bool] = []
+
+
+def _note_network_limit() -> None:
+    """Once per process, where the kernel cannot refuse the network to the model processes,
+    a note saying what still can reach it (README: "Where the model's code runs")."""
+    if _noted:
+        return
+    _noted.append(True)
+    from paraminspect.runner.seccomp import supported
+
+    why = supported()
+    if why is not None:
+        from paraminspect.commands.output import notify
+
+        notify(
+            f"{why}: only Python's own sockets are refused to the model's code; ctypes, C extensions "
+            "and subprocesses can still reach the network"
+        )
 
 
 def run_in_child(task: Task, timeout: float, preload: Sequence[str], server: bool = False) -> Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Optional
@@ -55,28 +55,66 @@ def model_output(text: str, label: Optional[str] = None) -> None:
         sys.stderr.write(f"{mark}: {printable(line)}\n")
 
 
+# Files the models of this command read (filled by the runner as they run): -o may not name one.
+_protected: list[Collection[str]] = []
+
+
+@contextmanager
+def protecting(paths: Collection[str]) -> Iterator[None]:
+    """While the block runs, `-o` (output_to) refuses to overwrite any of `paths`, a
+    collection that may still grow (the files the models' runs read, as they read them)."""
+    _protected.append(paths)
+    try:
+        yield
+    finally:
+        _protected.remove(paths)
+
+
+def refuse_inputs(output: os.PathLike[str] | str, inputs: Iterable[str]) -> None:
+    """A UsageError when `output` is (or links to) one of `inputs`."""
+    try:
+        out = os.stat(output)
+    except OSError:
+        return  # it does not exist yet
+    for name in inputs:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            raise UsageError(f"-o {output} is {name}, a file the model's code read: refused (it would be overwritten)")
+
+
 @contextmanager
 def output_to(path: Optional[Path]) -> Iterator[IO[str]]:
-    """stdout, or the -o file (closed before the command returns). A reader that goes away
-    (`| head`) ends the output, not the command: its exit code still reports the result
-    (click would turn the broken pipe into exit 1, which reads as "findings")."""
+    """stdout, or the -o file, written all or nothing (paraminspect.atomic: a full disk or an
+    error leaves the old file as it was). A reader that goes away (`| head`) ends the output,
+    not the command: its exit code still reports the result (click would turn the broken pipe
+    into exit 1, which reads as "findings")."""
     if path is None:
         try:
             yield sys.stdout
         except BrokenPipeError:
             pass  # cli.finish_output points stdout at /dev/null so nothing writes to the pipe again
         return
+    from paraminspect.atomic import atomic_text, describe
+
+    for inputs in list(_protected):
+        refuse_inputs(path, list(inputs))
     try:
-        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        with atomic_text(path, encoding="utf-8") as fh:
+            yield fh
+    except OSError as exc:  # a full disk (ENOSPC, -o /dev/full), a read-only file
+        raise UsageError(f"cannot write {path}: {describe(exc)}") from None
+
+
+def write_file(path: Path, text: str) -> None:
+    """A file the user named (`--mapping`, a cached -o file), written as output_to does."""
+    from paraminspect.atomic import describe, write_text
+
+    for inputs in list(_protected):
+        refuse_inputs(path, list(inputs))
     try:
-        yield fh
-        fh.close()  # a full disk (ENOSPC, -o /dev/full) shows here or in a write
+        write_text(path, text)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        try:
-            fh.close()
-        except OSError:
-            pass
+        raise UsageError(f"cannot write {path}: {describe(exc)}") from None

@@ -71,12 +71,16 @@ def compare(left: KeySet, right: KeySet) -> Diff:
         loadable, verdict_by, error = verdict.loadable, "load_state_dict", verdict.error
     else:
         loadable, verdict_by, error = not (missing or unexpected or mismatched), "keys", None
+    refused = right.refused or left.refused  # the file itself does not load, whatever its keys say
+    if refused is not None:
+        loadable, verdict_by, error = False, "file", refused
     counts = {
         "matched": len(matched),
         "missing": len(missing),
         "unexpected": len(unexpected),
         "mismatched": len(mismatched),
     }
+    summary = f"loads: no - {refused}" if refused is not None else _summary(loadable, error, counts, explanations)
     return Diff(
         left=left,
         right=right,
@@ -92,6 +96,6 @@ def compare(left: KeySet, right: KeySet) -> Diff:
         unexplained_unexpected=tuple(pools.unexpected),
         unexplained_mismatched=tuple(e.name for e in mismatched if e.name not in shape_explained),
         mapping=dict(pools.mapping),
-        summary=_summary(loadable, error, counts, explanations),
+        summary=summary,
         from_pretrained=from_pretrained_view(left, right, left.hf_rules) if left.hf_rules is not None else None,
     )

@@ -58,15 +58,18 @@ def keyset_from_loaded(loaded: Any) -> KeySet:
     """A listed checkpoint (a LoadedModel with an inventory and no module: safetensors, torch
     files, GGUF, DCP): its stored names, its version metadata, and what its format records that
     the explainers use (a GGUF file's architecture and block count). No torch needed."""
-    notes = tuple(n for n in loaded.notes if _relevant(n))
+    from dataclasses import replace
+
+    refused = getattr(loaded, "refused", None)
+    notes = tuple(n for n in loaded.notes if _relevant(n) and n != refused)  # the summary says it
     keyset = _with_versions(
         keyset_from_records(loaded.spec, loaded.resolved, loaded.inventory.tensors, notes), loaded.state_dict_versions
     )
+    if refused is not None:
+        keyset = replace(keyset, refused=refused)
     info = getattr(loaded, "checkpoint_info", None)
     if info is None:
         return keyset
-    from dataclasses import replace
-
     return replace(keyset, format_facts=info.facts())
 
 
@@ -236,10 +239,22 @@ def keyset_from_module(module: Any, spec: str, resolved: str, notes: tuple[str, 
     )
 
 
-def _meta_tensor(key: Key) -> Any:
+def _cast_to(target: Any, key: Key) -> Any:
+    """The dtype a probe tensor takes instead of its own: load_state_dict (as users call it)
+    copies a bool or integer tensor into a trainable floating parameter, casting it; the
+    probe's assign=True would instead refuse it (such a tensor cannot require grad)."""
     import torch
 
     dtype = getattr(torch, key.dtype, None)
+    if not isinstance(target, torch.nn.Parameter) or not target.requires_grad or not isinstance(dtype, torch.dtype):
+        return None
+    return target.dtype if not (dtype.is_floating_point or dtype.is_complex) else None
+
+
+def _meta_tensor(key: Key, cast: Any = None) -> Any:
+    import torch
+
+    dtype = cast if cast is not None else getattr(torch, key.dtype, None)
     if not isinstance(dtype, torch.dtype):
         dtype = torch.float32  # a dtype this torch does not know: shapes are what load_state_dict checks
     try:
@@ -262,7 +277,10 @@ def strict_verdict(module: Any, other: KeySet) -> Verdict:
     tensors of the other side's shapes and dtypes (and its version metadata, which decides
     e.g. whether BatchNorm fills a missing num_batches_tracked). The module is changed by
     the call: use a module built for this."""
-    probe: OrderedDict[str, Any] = OrderedDict((name, _meta_tensor(key)) for name, key in other.keys.items())
+    targets = module.state_dict(keep_vars=True)
+    probe: OrderedDict[str, Any] = OrderedDict(
+        (name, _meta_tensor(key, _cast_to(targets.get(name), key))) for name, key in other.keys.items()
+    )
     if other.versions is not None:
         probe._metadata = OrderedDict((p, {"version": v}) for p, v in other.versions.items())  # type: ignore[attr-defined]
     try:

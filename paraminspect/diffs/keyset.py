@@ -63,6 +63,9 @@ class KeySet:
     # what a checkpoint's format records that the explainers use: a GGUF file's
     # {"format": "gguf", "architecture": "llama", "block_count": 32, ...}; empty for others
     format_facts: dict[str, Any] = field(default_factory=dict)
+    # a checkpoint its format's library refuses to load (overlapping safetensors offsets...):
+    # why; the diff then does not load whatever the keys say
+    refused: str | None = None
 
     @property
     def is_model(self) -> bool:

@@ -45,7 +45,9 @@ class Diff:
     left: KeySet
     right: KeySet
     loadable: bool
-    verdict_by: str  # "load_state_dict" (torch's strict load on meta) or "keys" (no model to load into)
+    # "load_state_dict" (torch's strict load on meta), "keys" (no model to load into) or "file"
+    # (a checkpoint its format's own library refuses to load: KeySet.refused)
+    verdict_by: str
     error: str | None  # torch's first line when it refused
     matched: tuple[Entry, ...]
     missing: tuple[Entry, ...]

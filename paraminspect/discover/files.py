@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -108,6 +109,23 @@ def _relative_parts(path: Path, base: Path) -> tuple[str, ...]:
         return path.parts[1:]  # outside the project: its absolute parts, without the root
 
 
+@functools.lru_cache(maxsize=16)
+def _patterns(exclude: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for glob in exclude:
+        pattern = glob.strip().rstrip("/")
+        out.append(pattern[2:] if pattern.startswith("./") else pattern)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _excluder(exclude: tuple[str, ...]) -> re.Pattern[str] | None:
+    """All `exclude` globs as one compiled pattern: a path is tested once, not once per glob
+    (5,000 globs over a tree took minutes one fnmatch at a time)."""
+    patterns = _patterns(exclude)
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)) if patterns else None
+
+
 def skip_reason(
     path: Path, base: Path, exclude: Sequence[str], named: Path | None = None, defaults: bool = True
 ) -> str | None:
@@ -122,14 +140,11 @@ def skip_reason(
         skip = 0
     below = parts[skip:]
     prefixes = ["/".join(parts[: i + 1]) for i in range(skip, len(parts))]
-    for glob in exclude:
-        pattern = glob.strip().rstrip("/")
-        if pattern.startswith("./"):
-            pattern = pattern[2:]
-        if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes) or any(
-            fnmatch.fnmatchcase(name, pattern) for name in below
-        ):
-            return f"excluded by {glob!r}"
+    matcher = _excluder(tuple(exclude))
+    if matcher is not None and any(matcher.match(text) for text in (*prefixes, *below)):
+        for glob, pattern in zip(exclude, _patterns(tuple(exclude)), strict=True):  # which one, for the message
+            if any(fnmatch.fnmatchcase(text, pattern) for text in (*prefixes, *below)):
+                return f"excluded by {glob!r}"
     is_file = path.suffix == ".py"
     folders = below[:-1] if is_file else below
     name = below[-1] if below else ""

@@ -11,10 +11,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from paraminspect.checks.rule import FixKind
-from paraminspect.fixes.plan import FilePlan, FixPlan, NotFixed, read_source, rewrite_file, unified_diff, write_source
+from paraminspect.fixes.plan import (
+    FilePlan,
+    FixPlan,
+    NotFixed,
+    read_source,
+    read_source_file,
+    refuse_read_only,
+    rewrite_file,
+    unified_diff,
+    write_source,
+)
 from paraminspect.fixes.rewrite import FixRequest
 
 STILL_REPORTED = "the finding is still reported after the fix"
@@ -35,6 +46,8 @@ class FixReport:
     skipped: list[NotFixed] = field(default_factory=list)
     results: list[Any] = field(default_factory=list)  # the re-check's results (the input's when nothing was written)
     diffs: list[str] = field(default_factory=list)  # --diff: one unified diff per changed file
+    # Files edited by someone else while --fix worked on them: left as that edit made them.
+    left: list[str] = field(default_factory=list)
 
 
 def _refused(plan: FilePlan, outcomes: Sequence[Any]) -> list[NotFixed]:
@@ -59,32 +72,51 @@ def _identity(f: Any) -> tuple[str, str, str, str]:
 
 
 class _Session:
-    """The files as they were, the fixes now active in each, and the last re-check."""
+    """The files as they were, the fixes now active in each, and the last re-check. Every
+    write is atomic (a full disk leaves the file as it was) and is made only if the file
+    still holds what this session last left there: a file edited meanwhile (while a re-check
+    ran) is left as that edit made it, never overwritten or "restored"."""
 
     def __init__(self, plan: FixPlan, before: Sequence[Any], recheck: Recheck, persistent: bool) -> None:
         self.plan, self.recheck, self.persistent = plan, recheck, persistent
         self.failed_before = {r.spec for r in before if r.error is not None}
-        self.originals = {fp.path: read_source(fp.path) for fp in plan.files}
-        self.written = dict(self.originals)
+        self.originals = {fp.path: read_source_file(fp.path) for fp in plan.files}
+        self.written = {path: source.raw for path, source in self.originals.items()}  # on disk now
         self.active: dict[FixRequest, FilePlan] = {}
+        self.left: dict[Path, str] = {}  # path -> its display: edited by someone else
+
+    def _put(self, fp: FilePlan, data: bytes) -> None:
+        from paraminspect.atomic import FileChanged, describe
+        from paraminspect.errors import UsageError
+
+        if fp.path in self.left or data == self.written[fp.path]:
+            return
+        try:
+            write_source(fp.path, data, expected=self.written[fp.path])
+        except FileChanged:
+            self.left[fp.path] = fp.display
+            return
+        except OSError as exc:  # a full disk: the file still holds what it held
+            raise UsageError(f"cannot write {fp.display}: {describe(exc)}; every file is left as it was") from None
+        self.written[fp.path] = data
 
     def write(self) -> None:
         for fp in self.plan.files:
             requests = [r for r in fp.requests if self.active.get(r) is fp]
-            text = rewrite_file(fp, self.originals[fp.path], requests, self.persistent).source
-            if text != self.written[fp.path]:
-                write_source(fp.path, text)
-                self.written[fp.path] = text
+            original = self.originals[fp.path]
+            text = rewrite_file(fp, original.text, requests, self.persistent).source
+            self._put(fp, original.raw if text == original.text else original.encode(text))
 
     def check(self) -> list[Any]:
         self.write()
         return self.recheck()
 
     def restore(self) -> None:
-        for path, text in self.originals.items():
-            if self.written[path] != text:
-                write_source(path, text)
-                self.written[path] = text
+        for fp in self.plan.files:
+            try:
+                self._put(fp, self.originals[fp.path].raw)
+            except Exception:  # the others are still restored; this one was never half-written
+                continue
 
     def verdict(self, request: FixRequest, results: Sequence[Any]) -> str:
         """ "" when the fix worked in `results`, else why it is reverted."""
@@ -105,9 +137,11 @@ def apply_fixes(plan: FixPlan, before: Sequence[Any], recheck: Recheck, persiste
     is reverted at once; when builds broke, the fixes of those models are tried one at a
     time on top of the others. Any exception restores every file first."""
     report = FixReport(skipped=list(plan.skipped), results=list(before))
+    for fp in plan.files:  # before anything is written: all files, or none
+        refuse_read_only(fp.path)
     session = _Session(plan, before, recheck, persistent)
     for fp in plan.files:
-        rewrite = rewrite_file(fp, session.originals[fp.path], persistent=persistent)
+        rewrite = rewrite_file(fp, session.originals[fp.path].text, persistent=persistent)
         report.skipped += _refused(fp, rewrite.outcomes)
         session.active.update((o.request, fp) for o in rewrite.outcomes if o.applied)
     if not session.active:
@@ -148,8 +182,11 @@ def apply_fixes(plan: FixPlan, before: Sequence[Any], recheck: Recheck, persiste
     except BaseException:
         session.restore()
         raise
+    report.left = sorted(session.left.values())
     why_reverted: dict[tuple[str, str, str, str], str] = {}
     for fp in plan.files:
+        if fp.path in session.left:
+            continue  # what it holds is the other edit's: neither applied nor reverted by us
         for r in fp.requests:
             if session.active.get(r) is fp:
                 report.applied.append(Change(fp.display, r))

@@ -7,6 +7,7 @@ each file once, so that a run over many models (workers included) has one writer
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,15 +102,70 @@ def plan_fixes(results: Iterable[Any], only: Sequence[str] | None = None, root: 
     return FixPlan(sorted(files.values(), key=lambda p: p.display), skipped)
 
 
+@dataclass(frozen=True)
+class SourceFile:
+    """A source file as read: its bytes, its encoding (a UTF-8 BOM reads as "utf-8-sig", a
+    `# -*- coding: latin-1 -*-` line as "iso-8859-1": written back the same way) and its text
+    (line endings as they are)."""
+
+    raw: bytes
+    encoding: str
+    text: str
+
+    def encode(self, text: str) -> bytes:
+        return text.encode(self.encoding)
+
+
+MAX_SOURCE_BYTES = 64 * 1024**2
+
+
+def read_source_file(path: Path) -> SourceFile:
+    """The file's bytes, encoding and text; a UsageError (one line) when it cannot be read or
+    decoded as Python source."""
+    import io
+    import tokenize
+
+    from paraminspect.atomic import describe, read_bytes
+    from paraminspect.errors import UsageError
+
+    try:
+        raw = read_bytes(path, MAX_SOURCE_BYTES)
+    except OSError as exc:
+        raise UsageError(f"cannot fix {path}: {describe(exc)}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise UsageError(f"cannot fix {path}: it cannot be decoded as Python source ({why})") from None
+    return SourceFile(raw, encoding, text)
+
+
 def read_source(path: Path) -> str:
-    # newline="": keep \r\n files as they are
-    with open(path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+    return read_source_file(path).text
 
 
-def write_source(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
+def refuse_read_only(path: Path) -> None:
+    """A UsageError when --fix may not write `path`: no write permission (for this user, or
+    no write bit at all: a file marked read-only stays as it is)."""
+    import stat
+
+    from paraminspect.errors import UsageError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError(f"cannot fix {path}: {exc.strerror}") from None
+    if not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK):
+        raise UsageError(f"cannot fix {path}: it is read-only (no write permission); nothing was changed")
+
+
+def write_source(path: Path, data: bytes, expected: bytes) -> None:
+    """Replace the file's bytes, all or nothing (paraminspect.atomic), unless it no longer
+    holds `expected` (edited meanwhile: atomic.FileChanged, the file is left as it is)."""
+    from paraminspect.atomic import write_bytes
+
+    write_bytes(path, data, expected=expected)
 
 
 def rewrite_file(

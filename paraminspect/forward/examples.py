@@ -30,6 +30,7 @@ MAX_INPUT_ELEMENTS = 2**31  # of --input-shape/--input-ids: an example input is 
 # A model that cannot run on meta is run on CPU only up to this many bytes of parameters and
 # buffers (a CPU copy allocates them all); --max-cpu-bytes or the environment variable overrides.
 DEFAULT_MAX_CPU_BYTES = 2 * 1024**3
+INT64_MAX = 2**63 - 1
 MAX_CPU_BYTES_ENV = "PARAMINSPECT_MAX_CPU_BYTES"
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
 _UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tb": 1000**4, "tib": 1024**4})
@@ -74,8 +75,12 @@ def run_options(
         parse_shape(input_shape, "--input-shape")
     if input_ids is not None:
         parse_shape(input_ids, "--input-ids")
+    if vocab is not None and not 1 <= vocab <= INT64_MAX:
+        raise UsageError(f"--vocab must be from 1 to {INT64_MAX:,} (token ids are int64), got {vocab}")
     if max_cpu_bytes is not None:
         parse_size(max_cpu_bytes)
+    elif os.environ.get(MAX_CPU_BYTES_ENV):  # checked now, not in the model's process
+        parse_size(os.environ[MAX_CPU_BYTES_ENV], MAX_CPU_BYTES_ENV)
     return RunOptions(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
 
 
@@ -116,11 +121,14 @@ def check_combination(options: RunOptions) -> None:
 
 
 def parse_size(text: str, option: str = "--max-cpu-bytes") -> int:
-    """`2GiB`, `512MB`, `1e9`, `0` -> bytes."""
+    """`2GiB`, `512MB`, `1e9`, `0` -> bytes (at most INT64_MAX: `1e999GiB` is refused)."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if match is None or match.group(2) not in _UNITS:
         raise UsageError(f"bad {option} {text!r}: expected a size such as 4GiB, 500MB or 1000000")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if not value <= INT64_MAX:  # inf (1e999) included
+        raise UsageError(f"bad {option} {text!r}: at most {INT64_MAX:,} bytes")
+    return int(value)
 
 
 def max_cpu_bytes(option: str | None) -> int:

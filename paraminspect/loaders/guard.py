@@ -1,8 +1,11 @@
-"""The network guard: while a model builds, any socket connection is refused.
+"""The network guard: while a model builds, any socket connection (or datagram sent to an
+address) made through Python's socket module is refused, with a message naming it.
 
 In the Python API the guard covers the building thread while the build runs. In a runner
 child (the CLI) `refuse_network()` turns it on for every thread, for the child's whole life:
 a factory's own threads (or threads it leaves running) cannot reach the network either.
+There, paraminspect.runner.seccomp also has the kernel refuse network sockets to the process
+and everything it starts (ctypes, C extensions, subprocesses), where the platform allows it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return
     if event == "socket.getaddrinfo":
         target = f"{args[0]}:{args[1]}"
-    elif event == "socket.connect":
+    elif event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         address = args[1]
         if not (isinstance(address, tuple) and len(address) >= 2):
             return  # unix sockets are not downloads

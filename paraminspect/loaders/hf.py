@@ -218,6 +218,8 @@ def _read_config_json(path: Path) -> dict[str, Any]:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LoadError(f"{path}: not a JSON config ({exc})") from None
+    except RecursionError:
+        raise LoadError(f"{path}: not a model config (its JSON is nested too deep to read)") from None
     if not isinstance(data, dict):
         raise LoadError(f"{path}: not a model config (a JSON {type(data).__name__}, expected an object)")
     return data
@@ -284,7 +286,8 @@ def _folder_builder(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {exception_line(exc)}") from exc
+        why = "its values are nested too deep" if isinstance(exc, RecursionError) else exception_line(exc)
+        raise LoadError(f"{spec}: cannot read {folder / CONFIG_NAME}: {why}") from exc
     _refuse_unknown(spec, config, [k for k in unused if k in kwargs])
     if getattr(config, "quantization_config", None):
         notes.append(

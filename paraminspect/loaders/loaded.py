@@ -40,6 +40,8 @@ class LoadedModel:
     checkpoint_info: Any = None
     # Why the build on meta failed when it fell back to CPU (loaders.build.MetaFailure): PI012.
     meta_failure: Any = None
+    # Why the checkpoint format's own library refuses to load the file (Listing.refused).
+    refused: str | None = None
 
 
 def a_noun(noun: str) -> str:

@@ -178,6 +178,8 @@ def _print_plain(console: Console, title: str, names: tuple[str, ...], keys: dic
 
 
 def _verdict_text(diff: Diff) -> str:
+    if diff.verdict_by == "file":  # the checkpoint's own library refuses it (the summary says why)
+        return "the file itself does not load"
     if diff.verdict_by == "load_state_dict":
         return "torch's load_state_dict(strict=True) on meta: " + ("loads" if diff.loadable else "refused")
     return "no model to load into: verdict from the keys"
@@ -207,7 +209,8 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
         f"shape mismatches {len(diff.mismatched):,} · {_verdict_text(diff)}"
     )
     console.print(Text(counts, style="dim"))
-    if diff.error and not diff.loadable and not (diff.missing or diff.unexpected or diff.mismatched):
+    refused = diff.verdict_by == "file"
+    if diff.error and not diff.loadable and not refused and not (diff.missing or diff.unexpected or diff.mismatched):
         console.print(Text(f"torch: {printable(diff.error)}", style="red"))
     if diff.explanations:
         console.print()

@@ -21,6 +21,7 @@ from typing import Any
 
 from paraminspect.collector import import_paused
 from paraminspect.errors import exception_line
+from paraminspect.reads import begin_task
 from paraminspect.runner.task import ERROR, INTERNAL, INTERRUPTED, OK, Task
 
 
@@ -45,7 +46,10 @@ def _text_stream(fd: int) -> io.TextIOWrapper:
 
 def isolate_process() -> None:
     """What holds for the process's whole life: default signals, its own process group,
-    death with its parent, no stdin, no network."""
+    death with its parent, no stdin, no network; what it reads is recorded (paraminspect.reads)."""
+    from paraminspect import reads
+
+    reads.start_process()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     import faulthandler
@@ -61,8 +65,10 @@ def isolate_process() -> None:
     os.close(null)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     from paraminspect.loaders.guard import refuse_network
+    from paraminspect.runner.seccomp import install
 
-    refuse_network()
+    refuse_network()  # Python's sockets, with a clear message
+    install()  # the kernel's filter: raw sockets, C code, subprocesses (where the platform has it)
 
 
 def start_task(capture_path: str, where: dict[str, Any] | None = None) -> None:
@@ -106,19 +112,26 @@ def _flush_output() -> None:
             pass
 
 
-def _send(conn: Any, message: tuple[Any, ...], watch: bool, retire: bool) -> None:
-    """Send (status, value, message, traceback, sources, retire); `watch`: with the source
-    files imported (for the result cache)."""
-    sources: tuple[str, ...] = ()
-    if watch:
-        from paraminspect.cache import imported_sources
+def _what_was_read(watch: bool) -> tuple[tuple[str, ...], Any]:
+    """The task's recording ended (paraminspect.reads); with `watch`, the source files
+    imported and what the task read (for the result cache), else nothing."""
+    from paraminspect import reads
 
-        sources = tuple(imported_sources())
+    if not watch:
+        reads.end_task()
+        return (), None
+    sources = tuple(reads.imported_sources())
+    return sources, reads.end_task(sources)
+
+
+def _send(conn: Any, message: tuple[Any, ...], read: tuple[tuple[str, ...], Any], retire: bool) -> None:
+    """Send (status, value, message, traceback, sources, reads, retire)."""
     _flush_output()
     try:
-        conn.send((*message, sources, retire))
+        conn.send((*message, *read, retire))
     except Exception as exc:  # an unpicklable value: a paraminspect bug, reported as such
-        conn.send((INTERNAL, None, f"the result could not be sent back: {exception_line(exc)}", "", (), True))
+        line = f"the result could not be sent back: {exception_line(exc)}"
+        conn.send((INTERNAL, None, line, "", (), None, True))
 
 
 def _failed_setup(exc: BaseException) -> tuple[str, Any, str, str]:
@@ -146,7 +159,7 @@ def child_main(
     try:
         isolate_process()
     except BaseException as exc:  # isolation itself failed: still say why
-        _send(conn, _failed_setup(exc), watch, retire=True)
+        _send(conn, _failed_setup(exc), ((), None), retire=True)
         os._exit(0)
     _serve(conn, (task, capture_path, where, watch, preload))
 
@@ -199,11 +212,13 @@ def _serve(conn: Any, first: tuple[Any, ...]) -> None:
     while True:
         try:
             start_task(capture_path, where)
+            begin_task()  # after start_task: restoring the environment is no read of the task's
             import_paused(preload)  # what this task needs beyond what the process has
             message = run_task(task)
         except BaseException as exc:
             message = _failed_setup(exc)
         served += 1
+        read = _what_was_read(watch)  # before the state is compared: the recording is part of it
         retire = (
             not task.reuse  # a task of its own that a spare ran
             or message[0] == INTERRUPTED
@@ -212,7 +227,7 @@ def _serve(conn: Any, first: tuple[Any, ...]) -> None:
             or before is None
             or before.changed()
         )
-        _send(conn, message, watch, retire)
+        _send(conn, message, read, retire)
         if retire:
             os._exit(0)
         task, capture_path, where, watch, preload = _next_task(conn)

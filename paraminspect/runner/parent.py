@@ -48,6 +48,7 @@ from typing import Any
 
 from paraminspect.collector import collector_paused
 from paraminspect.errors import Terminated
+from paraminspect.runner import strays
 from paraminspect.runner.task import (
     DEFAULT_TIMEOUT,
     ENDED,
@@ -221,19 +222,42 @@ def _ended_message(label: str, exitcode: int | None) -> str:
     )
 
 
-# Sources imported by every child since watch_sources() began (None: nobody watches).
-_watched: set[str] | None = None
+class SourceWatch:
+    """What the children started inside watch_sources() read: `files` (their imported
+    source files and the files they opened for reading, for -o's guard), `reads` (one
+    record per child, paraminspect.reads), and whether every child sent one (`complete`)."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.reads: list[Any] = []
+        self.complete = True
+
+    def add(self, sources: Sequence[str], reads: Any) -> None:
+        self.files.update(sources)
+        if reads is None:
+            self.complete = False
+            return
+        self.files.update(f[0] for f in reads.get("files", ()))
+        self.reads.append(reads)
+
+
+# What every child started since watch_sources() began read (None: nobody watches).
+_watched: SourceWatch | None = None
 
 
 @contextmanager
-def watch_sources() -> Iterator[set[str]]:
-    """Collect the source files that the children started inside the block imported (the
-    result cache watches them); children started outside it skip the work."""
+def watch_sources() -> Iterator[SourceWatch]:
+    """Collect what the children started inside the block read (the result cache watches
+    it, -o may not overwrite it); children started outside it skip the work."""
     global _watched
-    previous, _watched = _watched, set()
+    previous, _watched = _watched, SourceWatch()
     try:
         yield _watched
     finally:
+        if previous is not None:  # an outer watch sees what the inner one saw
+            previous.files.update(_watched.files)
+            previous.reads.extend(_watched.reads)
+            previous.complete = previous.complete and _watched.complete
         _watched = previous
 
 
@@ -296,17 +320,19 @@ def _finish(running: _Running, timed_out: bool, timeout: float) -> Outcome:
             message = None
     label = running.task.label
     if message is not None:
-        status, value, text, trace, sources, retire = message
+        status, value, text, trace, sources, reads, retire = message
         # The child flushed its output before it answered. Its exit (tearing down a copy of
         # the server's memory) need not hold up the next model: run_many reaps it later.
         running.kept = not retire
         if retire:
             _kill(running)
         if _watched is not None:
-            _watched.update(sources)
+            _watched.add(sources, reads)
         output = _read_output(running.capture)
         return Outcome(label, status, value, text, output, trace, 0, tuple(sources))
     _end(running)
+    if _watched is not None:
+        _watched.complete = False  # it ended without saying what it read
     output = _read_output(running.capture)
     exitcode = running.process.exitcode
     if timed_out:
@@ -340,6 +366,8 @@ def run_many(
     if jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     timeout = validate_timeout(timeout)
+    strays.become_subreaper()  # orphans of the models become ours, to be ended (runner.strays)
+    before = strays.children()
     ctx = _context(tasks, preload, server, server_preload)
     spare = _spare_for(ctx)
     outcomes: list[Outcome | None] = [None] * len(tasks)
@@ -352,7 +380,10 @@ def run_many(
     try:
         with _signals_end_children():
             while pending or running:
+                left = len(exiting)
                 exiting[:] = [item for item in exiting if not _reaped(item)]
+                if len(exiting) < left:  # a model's process ended: end what it left running
+                    strays.end_orphans(before | {i.process.pid for i in running + idle + exiting})
                 while pending and len(running) < jobs:
                     index, task = pending.pop()
                     handed = None
@@ -386,6 +417,8 @@ def run_many(
     finally:
         for item in running + idle + exiting:
             _end(item)
+        strays.end_orphans(before)
+        strays.end_marked(keep=before | strays.helpers())
         shutil.rmtree(folder, ignore_errors=True)
     return [o for o in outcomes if o is not None]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from paraminspect.errors import LoadError, UsageError
 from paraminspect.forms import parse_spec
-from paraminspect.loaders.checkpoints.safetensors_header import list_safetensors
+from paraminspect.loaders.checkpoints.safetensors_header import read_safetensors, refused_note
 from paraminspect.loaders.checkpoints.stored import Listing, StoredTensor
 from paraminspect.loaders.loaded import LoadedModel, LoadRequest, device_of, file_mode
 from paraminspect.tensors.records import STORED, TensorRecord
@@ -62,7 +62,10 @@ def list_index(path: Path, trust_pickle: bool) -> Listing:
         if not safetensors and trust_pickle:
             listing.notes.append(f"--trust-pickle: shard {shard_path} may be fully unpickled")
         if safetensors:
-            tensors = list_safetensors(shard_path)
+            tensors, why = read_safetensors(shard_path)
+            if why is not None and listing.refused is None:
+                listing.refused = refused_note(shard_path, why)
+                listing.notes.append(listing.refused)
         else:
             from paraminspect.loaders.checkpoints.torchfile import list_torch_file  # imports torch
 
@@ -191,4 +194,5 @@ def loaded_from_listing(
         inventory=inventory,
         state_dict_versions=listing.versions,
         checkpoint_info=listing.info,
+        refused=listing.refused,
     )

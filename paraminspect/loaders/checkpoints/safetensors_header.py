@@ -81,11 +81,50 @@ def _safetensors_entry(path: Path, name: str, info: Any, data_size: int) -> Stor
     return StoredTensor(name=name, dtype=dtype, shape=tuple(shape), nbytes=end - begin)
 
 
-def list_safetensors(path: Path) -> list[StoredTensor]:
+def refusal(header: dict[str, Any], tensors: list[tuple[str, int, int]], data_size: int) -> str | None:
+    """Why the safetensors library would refuse a file whose entries each parse (`tensors`:
+    name, first and end data byte), checked as it checks: `__metadata__` a map of strings to
+    strings (or null); the tensors, in the order of their offsets, covering the data section
+    from its first byte to its last, each starting where the one before ends (no overlap, no
+    gap, nothing after the last). None when it loads."""
+    metadata = header.get("__metadata__")
+    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        return f"its __metadata__ is not a map of strings to strings ({_short(metadata, 60)})"
+    end = 0
+    for name, first, last in sorted(tensors, key=lambda t: (t[1], t[2])):
+        if first < end:
+            return f"tensor {name!r} (data bytes {first:,}-{last:,}) overlaps the one before it (which ends at {end:,})"
+        if first > end:
+            return f"{first - end:,} data bytes before tensor {name!r} belong to no tensor"
+        end = last
+    if end != data_size:
+        return f"its tensors cover {end:,} of its {data_size:,} data bytes (the file is not fully covered)"
+    return None
+
+
+def read_safetensors(path: Path) -> tuple[list[StoredTensor], str | None]:
+    """The tensors of a safetensors file's header, and why the safetensors library refuses
+    to load the file (None when it loads). A header that cannot be listed raises LoadError."""
     header, data_size = read_safetensors_header(path)
-    return [_safetensors_entry(path, name, info, data_size) for name, info in header.items() if name != "__metadata__"]
+    entries = [(name, info) for name, info in header.items() if name != "__metadata__"]
+    tensors = [_safetensors_entry(path, name, info, data_size) for name, info in entries]
+    spans = [(name, *info["data_offsets"]) for name, info in entries]
+    return tensors, refusal(header, spans, data_size)
+
+
+def refused_note(path: Path, why: str) -> str:
+    return f"the safetensors library refuses to load {path}: {why}"
+
+
+def list_safetensors(path: Path) -> list[StoredTensor]:
+    return read_safetensors(path)[0]
 
 
 def safetensors_listing(path: Path, trust_pickle: bool = False) -> Listing:
     """The lister of the safetensors form (paraminspect.forms): headers only, no code."""
-    return Listing(tensors=list_safetensors(path))
+    tensors, why = read_safetensors(path)
+    listing = Listing(tensors=tensors)
+    if why is not None:
+        listing.refused = refused_note(path, why)
+        listing.notes.append(listing.refused)
+    return listing

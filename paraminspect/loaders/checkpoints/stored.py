@@ -75,3 +75,6 @@ class Listing:
     versions: dict[str, int] | None = None
     # what the format records beside its tensors (gguf.GgufInfo, dcp.DcpInfo): plain data
     info: Any = None
+    # why the format's own library refuses to load the file (a safetensors header whose
+    # offsets overlap, leave gaps, ...), though its entries can be listed; None when it loads
+    refused: str | None = None

@@ -18,6 +18,7 @@ from paraminspect.errors import LoadError, exception_line, first_sentence
 from paraminspect.loaders.checkpoints.stored import STATE_DICT_KEYS, TRUST_FLAG, Listing, StoredTensor
 from paraminspect.loaders.guard import no_network
 from paraminspect.tensors.facts import tensor_facts
+from paraminspect.wording import plural
 
 
 def _is_torchscript_archive(path: Path) -> bool:
@@ -129,30 +130,47 @@ def _check_torch_format(path: Path) -> None:
         raise LoadError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
 
 
-def _tensor_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted name, tensor) for every tensor in nested dicts/lists, a few levels deep. Each
-    container is entered once: a list that holds itself 1,000 times is 1,000 items, not
-    1,000**6 paths."""
+# How deep and how much of a loaded object is walked for tensors. Nesting costs nothing by itself
+# (the walk is iterative and enters each container once), but every level lengthens the names
+# under it: 100,000 levels would make names of 100,000 parts. Real checkpoints nest a few levels
+# (an optimizer state, a Lightning checkpoint: 4-8); a file nested deeper is listed to this depth.
+MAX_WALK_DEPTH = 64
+MAX_WALK_ITEMS = 5_000_000
+
+
+def _tensor_items(obj: Any, prefix: str = "", notes: list[str] | None = None) -> list[tuple[str, Any]]:
+    """(dotted name, tensor) for every tensor in nested dicts/lists, up to MAX_WALK_DEPTH
+    levels and MAX_WALK_ITEMS entries (what was left out is said in `notes`). Each container is
+    entered once: a list that holds itself 1,000 times is 1,000 items, not 1,000**6 paths."""
     import torch
 
     out: list[tuple[str, Any]] = []
     entered: set[int] = set()
     stack: list[tuple[Any, str, int]] = [(obj, prefix, 0)]
+    deeper = visited = 0
     while stack:
         value, name, depth = stack.pop()
         if isinstance(value, torch.Tensor):
             out.append((name, value))
             continue
-        if depth >= 6 or id(value) in entered:
+        if id(value) in entered or not isinstance(value, (Mapping, list, tuple)):
+            continue
+        if depth >= MAX_WALK_DEPTH:
+            deeper += 1
             continue
         if isinstance(value, Mapping):
             children = [(f"{name}.{key}" if name else str(key), item) for key, item in value.items()]
-        elif isinstance(value, (list, tuple)):
-            children = [(f"{name}.{i}" if name else str(i), item) for i, item in enumerate(value)]
         else:
-            continue
+            children = [(f"{name}.{i}" if name else str(i), item) for i, item in enumerate(value)]
+        visited += len(children)
+        if visited > MAX_WALK_ITEMS:
+            if notes is not None:
+                notes.append(f"the file holds more than {MAX_WALK_ITEMS:,} entries: only the first ones are listed")
+            break
         entered.add(id(value))
         stack.extend((item, child, depth + 1) for child, item in reversed(children))
+    if deeper and notes is not None:
+        notes.append(f"{plural(deeper, 'container')} nested deeper than {MAX_WALK_DEPTH} levels: not listed")
     return out
 
 
@@ -227,14 +245,16 @@ def list_torch_file(path: Path, trust_pickle: bool) -> Listing:
         others = [str(k) for k in obj if k != keys[0]] if isinstance(obj, Mapping) else []
         also = f" (the file also holds: {', '.join(others[:8])}{', ...' if len(others) > 8 else ''})" if others else ""
         listing.notes.append(f"listing the state_dict at checkpoint{key_text}{also}")
-    items = _tensor_items(payload)
+    items = _tensor_items(payload, notes=listing.notes)
     if len(items) == 1 and not items[0][0]:  # torch.save(tensor): a bare tensor has no name of its own
         items = [(path.stem or "tensor", items[0][1])]
         listing.notes.append(f"the file holds one bare tensor, not a state_dict: listed as {items[0][0]!r}")
     elif not keys and not _is_state_dict(payload):
         listing.notes.append("no state_dict found in the file: listing every tensor it holds")
     if not items:
-        raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}); expected a state_dict")
+        deep = next((n for n in listing.notes if "nested deeper than" in n), None)
+        why = f"; {deep}" if deep else ""
+        raise LoadError(f"{path} holds no tensors (a {type(obj).__name__}){why}; expected a state_dict")
     listing.tensors = _stored_from_tensors(items, locations)
     metadata = getattr(payload, "_metadata", None)
     if isinstance(metadata, Mapping):
