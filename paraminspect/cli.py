@@ -9,6 +9,7 @@ module level (and paraminspect.forms/formats, which import nothing else), so
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -25,15 +26,29 @@ from paraminspect.errors import ParamInspectError, Terminated, UsageError
 from paraminspect.forms import BY_NAME, HF_PREFIX, TIMM_PREFIX, model_help
 
 
+def markup_safe(text: str) -> str:
+    """Help text as rich shows it literally: typer renders help as rich markup, which takes
+    `[tool.paraminspect]` for a style tag and drops it. Every `[` is escaped (a backslash
+    before one is doubled, as rich.markup.escape does)."""
+    return re.sub(r"(\\*)\[", lambda m: m.group(1) * 2 + "\\[", text)
+
+
 class _PlainFlags:
     """Help lists a boolean flag as `--run`, not `--run <bool>` (typer's rich help shows a
-    type for every option, flags included)."""
+    type for every option, flags included), and every help text literally (markup_safe)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             if getattr(param, "is_flag", False):
                 param.metavar = ""
+            help_text = getattr(param, "help", None)
+            if help_text and not getattr(param, "_markup_safe", False):  # get_params runs more than once
+                param.help = markup_safe(help_text)
+                param._markup_safe = True
+        if self.help and not getattr(self, "_markup_safe", False):  # type: ignore[attr-defined]
+            self.help = markup_safe(self.help)  # type: ignore[attr-defined]
+            self._markup_safe = True
         return params
 
 
@@ -85,10 +100,12 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-TIMEOUT_HELP = (
-    "A model whose build (and --run pass) takes longer than this many seconds fails "
-    "(default 120, or timeout in [tool.paraminspect])."
-)
+def timeout_help(with_run: bool) -> str:
+    during = "build (and --run pass)" if with_run else "build"
+    return (
+        f"A model whose {during} takes longer than this many seconds fails "
+        "(default 120, or timeout in [tool.paraminspect])."
+    )
 
 
 def _print_version(value: bool) -> None:
@@ -141,7 +158,7 @@ def show(
         help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
         "weights, largest layer and training with Adam per dtype.",
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=timeout_help(with_run=False)),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     debug: bool = DEBUG_OPTION,
 ) -> int:
@@ -245,7 +262,7 @@ def check(
         False, "--fix-persistent", help="PI002 fixes register persistent buffers (saved by state_dict())."
     ),
     oversubscribe: bool = typer.Option(False, "--oversubscribe", help="Allow -j above the number of cores."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=timeout_help(with_run=True)),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP + " Never used with --run or --fix."),
     strict: bool = typer.Option(
         False, "--strict", help="check PATH: exit 2 when a module class found there cannot be built (abstract, raises)."
