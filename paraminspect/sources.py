@@ -83,6 +83,16 @@ def is_torch_class(cls: type) -> bool:
     return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
 
 
+@lru_cache(maxsize=4096)
+def overrides_apply(cls: type) -> bool:
+    """The class (not torch itself) overrides `nn.Module._apply`, which `.to()`/`.cuda()` call."""
+    return any(
+        "_apply" in vars(klass)
+        for klass in getattr(cls, "__mro__", ())
+        if klass is not object and not is_torch_class(klass)
+    )
+
+
 @lru_cache(maxsize=1024)
 def _file_classes(file: str, stamp: tuple[int, int]) -> dict[str, tuple[int, int]]:
     """The lines (first, decorators included, and last) of every class statement of a
@@ -260,6 +270,22 @@ def user_location(cls: type, attribute: str) -> SourceLocation | None:
             continue
         nearest = _super_init_call(klass) or nearest
     return nearest
+
+
+def init_location(cls: type) -> SourceLocation | None:
+    """The `def __init__` line of the class in `cls`'s MRO (torch's own skipped) that defines
+    the constructor: where a missing `super().__init__()` belongs."""
+    for klass in getattr(cls, "__mro__", ()):
+        if klass is object or is_torch_class(klass) or "__init__" not in vars(klass):
+            continue
+        code = getattr(vars(klass)["__init__"], "__code__", None)
+        if code is None or code.co_filename.startswith("<"):
+            return None
+        line = code.co_firstlineno
+        while linecache.getline(code.co_filename, line).lstrip().startswith("@"):  # past decorators
+            line += 1
+        return SourceLocation(code.co_filename, line)
+    return None
 
 
 def noqa_codes(location: SourceLocation | None) -> frozenset[str] | None:
