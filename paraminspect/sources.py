@@ -48,9 +48,9 @@ def _targets(node: ast.AST) -> list[ast.expr]:
         for target in node.targets:
             flat.extend(target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target])
         return flat
-    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+    if isinstance(node, ast.AugAssign) or (isinstance(node, ast.AnnAssign) and node.value is not None):
         return [node.target]
-    return []
+    return []  # a bare annotation (`self.x: Tensor`) assigns nothing
 
 
 def _setter_chain(node: ast.AST) -> tuple[str, ...] | None:

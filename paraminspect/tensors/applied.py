@@ -72,6 +72,17 @@ def _snapshot(modules: Iterable[nn.Module]) -> list[tuple[nn.Module, dict[str, A
     return saved
 
 
+def _restore_data(data: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Registered tensors whose `.data` an override replaced (`self.w.data = fn(self.w.data)`:
+    `fn` sees a new alias, not the registered tensor) get their own data back."""
+    for t, own in data:
+        try:
+            if t.dtype != own.dtype or t.device != own.device or t.shape != own.shape:
+                t.data = own
+        except Exception:
+            pass
+
+
 def _restore(saved: list[Any], before: Mapping[Place, tuple[torch.Tensor, Any, Any]]) -> None:
     for t, holder, key in before.values():
         try:
@@ -105,12 +116,13 @@ def observe_apply(
     root: nn.Module,
     modules: Mapping[str, nn.Module],
     plain: Iterable[tuple[str, str]],
-    registered: set[int],
+    registered: Mapping[int, torch.Tensor],
 ) -> frozenset[Place] | None:
     """The places of plain tensors (in `plain`'s (module path, attribute) pairs) that
     `root._apply` replaces; None when no module class overrides `_apply` (nothing to observe)
-    or the override failed here (then its classes are trusted as a whole)."""
-    if not any(overrides_apply(type(m)) for m in modules.values()):
+    or the override failed here (then its classes are trusted as a whole). `registered`: the
+    parameters and buffers by id, handed back to `_apply` unchanged."""
+    if not any(overrides_apply(cls) for cls in {type(m) for m in modules.values()}):
         return None
     if torch.__future__.get_swap_module_params_on_conversion():
         return None  # _apply would swap the registered tensors' contents: not observable harmlessly
@@ -132,6 +144,7 @@ def observe_apply(
         return out
 
     saved = _snapshot(modules.values())
+    data = [(t, t.data) for t in registered.values()]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -141,4 +154,5 @@ def observe_apply(
         return None
     finally:
         _restore(saved, before)
+        _restore_data(data)
     return frozenset(place for place, (t, _, _) in before.items() if _moved(t, after.get(place, (None,))[0], outputs))

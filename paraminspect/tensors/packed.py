@@ -37,8 +37,6 @@ def _saves_its_own_state(module: nn.Module, attributes: dict[str, Any]) -> bool:
     """A torch.ao quantized module whose state_dict holds more than its registered tensors."""
     if isinstance(module, torch.jit.ScriptModule):
         return False  # its `_c` is a ScriptObject too, but its tensors are registered ones
-    if "quantized" not in (type(module).__module__ or ""):
-        return False  # torch.ao.nn.quantized, .quantized.dynamic, .intrinsic.quantized
     if type(module)._save_to_state_dict is not _MODULE_SAVE:
         return True
     return any(isinstance(v, torch.ScriptObject) for v in attributes.values())
@@ -49,6 +47,8 @@ def add_packed(builder: Any) -> None:
     (`builder`: tensors.walk's _Builder), so that it is not invisible."""
     for key, fields in list(builder.modules.items()):
         module = builder.module_objects[key]
+        if "quantized" not in (type(module).__module__ or ""):
+            continue  # torch.ao.nn.quantized, .quantized.dynamic, .intrinsic.quantized
         attributes = vars(module)
         if not _saves_its_own_state(module, attributes):
             continue

@@ -2,8 +2,9 @@
 one in the class's source.
 
 `recording_sites()` wraps `nn.Module.__setattr__` and `nn.Module.register_buffer` for the length
-of a build (paraminspect.loaders.build). Each write of a tensor, a module or a container on a
-module records (module, name) -> (file, line) of the frame that made it, the last write winning:
+of a build (paraminspect.loaders.build). Each write of a tensor (not an nn.Parameter, which is
+registered as it should be), a module or a container on a module records (module, name) ->
+(file, line) of the frame that made it, the last write winning:
 the first frame outside torch and paraminspect; when that frame is an installed library's
 (a framework's property setter, base class or module storing the user's tensor), the user's frame
 that called it, where there is one in a method (`self.scale = t`, `super().__init__(4)`,
@@ -43,13 +44,14 @@ _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ATOMS = frozenset({str, bytes, int, float, complex, bool, type(None), torch.dtype, torch.device, range, slice})
 _SMALL_TUPLE = 8
+_SETTERS = frozenset({"__setattr__", "register_buffer"})  # a class's own override: its caller did it
 
 
 def _code_kind(code: CodeType) -> int:
     kind = _KINDS.get(code)
     if kind is None:
         file = code.co_filename
-        if code in _WRAPPER_CODES or code.co_name == "__setattr__" or file.startswith(("<", _TORCH_DIR)):
+        if code in _WRAPPER_CODES or code.co_name in _SETTERS or file.startswith(("<", _TORCH_DIR)):
             kind = _SKIP  # torch, these wrappers, a class's own __setattr__, generated code
         elif os.path.abspath(file).startswith(_OWN_DIR):
             kind = _STOP  # paraminspect's loader: the build started here, no user frame above
@@ -123,7 +125,15 @@ _getframe = sys._getframe
 def _recording_setattr(self: nn.Module, name: str, value: Any) -> None:
     _original_setattr(self, name, value)
     # inline checks: this runs for every attribute any module sets during the build
-    if type(value) not in _ATOMS and (isinstance(value, _TENSORS_AND_MODULES) or _other_worth_a_site(value)):
+    cls = type(value)
+    if cls is nn.Parameter:
+        # Registered as it should be, and most of what a model sets: its line is left to the
+        # source (a 50,000-tensor model would pay ~0.3 s for it). An earlier plain value's
+        # line no longer applies.
+        entry = _SITES.get(id(self))
+        if entry is not None:
+            entry[1].pop(name, None)
+    elif cls not in _ATOMS and (isinstance(value, _TENSORS_AND_MODULES) or _other_worth_a_site(value)):
         _record(self, name, _getframe(1))
 
 
@@ -163,6 +173,11 @@ def sites_of(module: nn.Module) -> dict[str, Site] | None:
     """name -> (file, line) of the last recorded write of each attribute of `module`."""
     entry = _SITES.get(id(module))
     return entry[1] if entry is not None and entry[0] is module else None
+
+
+def recorded_sites() -> dict[int, Any]:
+    """Everything recorded and not yet forgotten (empty: no build recorded anything)."""
+    return _SITES
 
 
 def forget_sites() -> None:

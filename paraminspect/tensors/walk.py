@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from paraminspect.collector import collector_paused
+from paraminspect.sources import overrides_apply
 from paraminspect.tensors.applied import observe_apply
 from paraminspect.tensors.facts import class_skips, hook_managed_names, tensor_facts, type_name
 from paraminspect.tensors.packed import add_packed
@@ -31,11 +32,12 @@ from paraminspect.tensors.records import (
     qualified_name,
 )
 from paraminspect.tensors.scan import ATOM_TYPES, AttributeScan
-from paraminspect.tensors.sites import Site, forget_sites, sites_of
+from paraminspect.tensors.sites import Site, forget_sites, recorded_sites, sites_of
 from paraminspect.tensors.totals import compute_totals
 
 _SMALL_TUPLE = 8  # a tuple of atoms this short is counted, not scanned
-_CLASS_NAMES: dict[type, tuple[str, str]] = {}  # module class -> (type_name, qualified_name)
+# module class -> (type_name, qualified_name, whether it overrides nn.Module._apply)
+_CLASS_NAMES: dict[type, tuple[str, str, bool]] = {}
 
 
 @dataclass
@@ -49,8 +51,10 @@ class _Builder:
     module_classes: dict[str, type] = field(default_factory=dict)
     references: list[HeldReference] = field(default_factory=list)
     tensor_objects: dict[int, torch.Tensor] = field(default_factory=dict)  # also keeps ids unique
+    recorded: dict[int, Any] = field(default_factory=recorded_sites)  # what the build recorded (tensors.sites)
     sites: dict[str, dict[str, Site]] = field(default_factory=dict)  # path -> attribute -> (file, line)
     uninitialised: list[str] = field(default_factory=list)  # modules nn.Module.__init__ never ran on
+    overrides_apply: bool = False  # a module class has its own `_apply` (tensors.applied)
 
     def add_module(self, module: nn.Module, path: str, registered: bool) -> bool:
         """Record `module` at `path`; True when this is its first sighting."""
@@ -62,9 +66,11 @@ class _Builder:
         cls = type(module)
         names = _CLASS_NAMES.get(cls)
         if names is None:  # a scripted module names its original class: per module then
-            names = (type_name(module), qualified_name(cls))
+            names = (type_name(module), qualified_name(cls), overrides_apply(cls))
             if not isinstance(module, torch.jit.ScriptModule):
                 _CLASS_NAMES[cls] = names
+        if names[2]:
+            self.overrides_apply = True
         self.modules[key] = {
             "path": path,
             "type": names[0],
@@ -74,9 +80,10 @@ class _Builder:
         }
         self.module_objects[key] = module
         self.module_classes[path] = cls
-        sites = sites_of(module)
-        if sites:
-            self.sites[path] = sites
+        if self.recorded:
+            sites = sites_of(module)
+            if sites:
+                self.sites[path] = sites
         if "_parameters" not in module.__dict__:
             self.uninitialised.append(path)
         return True
@@ -321,9 +328,12 @@ def _build_inventory(model: nn.Module) -> Inventory:
     registered = {key: (fields["name"], fields["kind"]) for key, fields in builder.records.items()}
     scanner = _Scanner(builder, registered)
     scanner.run()
-    paths = {fields["path"]: builder.module_objects[key] for key, fields in builder.modules.items()}
-    plain = [(r.module, r.attribute) for r in builder.references if r.target == "tensor" and r.registered_as is None]
-    moved = observe_apply(model, paths, plain, set(registered))
+    moved = None
+    if builder.overrides_apply:
+        paths = {fields["path"]: builder.module_objects[key] for key, fields in builder.modules.items()}
+        refs = builder.references
+        plain = [(r.module, r.attribute) for r in refs if r.target == "tensor" and r.registered_as is None]
+        moved = observe_apply(model, paths, plain, {key: builder.tensor_objects[key] for key in registered})
     records = _freeze_records(builder)
     modules = tuple(
         ModuleRecord(
