@@ -10,7 +10,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pytest
 import torch
 from conftest import ROOT, run_process
 
@@ -171,8 +170,10 @@ def test_a_quantized_model_lists_all_its_state_dict_holds():
     for name in ("fc.scale", "fc.zero_point", "add_relu.scale", "add_relu.zero_point", "conv.scale"):
         assert records[name].kind == "packed", name
         assert records[name].dtype == str(saved[name].dtype).removeprefix("torch.")
-    listed = inv.totals.parameters + inv.totals.packed + sum(
-        r.numel for r in inv.tensors if r.kind == "buffer" and r.persistent
+    listed = (
+        inv.totals.parameters
+        + inv.totals.packed
+        + sum(r.numel for r in inv.tensors if r.kind == "buffer" and r.persistent)
     )
     assert listed == sum(t.numel() for t in saved.values())
 
