@@ -9,6 +9,7 @@ module level (and paraminspect.forms/formats, which import nothing else), so
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -25,15 +26,29 @@ from paraminspect.errors import ParamInspectError, Terminated, UsageError
 from paraminspect.forms import BY_NAME, HF_PREFIX, TIMM_PREFIX, model_help
 
 
+def markup_safe(text: str) -> str:
+    """Help text as rich shows it literally: typer renders help as rich markup, which takes
+    `[tool.paraminspect]` for a style tag and drops it. Every `[` is escaped (a backslash
+    before one is doubled, as rich.markup.escape does)."""
+    return re.sub(r"(\\*)\[", lambda m: m.group(1) * 2 + "\\[", text)
+
+
 class _PlainFlags:
     """Help lists a boolean flag as `--run`, not `--run <bool>` (typer's rich help shows a
-    type for every option, flags included)."""
+    type for every option, flags included), and every help text literally (markup_safe)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             if getattr(param, "is_flag", False):
                 param.metavar = ""
+            help_text = getattr(param, "help", None)
+            if help_text and not getattr(param, "_markup_safe", False):  # get_params runs more than once
+                param.help = markup_safe(help_text)
+                param._markup_safe = True
+        if self.help and not getattr(self, "_markup_safe", False):  # type: ignore[attr-defined]
+            self.help = markup_safe(self.help)  # type: ignore[attr-defined]
+            self._markup_safe = True
         return params
 
 
@@ -86,22 +101,35 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 
 # The example input of a forward pass: `check --run` and `show` (output shapes, FLOPs,
-# activations) take the same options, defined once here.
-INPUT_SHAPE_OPTION = typer.Option(
-    None, "--input-shape", help="Example input: a float tensor of this shape, e.g. 1,3,224,224 (check: with --run)."
-)
+# activations) take the same options, defined once here; check's help adds "with --run".
+def _input_help(text: str, with_run: bool) -> str:
+    return f"{text} (with --run)." if with_run else f"{text}."
+
+
+def input_shape_option(with_run: bool) -> Any:
+    return typer.Option(
+        None,
+        "--input-shape",
+        help=_input_help("Example input: a float tensor of this shape, e.g. 1,3,224,224", with_run),
+    )
+
+
+def input_ids_option(with_run: bool) -> Any:
+    return typer.Option(
+        None, "--input-ids", help=_input_help("Example input: int64 token ids of this shape, e.g. 1,16", with_run)
+    )
+
+
+def example_option(with_run: bool) -> Any:
+    return typer.Option(
+        None, "--example", help=_input_help("Example input: path/file.py:func or pkg.mod:func returning it", with_run)
+    )
+
+
 INPUT_DTYPE_OPTION = typer.Option(
     None, "--input-dtype", help="Dtype of --input-shape (default: the model's floating dtype)."
 )
-INPUT_IDS_OPTION = typer.Option(
-    None, "--input-ids", help="Example input: int64 token ids of this shape, e.g. 1,16 (check: with --run)."
-)
 VOCAB_OPTION = typer.Option(None, "--vocab", help="--input-ids below this (default: the smallest nn.Embedding's size).")
-EXAMPLE_OPTION = typer.Option(
-    None,
-    "--example",
-    help="Example input: path/file.py:func or pkg.mod:func returning it (check: with --run).",
-)
 MAX_CPU_BYTES_OPTION = typer.Option(
     None,
     "--max-cpu-bytes",
@@ -109,10 +137,13 @@ MAX_CPU_BYTES_OPTION = typer.Option(
     "(default 2GiB, or PARAMINSPECT_MAX_CPU_BYTES).",
 )
 
-TIMEOUT_HELP = (
-    "A model whose build (and --run pass) takes longer than this many seconds fails "
-    "(default 120, or timeout in [tool.paraminspect])."
-)
+
+def timeout_help(with_run: bool) -> str:
+    during = "build (and --run pass)" if with_run else "build"
+    return (
+        f"A model whose {during} takes longer than this many seconds fails "
+        "(default 120, or timeout in [tool.paraminspect])."
+    )
 
 
 def _print_version(value: bool) -> None:
@@ -165,17 +196,17 @@ def show(
         help="Sizes as if loaded in float32, bfloat16, float16, int8 or int4 (repeatable or comma-separated): "
         "weights, largest layer and training with Adam per dtype (with an example input, activations too).",
     ),
-    input_shape: Optional[str] = INPUT_SHAPE_OPTION,
+    input_shape: Optional[str] = input_shape_option(with_run=False),
     input_dtype: Optional[str] = INPUT_DTYPE_OPTION,
-    input_ids: Optional[str] = INPUT_IDS_OPTION,
+    input_ids: Optional[str] = input_ids_option(with_run=False),
     vocab: Optional[int] = VOCAB_OPTION,
-    example: Optional[str] = EXAMPLE_OPTION,
+    example: Optional[str] = example_option(with_run=False),
     max_cpu_bytes: Optional[str] = MAX_CPU_BYTES_OPTION,
     tree: bool = typer.Option(False, "--tree", help="The module tree (down to --depth), one module a line."),
     no_collapse: bool = typer.Option(
         False, "--no-collapse", help="One row per tensor or module: do not fold repeated blocks into one row."
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=timeout_help(with_run=False)),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     debug: bool = DEBUG_OPTION,
 ) -> int:
@@ -241,11 +272,11 @@ def check(
     run: bool = typer.Option(
         False, "--run", help="Also run one forward (and backward) pass on an example input: rules PI101-PI105."
     ),
-    input_shape: Optional[str] = INPUT_SHAPE_OPTION,
+    input_shape: Optional[str] = input_shape_option(with_run=True),
     input_dtype: Optional[str] = INPUT_DTYPE_OPTION,
-    input_ids: Optional[str] = INPUT_IDS_OPTION,
+    input_ids: Optional[str] = input_ids_option(with_run=True),
     vocab: Optional[int] = VOCAB_OPTION,
-    example: Optional[str] = EXAMPLE_OPTION,
+    example: Optional[str] = example_option(with_run=True),
     max_cpu_bytes: Optional[str] = MAX_CPU_BYTES_OPTION,
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
@@ -269,7 +300,7 @@ def check(
         False, "--fix-persistent", help="PI002 fixes register persistent buffers (saved by state_dict())."
     ),
     oversubscribe: bool = typer.Option(False, "--oversubscribe", help="Allow -j above the number of cores."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=timeout_help(with_run=True)),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP + " Never used with --run or --fix."),
     strict: bool = typer.Option(
         False, "--strict", help="check PATH: exit 2 when a module class found there cannot be built (abstract, raises)."
@@ -375,7 +406,7 @@ def diff(
         "--weights",
         help=f"RIGHT is LEFT's own weight files (LEFT: a Hugging Face folder or {HF_PREFIX}ORG/NAME).",
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=timeout_help(with_run=False)),
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Will RIGHT's state_dict load into LEFT? Which keys differ, and why (no tensor data is read)."""

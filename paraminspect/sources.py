@@ -48,9 +48,9 @@ def _targets(node: ast.AST) -> list[ast.expr]:
         for target in node.targets:
             flat.extend(target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target])
         return flat
-    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+    if isinstance(node, ast.AugAssign) or (isinstance(node, ast.AnnAssign) and node.value is not None):
         return [node.target]
-    return []
+    return []  # a bare annotation (`self.x: Tensor`) assigns nothing
 
 
 def _setter_chain(node: ast.AST) -> tuple[str, ...] | None:
@@ -81,6 +81,16 @@ def assignment_chains(node: ast.AST) -> list[tuple[str, ...]]:
 def is_torch_class(cls: type) -> bool:
     """Defined by torch itself (torch.nn's built-ins, torch.ao, ...), not by a user or library."""
     return (getattr(cls, "__module__", "") or "").split(".")[0] == "torch"
+
+
+@lru_cache(maxsize=4096)
+def overrides_apply(cls: type) -> bool:
+    """The class (not torch itself) overrides `nn.Module._apply`, which `.to()`/`.cuda()` call."""
+    return any(
+        "_apply" in vars(klass)
+        for klass in getattr(cls, "__mro__", ())
+        if klass is not object and not is_torch_class(klass)
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -260,6 +270,22 @@ def user_location(cls: type, attribute: str) -> SourceLocation | None:
             continue
         nearest = _super_init_call(klass) or nearest
     return nearest
+
+
+def init_location(cls: type) -> SourceLocation | None:
+    """The `def __init__` line of the class in `cls`'s MRO (torch's own skipped) that defines
+    the constructor: where a missing `super().__init__()` belongs."""
+    for klass in getattr(cls, "__mro__", ()):
+        if klass is object or is_torch_class(klass) or "__init__" not in vars(klass):
+            continue
+        code = getattr(vars(klass)["__init__"], "__code__", None)
+        if code is None or code.co_filename.startswith("<"):
+            return None
+        line = code.co_firstlineno
+        while linecache.getline(code.co_filename, line).lstrip().startswith("@"):  # past decorators
+            line += 1
+        return SourceLocation(code.co_filename, line)
+    return None
 
 
 def noqa_codes(location: SourceLocation | None) -> frozenset[str] | None:

@@ -3,7 +3,7 @@ explanation, its check function, its examples, and its fix (a Fix naming the Fix
 check chooses from). Each family module defines `RULES: list[Rule]` and must not import
 torch at module level, so that `paraminspect rules` and `explain` stay instant.
 
-Families (FAMILIES): unregistered.py (PI001-PI004, fixes in unregistered_fixes.py),
+Families (FAMILIES): unregistered.py (PI001-PI004 and PI014, fixes in unregistered_fixes.py),
 registered.py (PI005-PI010), module_config.py (PI011), meta_init.py (PI012-PI013: the
 meta-device init path; PI013's probe in empty_init.py), runtime.py (PI1xx, reported by
 `check --run`); the longer examples are in registration_examples.py, meta_init_examples.py and

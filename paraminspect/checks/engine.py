@@ -46,12 +46,16 @@ def _without_allowed(inventory: Any, allow: Sequence[str]) -> Any:
 
 
 def locate(inventory: Any, module: str, attribute: str, parents_first: bool = False) -> SourceLocation | None:
-    """file:line of the assignment that created `module.attribute`: in the owning module's
-    class, or as a chain in an ancestor's class (`self.head.scale = ...` in the parent).
+    """file:line of the assignment that created `module.attribute`: the statement the build
+    ran when it was recorded, else read from the source: in the owning module's class, or as
+    a chain in an ancestor's class (`self.head.scale = ...` in the parent).
     `parents_first` prefers the ancestors (ties like `self.lm_head.weight = ...`, where the
     owner's own class assigns the attribute too)."""
     if not attribute:
         return None
+    ran = getattr(inventory, "assignment_sites", {}).get(module, {}).get(attribute)
+    if ran is not None:  # the statement the build ran (paraminspect.tensors.sites)
+        return SourceLocation(*ran)
     classes = inventory.module_classes
     parts = module.split(".") if module else []
     candidates: list[tuple[str, tuple[str, ...]]] = []

@@ -1,4 +1,4 @@
-"""The registration rules' examples (PI001-PI010) as code: a bad model, its corrected
+"""The registration rules' examples (PI001-PI010, PI014) as code: a bad model, its corrected
 version, and where the finding points. tests/test_rule_examples.py builds every one of them
 and `explain` prints them; the `fixed` ones are also what `check --fix` must write."""
 
@@ -193,5 +193,25 @@ PI010 = (
         line='self.register_buffer("counts"',
         also=("PI013",),  # and nothing recomputes it after meta init
         title="state that must survive a checkpoint, registered non-persistent",
+    ),
+)
+
+_NO_SUPER_INIT = """\
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self) -> None:
+        self.steps = 10
+"""
+
+PI014 = (
+    Example(
+        _NO_SUPER_INIT,
+        _NO_SUPER_INIT.replace("        self.steps", "        super().__init__()\n        self.steps"),
+        "",
+        line="def __init__",
+        title="a scheduler-like module that never calls super().__init__()",
     ),
 )

@@ -1,5 +1,6 @@
 """Registration rules PI001-PI004: tensors and modules that parameters(), .to() and
-state_dict() do not see. PI005-PI010, informational facts about how tensors are
+state_dict() do not see, and PI014: a module nn.Module.__init__ never ran on, so that nothing
+in it is registered. PI005-PI010, informational facts about how tensors are
 registered, are in registered.py (which shares the wording helpers here).
 
 Importable without torch (`paraminspect rules` / `explain`): the check functions only read
@@ -9,6 +10,7 @@ from paraminspect.tensors.records.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -49,12 +51,15 @@ def _grouped_references(ctx: Any, target: str) -> Iterator[tuple[tuple[str, str]
     a container) are skipped: the finding at the outermost attribute covers them."""
     registered = _registered_modules(ctx.inventory)
     classes = getattr(ctx.inventory, "module_classes", {})
+    moved = getattr(ctx.inventory, "moved_by_apply", None)  # places an `_apply` override moves
     groups: dict[tuple[str, str], list[Any]] = {}
     for ref in ctx.inventory.references:
         if ref.target == target and ref.module in registered:
+            if target == "tensor" and moved and (ref.module, ref.attribute, ref.access) in moved:
+                continue  # the model's own _apply moves this one (see checks/frameworks.py)
             groups.setdefault((ref.module, ref.attribute), []).append(ref)
     for (module, attribute), refs in groups.items():
-        if target == "tensor" and framework_owns(classes.get(module), attribute):
+        if target == "tensor" and framework_owns(classes.get(module), attribute, apply_observed=moved is not None):
             continue  # moved by the framework's own code (see checks/frameworks.py)
         yield (module, attribute), refs
 
@@ -71,6 +76,16 @@ def _finding(
     """`fix`: the kind of automatic fix (paraminspect.fixes) that applies; else `no_fix` says
     why there is none, for rules that have fixes."""
     return Finding(rule.code, rule.severity, module, attribute, _unique(names), message, fix=fix, no_fix=no_fix)
+
+
+def _fixable_after_init(ctx: Any, findings: list[Finding]) -> list[Finding]:
+    """No automatic fix on a module nn.Module.__init__ never ran on (PI014): register_buffer,
+    nn.Parameter or nn.ModuleList there would raise until super().__init__() is called."""
+    blocked = set(getattr(ctx.inventory, "uninitialised", ()))
+    if not blocked:
+        return findings
+    why = "the module never calls nn.Module.__init__() (PI014): add super().__init__() first"
+    return [dataclasses.replace(f, fix=FixKind.NONE, no_fix=why) if f.module in blocked else f for f in findings]
 
 
 _ONE_INDEX = re.compile(r"\[[^\[\]]*\]")
@@ -117,7 +132,7 @@ def check_trainable_tensor_attribute(ctx: Any) -> list[Finding]:
                     fix=FixKind.PARAMETER,
                 )
             )
-    return out
+    return _fixable_after_init(ctx, out)
 
 
 def check_tensor_attribute(ctx: Any) -> list[Finding]:
@@ -152,7 +167,7 @@ def check_tensor_attribute(ctx: Any) -> list[Finding]:
         else:
             continue
         out.append(_finding(PI002, module, attribute, [ref.name], message, fix, no_fix))
-    return out
+    return _fixable_after_init(ctx, out)
 
 
 # --- PI003 / PI004: Python containers ------------------------------------------------------
@@ -217,7 +232,7 @@ def check_tensors_in_container(ctx: Any) -> list[Finding]:
         else:
             fix, no_fix = _container_fix(loose, FixKind.PARAMETER_LIST, FixKind.PARAMETER_DICT)
         out.append(_finding(PI003, module, attribute, names, f"`{path}`: " + "; ".join(parts), fix, no_fix))
-    return out
+    return _fixable_after_init(ctx, out)
 
 
 def _hidden_tensors(inv: Any, module_paths: list[str]) -> int:
@@ -259,6 +274,31 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
                 no_fix,
             )
         )
+    return _fixable_after_init(ctx, out)
+
+
+# --- PI014: a module nn.Module.__init__ never ran on ----------------------------------------
+
+
+def check_init_not_called(ctx: Any) -> list[Finding]:
+    from paraminspect.sources import init_location
+
+    out = []
+    inv = ctx.inventory
+    for path in getattr(inv, "uninitialised", ()):
+        cls = inv.module_classes.get(path)
+        name = getattr(cls, "__name__", "the module")
+        where = f"`{path}` ({name})" if path else f"the model ({name})"
+        message = (
+            f"{where} never calls nn.Module.__init__(): parameters(), state_dict(), .to() and .train() raise "
+            f"AttributeError on it, and nothing assigned to it is registered; call super().__init__() first in "
+            f"{name}.__init__"
+        )
+        finding = Finding(PI014.code, PI014.severity, path, "", (path or name,), message)
+        location = init_location(cls) if cls is not None else None
+        if location is not None:
+            finding = dataclasses.replace(finding, file=location.file, line=location.line)
+        out.append(finding)
     return out
 
 
@@ -350,4 +390,24 @@ Fix: nn.ModuleList (nn.ModuleDict for a dict).
     examples=examples.PI004,
 )
 
-RULES: list[Rule] = [PI001, PI002, PI003, PI004]
+PI014 = Rule(
+    "PI014",
+    "module-init-not-called",
+    ERROR,
+    "A module whose __init__ never calls nn.Module.__init__(): nothing in it is registered.",
+    """\
+nn.Module.__init__() creates the dictionaries a module registers its parameters, buffers and
+submodules in. A subclass whose __init__ never calls it (no super().__init__()) can still be
+built, and attributes can still be assigned to it, but they land in the instance's plain
+__dict__: its tensors are plain attributes, and parameters(), named_modules(), state_dict(),
+.to() and .train() raise AttributeError on it and on any model that holds it. An inspector
+walking it would see an empty, clean module.
+
+Fix: call super().__init__() as the first statement of the class's __init__ (before any
+attribute is assigned).
+""",
+    check_init_not_called,
+    examples=examples.PI014,
+)
+
+RULES: list[Rule] = [PI001, PI002, PI003, PI004, PI014]

@@ -121,7 +121,9 @@ def check_model(
     suppressed: list[Any] = []
     findings = run_static_checks(ctx, select=select, ignore=ignore, allow=allow, suppressed=suppressed)
     run_notes: list[str] = []
-    if run is not None:  # `check --run`: forward.examples.RunOptions -> PI1xx findings
+    if run is not None and ctx.inventory.uninitialised:  # torch itself cannot walk this model (PI014)
+        run_notes.append("--run skipped: a module never called nn.Module.__init__() (PI014), so torch cannot run it")
+    elif run is not None:  # `check --run`: forward.examples.RunOptions -> PI1xx findings
         from paraminspect.forward.check_run import check_run
 
         def rebuild() -> Any:  # a fresh CPU copy when the model cannot run on meta

@@ -154,7 +154,7 @@ def show_in_child(
         # What the CLI renders: tensors, totals, notes. Classes would import user code in the
         # parent; module and reference records (25,000 of the 50,000-tensor sample) would only
         # cost pickling both ways (~0.3 s there).
-        slim = dataclasses.replace(inv, module_classes={}, modules=(), references=())
+        slim = dataclasses.replace(inv, module_classes={}, modules=(), references=(), assignment_sites={})
         return dataclasses.replace(result, inventory=slim)
     import io
 

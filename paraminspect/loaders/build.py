@@ -44,10 +44,11 @@ def _call_on(device: str, build: Callable[[], Any]) -> Any:
     import torch
 
     from paraminspect.loaders.fastmeta import meta_device_without_init
+    from paraminspect.tensors.sites import recording_sites
 
     # On meta, initialisers are no-ops (values are meaningless there, and some import torch._dynamo).
     on_device = meta_device_without_init() if torch.device(device).type == "meta" else torch.device(device)
-    with no_network(), on_device:
+    with no_network(), on_device, recording_sites():  # recording_sites: the line of each assignment
         return build()
 
 

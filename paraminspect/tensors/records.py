@@ -141,6 +141,16 @@ class Inventory:
     module_classes: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # What the walk could not finish (a node budget ran out), for the user to see.
     notes: tuple[str, ...] = ()
+    # path -> attribute -> (file, line) of the statement that last set it during the build
+    # (paraminspect.tensors.sites); empty for a module built outside paraminspect's loaders.
+    assignment_sites: Mapping[str, Mapping[str, tuple[str, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    # Paths of modules that nn.Module.__init__ never ran on (rule PI014).
+    uninitialised: tuple[str, ...] = ()
+    # (module, attribute, access) of the plain tensors the model's own `_apply` override moves
+    # (paraminspect.tensors.applied); None when there is no override or it could not be observed.
+    moved_by_apply: frozenset[tuple[str, str, str]] | None = None
 
     def by_kind(self, kind: str) -> tuple[TensorRecord, ...]:
         return tuple(r for r in self.tensors if r.kind == kind)

@@ -6,9 +6,7 @@ no tensor data is read, so meta tensors and 70B-parameter models cost the same.
 
 from __future__ import annotations
 
-import dataclasses
-import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,14 +14,14 @@ import torch
 from torch import nn
 
 from paraminspect.collector import collector_paused
-from paraminspect.sources import is_torch_class
+from paraminspect.sources import overrides_apply
+from paraminspect.tensors.applied import observe_apply
 from paraminspect.tensors.facts import class_skips, hook_managed_names, tensor_facts, type_name
+from paraminspect.tensors.packed import add_packed
 from paraminspect.tensors.records import (
     BUFFER,
     MAX_NODES_PER_ATTRIBUTE,
     MAX_NODES_PER_MODEL,
-    MAX_PACKED_DEPTH,
-    PACKED,
     PARAMETER,
     UNREGISTERED,
     HeldReference,
@@ -33,9 +31,13 @@ from paraminspect.tensors.records import (
     join_name,
     qualified_name,
 )
+from paraminspect.tensors.scan import ATOM_TYPES, AttributeScan
+from paraminspect.tensors.sites import Site, forget_sites, recorded_sites, sites_of
 from paraminspect.tensors.totals import compute_totals
 
-_CLASS_NAMES: dict[type, tuple[str, str]] = {}  # module class -> (type_name, qualified_name)
+_SMALL_TUPLE = 8  # a tuple of atoms this short is counted, not scanned
+# module class -> (type_name, qualified_name, whether it overrides nn.Module._apply)
+_CLASS_NAMES: dict[type, tuple[str, str, bool]] = {}
 
 
 @dataclass
@@ -49,6 +51,10 @@ class _Builder:
     module_classes: dict[str, type] = field(default_factory=dict)
     references: list[HeldReference] = field(default_factory=list)
     tensor_objects: dict[int, torch.Tensor] = field(default_factory=dict)  # also keeps ids unique
+    recorded: dict[int, Any] = field(default_factory=recorded_sites)  # what the build recorded (tensors.sites)
+    sites: dict[str, dict[str, Site]] = field(default_factory=dict)  # path -> attribute -> (file, line)
+    uninitialised: list[str] = field(default_factory=list)  # modules nn.Module.__init__ never ran on
+    overrides_apply: bool = False  # a module class has its own `_apply` (tensors.applied)
 
     def add_module(self, module: nn.Module, path: str, registered: bool) -> bool:
         """Record `module` at `path`; True when this is its first sighting."""
@@ -60,9 +66,11 @@ class _Builder:
         cls = type(module)
         names = _CLASS_NAMES.get(cls)
         if names is None:  # a scripted module names its original class: per module then
-            names = (type_name(module), qualified_name(cls))
+            names = (type_name(module), qualified_name(cls), overrides_apply(cls))
             if not isinstance(module, torch.jit.ScriptModule):
                 _CLASS_NAMES[cls] = names
+        if names[2]:
+            self.overrides_apply = True
         self.modules[key] = {
             "path": path,
             "type": names[0],
@@ -72,6 +80,12 @@ class _Builder:
         }
         self.module_objects[key] = module
         self.module_classes[path] = cls
+        if self.recorded:
+            sites = sites_of(module)
+            if sites:
+                self.sites[path] = sites
+        if "_parameters" not in module.__dict__:
+            self.uninitialised.append(path)
         return True
 
     def add_tensor(
@@ -149,98 +163,6 @@ def _walk_registered(builder: _Builder, root: nn.Module) -> None:
                 stack.append((child, prefix + name, False))
 
 
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, torch.dtype, torch.device)
-_ATOM_TYPES = frozenset(_ATOMS)
-_SMALL_TUPLE = 8  # a tuple of atoms this short is counted, not scanned
-_NOT_PLAIN_OBJECTS = (
-    type,
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.GeneratorType,
-)
-
-
-def _plain_object_fields(value: Any) -> dict[str, Any] | None:
-    """Fields of a dataclass / simple class instance, or None when `value` is not one we
-    should look into (functions, classes, torch internals, objects without a __dict__)."""
-    if isinstance(value, _NOT_PLAIN_OBJECTS) or (callable(value) and not dataclasses.is_dataclass(value)):
-        return None
-    cls = type(value)
-    if is_torch_class(cls) or cls.__module__ == "builtins":
-        return None
-    try:
-        return dict(vars(value))
-    except TypeError:
-        return None
-
-
-class _AttributeScan:
-    """Follows one module attribute through containers and plain objects, recording what it
-    holds. Iterative and bounded by a node budget, not a depth: a tensor 50 containers deep
-    is found, and an attribute whose values run past the budget is named in a note."""
-
-    def __init__(self, scanner: _Scanner, owner: str, owner_type: str, attribute: str) -> None:
-        self.scanner = scanner
-        self.owner = owner
-        self.owner_type = owner_type
-        self.attribute = attribute
-        self.visited: set[int] = set()
-
-    def run(self, root: Any) -> None:
-        # (value, parent node, step from the parent, container kind); access paths are built
-        # only for what is found, from the parent links (a long chain costs O(depth) each)
-        stack: list[tuple[Any, int, str, str | None]] = [(root, -1, "", None)]
-        links: list[tuple[int, str]] = []
-        scanner = self.scanner
-        while stack:
-            if len(links) >= MAX_NODES_PER_ATTRIBUTE or scanner.nodes_left <= 0:
-                scanner.stopped(self)
-                return
-            value, parent, step, container = stack.pop()
-            links.append((parent, step))
-            scanner.nodes_left -= 1
-            node = len(links) - 1
-            if isinstance(value, _ATOMS):
-                continue
-            if isinstance(value, torch.Tensor):
-                scanner.held_tensor(self, value, _access(links, node), container)
-                continue
-            if isinstance(value, nn.Module):
-                scanner.held_module(self, value, _access(links, node), container)
-                continue
-            if id(value) in self.visited:
-                continue
-            self.visited.add(id(value))
-            children: list[tuple[Any, str, str]] = []
-            if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # namedtuple
-                pairs = zip(type(value)._fields, value, strict=False)
-                children = [(item, f".{fname}", "object") for fname, item in pairs]
-            elif isinstance(value, (list, tuple)):
-                kind = "list" if isinstance(value, list) else "tuple"
-                children = [(item, f"[{i}]", kind) for i, item in enumerate(value)]
-            elif isinstance(value, Mapping):
-                try:
-                    children = [(item, f"[{key}]", "dict") for key, item in list(value.items())]
-                except Exception:
-                    continue
-            elif isinstance(value, (set, frozenset)):
-                children = [(item, f"{{{i}}}", "set") for i, item in enumerate(value)]
-            else:
-                fields = _plain_object_fields(value)
-                children = [(item, f".{fname}", "object") for fname, item in (fields or {}).items()]
-            stack.extend((item, node, key, kind) for item, key, kind in reversed(children))
-
-
-def _access(links: list[tuple[int, str]], node: int) -> str:
-    steps = []
-    while node >= 0:
-        node, step = links[node]
-        steps.append(step)
-    return "".join(reversed(steps))
-
-
 class _Scanner:
     """Second pass: plain attributes of every module (registered or found in containers)."""
 
@@ -253,7 +175,7 @@ class _Scanner:
         self.nodes_left = MAX_NODES_PER_MODEL
         self.notes: list[str] = []
 
-    def stopped(self, scan: _AttributeScan) -> None:
+    def stopped(self, scan: AttributeScan) -> None:
         """A budget ran out: say so (a silent stop could hide a tensor from the rules)."""
         where = join_name(scan.owner, scan.attribute)
         if self.nodes_left <= 0:
@@ -278,7 +200,7 @@ class _Scanner:
             return
         skipped_names, skip_private = class_skips(type(module))
         hook_managed = hook_managed_names(module) if getattr(module, "_forward_pre_hooks", None) else ()
-        atoms = _ATOM_TYPES
+        atoms = ATOM_TYPES
         for attribute, value in list(attributes.items()):
             if (
                 attribute in skipped_names  # nn.Module's own bookkeeping: most of the names
@@ -295,9 +217,11 @@ class _Scanner:
             ):
                 self.nodes_left -= 1 + len(value)
                 continue
-            _AttributeScan(self, path, owner_type, attribute).run(value)
+            AttributeScan(self, path, owner_type, attribute).run(value)
 
-    def held_tensor(self, scan: _AttributeScan, t: torch.Tensor, access: str, container: str | None) -> None:
+    def held_tensor(
+        self, scan: AttributeScan, t: torch.Tensor, access: str, container: str | None, holder: Any, key: Any
+    ) -> None:
         path = join_name(scan.owner, scan.attribute) + access
         registered = self.registered_tensors.get(id(t))
         if registered is None:
@@ -315,7 +239,7 @@ class _Scanner:
             registered_kind=registered[1] if registered else None,
         )
 
-    def held_module(self, scan: _AttributeScan, module: nn.Module, access: str, container: str | None) -> None:
+    def held_module(self, scan: AttributeScan, module: nn.Module, access: str, container: str | None) -> None:
         path = join_name(scan.owner, scan.attribute) + access
         registered_path = self.registered_modules.get(id(module))
         if registered_path is None:
@@ -330,7 +254,7 @@ class _Scanner:
             registered_kind="module" if registered_path is not None else None,
         )
 
-    def _reference(self, scan: _AttributeScan, access: str, container: str | None, **target: Any) -> None:
+    def _reference(self, scan: AttributeScan, access: str, container: str | None, **target: Any) -> None:
         self.builder.references.append(
             HeldReference(
                 module=scan.owner,
@@ -378,48 +302,6 @@ class _Scanner:
             self.scan_module(module, path, modules[id(module)]["type"])
 
 
-def _packed_tensors(value: Any, access: str, depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
-    """Tensors inside a quantized module's saved state: tensors, tuples of them, or a packed
-    ScriptObject whose __getstate__ holds them."""
-    if isinstance(value, torch.Tensor):
-        yield access, value
-    elif depth < MAX_PACKED_DEPTH and isinstance(value, (tuple, list)):
-        for i, item in enumerate(value):
-            yield from _packed_tensors(item, f"{access}[{i}]", depth + 1)
-    elif depth < MAX_PACKED_DEPTH and isinstance(value, torch.ScriptObject):
-        try:
-            state = value.__getstate__()
-        except Exception:
-            return
-        yield from _packed_tensors(state, access, depth + 1)
-
-
-def _add_packed(builder: _Builder) -> None:
-    """Quantized modules keep weights in packed ScriptObjects that are neither parameters
-    nor buffers; record what their state_dict() would save, so they are not invisible."""
-    for key, fields in list(builder.modules.items()):
-        module = builder.module_objects[key]
-        if isinstance(module, torch.jit.ScriptModule):
-            continue  # its `_c` is a ScriptObject too, but its tensors are registered ones
-        if "quantized" not in (type(module).__module__ or ""):
-            continue  # packed ScriptObjects belong to torch.ao's quantized modules
-        attributes = vars(module)
-        if not any(isinstance(v, torch.ScriptObject) for v in attributes.values()):
-            continue
-        saved: dict[str, Any] = {}
-        try:
-            module._save_to_state_dict(saved, "", keep_vars=True)
-        except Exception:
-            continue  # shown without its packed state rather than failing the whole inventory
-        registered = set(attributes.get("_parameters", {}).keys()) | set(attributes.get("_buffers", {}).keys())
-        for name, value in saved.items():
-            if name in registered:
-                continue
-            path = fields["path"]
-            for access, t in _packed_tensors(value, ""):
-                builder.add_tensor(t, join_name(path, name) + access, PACKED, path, fields["type"], name)
-
-
 def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
     out = []
     for key in builder.order:
@@ -431,7 +313,10 @@ def _freeze_records(builder: _Builder) -> tuple[TensorRecord, ...]:
 def build_inventory(model: nn.Module) -> Inventory:
     """Every tensor the module tree holds, each with exactly one kind."""
     with collector_paused():  # a few objects per tensor, no cycles (paraminspect.collector)
-        return _build_inventory(model)
+        try:
+            return _build_inventory(model)
+        finally:
+            forget_sites()  # read: the recorder need not hold the build's modules any longer
 
 
 def _build_inventory(model: nn.Module) -> Inventory:
@@ -439,10 +324,16 @@ def _build_inventory(model: nn.Module) -> Inventory:
         raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
     builder = _Builder()
     _walk_registered(builder, model)
-    _add_packed(builder)
+    add_packed(builder)
     registered = {key: (fields["name"], fields["kind"]) for key, fields in builder.records.items()}
     scanner = _Scanner(builder, registered)
     scanner.run()
+    moved = None
+    if builder.overrides_apply:
+        paths = {fields["path"]: builder.module_objects[key] for key, fields in builder.modules.items()}
+        refs = builder.references
+        plain = [(r.module, r.attribute) for r in refs if r.target == "tensor" and r.registered_as is None]
+        moved = observe_apply(model, paths, plain, {key: builder.tensor_objects[key] for key in registered})
     records = _freeze_records(builder)
     modules = tuple(
         ModuleRecord(
@@ -461,5 +352,19 @@ def _build_inventory(model: nn.Module) -> Inventory:
         totals=compute_totals(records),
         root_type=type_name(model),
         module_classes=dict(builder.module_classes),
-        notes=tuple(scanner.notes),
+        notes=tuple(scanner.notes) + tuple(_uninitialised_notes(builder)),
+        assignment_sites=builder.sites,
+        uninitialised=tuple(builder.uninitialised),
+        moved_by_apply=moved,
     )
+
+
+def _uninitialised_notes(builder: _Builder) -> Iterator[str]:
+    """What `show` says of a module nn.Module.__init__ never ran on (check reports PI014)."""
+    for path in builder.uninitialised:
+        name = builder.module_classes[path].__name__
+        where = f"`{path}` ({name})" if path else f"the model ({name})"
+        yield (
+            f"{where} never called nn.Module.__init__(): parameters(), state_dict() and .to() raise "
+            "on it, so nothing it holds is registered"
+        )
