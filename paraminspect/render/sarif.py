@@ -15,33 +15,17 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def _rule(rule: Any) -> dict[str, Any]:
+    from paraminspect.render.rule_pages import help_markdown  # imports rich: only when SARIF is written
+
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.explanation.strip()},
-        "help": {"text": rule.explanation.strip(), "markdown": _help_markdown(rule)},
+        "help": {"text": rule.explanation.strip(), "markdown": help_markdown(rule)},
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"severity": rule.severity},
     }
-
-
-def _help_markdown(rule: Any) -> str:
-    """The explanation, then each example as whole files (what `explain` shows; the tests
-    build each one), for viewers that render a rule's help (GitHub code scanning)."""
-    from paraminspect.render.findings import explanation_paragraphs, reported_at
-
-    parts = list(explanation_paragraphs(rule.explanation))
-    for example in rule.examples:
-        if example.title:
-            parts.append(f"**{example.title}**")
-        good = "Good, as `check --fix` writes it:" if example.fixed else "Good:"
-        parts += [reported_at(rule.code, example), _python(example.bad), good, _python(example.good)]
-    return "\n\n".join(parts)
-
-
-def _python(source: str) -> str:
-    return f"```python\n{source.strip()}\n```"
 
 
 def _location(finding: Any) -> list[dict[str, Any]]:
