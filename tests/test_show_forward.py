@@ -123,8 +123,8 @@ def test_a_70b_decoder_with_4096_tokens_works_through_the_cli(cli):
 
 
 def _documented_forward_fields() -> set[str]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- forward-json -->", 2)[1]
+    page = (ROOT / "docs" / "output.md").read_text(encoding="utf-8")
+    section = page.split("<!-- forward-json -->", 2)[1]
     return set(re.findall(r"^\| `([A-Za-z_.\[\]]+)`", section, flags=re.M))
 
 
