@@ -17,7 +17,7 @@ inputs the result cache (paraminspect.cache) checks before it answers for a late
 - **Environment variables.** Each name read through `os.environ` / `os.getenv`, with its value
   (or its absence).
 
-Not seen (documented in README's cache section): reads by C code (a C extension's `fopen`,
+Not seen (documented in docs/cache.md): reads by C code (a C extension's `fopen`,
 `getenv`), files opened for writing, what subprocesses read, the network, the clock,
 random numbers, and files the run did not read this time.
 

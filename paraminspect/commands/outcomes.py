@@ -60,7 +60,7 @@ _noted: list[bool] = []
 
 def _note_network_limit() -> None:
     """Once per process, where the kernel cannot refuse the network to the model processes,
-    a note saying what still can reach it (README: "Where the model's code runs")."""
+    a note saying what still can reach it (docs/runtime.md)."""
     if _noted:
         return
     _noted.append(True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from paraminspect.diffs.keyset import Key, KeySet
 
-# Explanation kinds: the JSON contract (README "diff").
+# Explanation kinds: the JSON contract (docs/diff.md; tests/test_diff.py checks the table).
 PREFIX = "prefix"
 RENAME = "rename"
 PARAMETRIZATION = "parametrization"

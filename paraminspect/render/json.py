@@ -1,4 +1,4 @@
-"""Machine-readable output. The layout is a versioned contract documented in README.md."""
+"""Machine-readable output. The layout is a versioned contract documented in docs/output.md."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def show_json(
     }
     if modules is not None:
         doc["modules"] = [module_dict(m) for m in modules]
-    if checkpoint is not None:  # a GGUF file's metadata, a DCP checkpoint's chunks (README: "checkpoint")
+    if checkpoint is not None:  # a GGUF file's metadata, a DCP checkpoint's chunks (docs/output.md: "checkpoint")
         doc["checkpoint"] = checkpoint
     if forward is not None:  # added in schema_version 1: present only with an example input
         from paraminspect.forward.stats_data import forward_block

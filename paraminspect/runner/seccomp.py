@@ -14,7 +14,7 @@ It is installed with PR_SET_NO_NEW_PRIVS (required to install a filter without p
 a set-uid program started by the model gains no privileges), once per process, before any
 of the model's code runs; a filter can never be removed. Where the platform has no seccomp
 (not Linux, another architecture, an old kernel, a container that forbids it), `install()`
-says why and only the audit hook stands (README: "Where the model's code runs").
+says why and only the audit hook stands (docs/runtime.md).
 """
 
 from __future__ import annotations
