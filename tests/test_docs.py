@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import subprocess
 import sys
 
@@ -108,6 +109,28 @@ def test_the_readme_check_example_prints_what_it_shows(cli):
     result = cli("check", "sample_models/ci_example.py:build", "--no-cache")
     assert result.code == 1
     assert result.out == shown
+
+
+def _readme_commands() -> list[list[str]]:
+    """The `paraminspect ...` lines of README's shell blocks that need nothing but this checkout
+    (the sample models, `explain`): the commands a reader can paste as they are."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            args = shlex.split(line.split(" #", 1)[0])
+            if args[:1] == ["paraminspect"] and (args[1] == "explain" or any("sample_models/" in a for a in args)):
+                commands.append(args[1:])
+    return commands
+
+
+def test_the_readme_commands_on_the_sample_models_run(cli):
+    commands = _readme_commands()
+    assert len(commands) >= 4
+    for args in commands:
+        result = cli(*args)
+        assert result.code in (0, 1), (args, result.err)
+        assert "error" not in result.err, (args, result.err)
+        assert result.out.strip(), args
 
 
 @pytest.mark.skipif(
