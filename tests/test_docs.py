@@ -19,7 +19,7 @@ from conftest import ROOT
 
 from paraminspect.checks import all_rules
 from paraminspect.checks.runtime import RULES as RUNTIME_RULES
-from paraminspect.render.rule_pages import BUILT, RUN, rule_page, rule_path, rules_table
+from paraminspect.render.rule_pages import BUILT, RUN, prose, rule_page, rule_path, rules_table
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"
@@ -47,12 +47,13 @@ def test_every_rule_gets_a_page_with_its_catalog_entry():
     for rule in all_rules().values():
         page = rule_page(rule, RUN if rule in RUNTIME_RULES else BUILT)
         assert page.startswith(f"# {rule.code} {rule.name}\n")
-        assert f"**Severity:** {rule.severity}" in page and rule.summary in page
+        assert f"**Severity:** {rule.severity}" in page and f"*{prose(rule.summary)}*" in page
         assert ("## Automatic fix" in page) == (rule.fix is not None)
         if rule.fix is not None:
-            assert rule.fix.summary in page
-        # the explanation's words, re-flowed into paragraphs
-        assert " ".join(rule.explanation.split()) in " ".join(page.split())
+            assert prose(rule.fix.summary) in page
+        # the explanation's words, re-flowed into paragraphs, Markdown's characters escaped
+        text = re.sub(r"\\([\\*_>\[\]|])", r"\1", page).replace("&lt;", "<")
+        assert " ".join(rule.explanation.split()) in " ".join(text.split())
         assert rule.examples, rule.code
         for example in rule.examples:
             assert f"```python\n{example.bad.strip()}\n```" in page
@@ -149,3 +150,4 @@ def test_the_site_builds_strict(tmp_path):
     for rule in all_rules().values():
         page = (tmp_path / "site" / "rules" / rule.code / "index.html").read_text(encoding="utf-8")
         assert rule.name in page
+        assert "<strong>init</strong>" not in page  # catalog prose is escaped: `__init__` stays as written

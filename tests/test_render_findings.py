@@ -15,6 +15,7 @@ from paraminspect.render.console import make_console
 from paraminspect.render.findings import explanation_paragraphs, print_findings, summary_line
 from paraminspect.render.github import annotation, check_github, display_path, escape_data, escape_property
 from paraminspect.render.json import check_json
+from paraminspect.render.rule_pages import prose
 from paraminspect.render.sarif import check_sarif
 
 FILE = str(ROOT / "sample_models" / "ci_example.py")
@@ -95,7 +96,7 @@ def test_sarif_structure(monkeypatch):
     assert len({r["id"] for r in driver["rules"]}) == len(rules)
     for entry, rule in zip(driver["rules"], rules, strict=True):
         markdown = entry["help"]["markdown"]  # code scanning shows it: the tested examples, as files
-        assert markdown.startswith(explanation_paragraphs(rule.explanation)[0])
+        assert markdown.startswith(prose(explanation_paragraphs(rule.explanation)[0]))  # Markdown-escaped
         assert markdown.count("```python\n") == 2 * len(rule.examples) > 0
         assert all(example.bad.strip() in markdown and example.good.strip() in markdown for example in rule.examples)
     levels = {r["id"]: r["defaultConfiguration"]["level"] for r in driver["rules"]}

@@ -4,12 +4,29 @@ cannot drift from the catalog; `help_markdown` is also each rule's SARIF help.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from paraminspect.render.findings import explanation_paragraphs, reported_at
 
 RUN, BUILT = "run", "built"  # which pass reports a rule: `check --run`'s forward pass, or the others
+
+
+_MARKDOWN = re.compile(r"([\\*_>\[\]|])")
+
+
+def prose(text: str) -> str:
+    """Catalog text (plain prose, with `code` in backticks) as Markdown: characters Markdown
+    would read as markup are escaped outside code spans (`__init__` must not turn bold)."""
+
+    def escape(part: str) -> str:
+        return _MARKDOWN.sub(r"\\\1", part).replace("<", "&lt;")  # `\<` is no escape in Python-Markdown
+
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code span, escape everything
+        return escape(text)
+    return "`".join(part if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
 def rule_path(code: str) -> str:
@@ -27,7 +44,7 @@ def example_parts(rule: Any) -> list[str]:
     parts = []
     for example in rule.examples:
         if example.title:
-            parts.append(f"**{example.title}**")
+            parts.append(f"**{prose(example.title)}**")
         good = "Good, as `check --fix` writes it:" if example.fixed else "Good:"
         parts += [reported_at(rule.code, example), _python(example.bad), good, _python(example.good)]
     return parts
@@ -35,7 +52,7 @@ def example_parts(rule: Any) -> list[str]:
 
 def help_markdown(rule: Any) -> str:
     """The explanation, then the examples: SARIF's `help.markdown` (GitHub code scanning)."""
-    return "\n\n".join(list(explanation_paragraphs(rule.explanation)) + example_parts(rule))
+    return "\n\n".join([prose(p) for p in explanation_paragraphs(rule.explanation)] + example_parts(rule))
 
 
 def rule_page(rule: Any, reported_by: str) -> str:
@@ -45,15 +62,15 @@ def rule_page(rule: Any, reported_by: str) -> str:
     parts = [
         f"# {rule.code} {rule.name}",
         f"**Severity:** {rule.severity} · **Reported by:** {command} · **Automatic fix:** {fix}",
-        f"*{rule.summary}*",
+        f"*{prose(rule.summary)}*",
         "## What it means",
-        *explanation_paragraphs(rule.explanation),
+        *[prose(p) for p in explanation_paragraphs(rule.explanation)],
     ]
     if rule.fix is not None:
         state = "changes" if rule.fix.changes_state else "does not change"
         parts += [
             "## Automatic fix",
-            f"`paraminspect check --fix` (preview with `--diff`): {rule.fix.summary}. "
+            f"`paraminspect check --fix` (preview with `--diff`): {prose(rule.fix.summary)}. "
             f"It {state} what `state_dict()` and `parameters()` hold.",
         ]
     parts += [
@@ -76,5 +93,5 @@ def rules_table(rules: Sequence[Any], link_prefix: str = "") -> str:
     for rule in rules:
         link = f"[{rule.code}]({link_prefix}{rule.code}.md)"
         fix = "yes" if rule.fix is not None else ""
-        rows.append(f"| {link} | {rule.name} | {rule.severity} | {fix} | {rule.summary} |")
+        rows.append(f"| {link} | {rule.name} | {rule.severity} | {fix} | {prose(rule.summary)} |")
     return "\n".join(rows) + "\n"
