@@ -68,12 +68,19 @@ def test_three_shards_of_a_discovered_project_merge_to_the_unsplit_run(cli, toyn
     built = sorted(r["spec"] for d in shard_docs for r in d["shard"]["results"])
     assert built == sorted(c["model"] for c in doc["classes"] if c["category"] == "built")
     assert len(set(built)) == len(built)
+    # each shard reports its own builds; shard 1 also the classes no shard builds: each class once
+    reported = sorted(c["model"] for d in shard_docs for c in d["classes"])
+    assert reported == sorted(c["model"] for c in doc["classes"])
     merged = cli("merge", *map(str, paths), "-f", "json")
     assert merged.code == full.code
     assert json.loads(merged.out) == doc  # coverage, classes, findings (static ones once), failures
     assert merged.out == full.out
     bugs = {(f["file"], f["line"], f["code"], f["attribute"]) for f in json.loads(merged.out)["findings"]}
     assert bugs == BUGS
+    text = cli("check", "src")
+    merged_text = cli("merge", *map(str, paths))
+    assert (merged_text.code, merged_text.out) == (text.code, text.out)
+    assert "15 module classes in 2 files: 11 built, 2 as parts, 2 static only, 0 not checked." in merged_text.out
     sarif = json.loads(cli("merge", *map(str, paths), "-f", "sarif").out)
     assert len(sarif["runs"]) == 1
     assert sorted(
@@ -112,6 +119,11 @@ def test_durations_are_stored_and_split_the_next_run(cli, tmp_path: Path):
     paths = _shards(cli, ("check", *models), tmp_path, count=2, extra=("--durations", str(durations)))
     owned = [{r["spec"] for r in json.loads(p.read_text())["shard"]["results"]} for p in paths]
     assert {models[0]} in owned and set(models) - {models[0]} in owned
+    # merge records every shard's models at once
+    merged_durations = tmp_path / "merged-durations.json"
+    merged = cli("merge", *map(str, paths), "--durations", str(merged_durations), "--store-durations")
+    assert merged.code == 1
+    assert set(json.loads(merged_durations.read_text())["durations"]) == set(models)
 
 
 @pytest.fixture

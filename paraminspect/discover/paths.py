@@ -97,7 +97,8 @@ class PathRun:
         if not self.search.files:
             return f"{files}; none of them, nor a file importing them, is under {', '.join(self.paths)}"
         read = len(self.search.files)
-        checked = f"{read} file{'s' if read != 1 else ''} under {', '.join(self.paths)} read (with their importers)"
+        where = ", ".join(self.paths)
+        checked = f"{read} file{'s' if read != 1 else ''} under {where} checked (changed, or importing a changed file)"
         if not self.classes:
             return f"{files}; {checked}: no nn.Module class is defined in them"
         return f"{files}; {checked}"
