@@ -156,6 +156,7 @@ def test_merge_refuses_what_is_not_one_complete_split(cli, two_shards: list[Path
     other = {**doc, "shard": {**doc["shard"], "models": [*doc["shard"]["models"], "x.py:y"], "plan": "0" * 64}}
     (tmp_path / "other.json").write_text(json.dumps(other))
     assert "different runs" in _merge_error(one, tmp_path / "other.json")
+    assert "--durations" in _merge_error(one, two, "--store-durations")
     ok = run_process("merge", str(one), str(two), timeout=60)
     assert ok.code == 1 and "bug_pi004" in ok.out
 
@@ -167,6 +168,7 @@ def test_bad_shard_options_are_one_line_and_exit_2(cli):
         (("--shard", "two"), "expected K/N"),
         (("--shard", "1/2", "--fix"), "--fix"),
         (("--store-durations",), "--durations"),
+        (("--durations", "d.json"), "--shard"),
     ]:
         result = cli("check", sample("ci_example"), *args)
         assert result.code == 2 and result.out == "", (args, result)

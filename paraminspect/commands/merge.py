@@ -123,6 +123,8 @@ def run_merge(options: MergeOptions) -> int:
 
     if options.store_durations and options.durations is None:
         raise UsageError("--store-durations writes the file named by --durations FILE: give it")
+    if options.durations is not None and not options.store_durations:
+        raise UsageError("merge --durations FILE records the shards' durations with --store-durations: add it")
     if options.output_file is not None:
         refuse_inputs(options.output_file, [str(p) for p in options.files])
     shards = [read_shard(path) for path in options.files]
