@@ -5,8 +5,8 @@ new dependency); nothing is imported, files are only parsed for their import sta
 
 from __future__ import annotations
 
-import ast
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,28 +95,46 @@ def changes_since(ref: str, where: Path) -> Changes:
     )
 
 
+# An import statement at the start of a line: `from X import a, b as c` (parenthesised over
+# several lines, or continued with backslashes) or `import a.b as c, d`. Read with a regular
+# expression, not ast: a project of thousands of files is read in a fraction of the time, and
+# a match inside a string can only add an edge (a file checked that need not be).
+_IMPORT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n#;\\]|\\\n)*)|import[ \t]+([^\n#;]+))",
+    re.MULTILINE,
+)
+_NAME = re.compile(rb"[A-Za-z_][\w.]*")
+
+
 def _imported(path: str, module: str, is_package: bool) -> list[str]:
     """The dotted names a file imports (anywhere in it: a function's import counts too),
-    absolute; `from pkg import name` gives `pkg.name` (a submodule or a name in pkg)."""
+    absolute; `from pkg import name` gives `pkg` and `pkg.name` (a submodule or a name)."""
     try:
         with open(path, "rb") as fh:
-            tree = ast.parse(fh.read(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+            source = fh.read()
+    except OSError:
         return []
     package = module if is_package else module.rpartition(".")[0]
     out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package
-                for _ in range(node.level - 1):
-                    parent = parent.rpartition(".")[0]
-                base = f"{parent}.{base}".strip(".") if base else parent
-            out.append(base)
-            out += [f"{base}.{alias.name}" if base else alias.name for alias in node.names if alias.name != "*"]
+    for match in _IMPORT.finditer(source):
+        base, names, plain = match.groups()
+        if plain is not None:  # import a.b as c, d
+            found = (_NAME.match(part.strip()) for part in plain.split(b","))
+            out += [name.group().decode() for name in found if name is not None]
+            continue
+        text = base.decode()
+        level = len(text) - len(text.lstrip("."))
+        text = text[level:]
+        if level:
+            parent = package
+            for _ in range(level - 1):
+                parent = parent.rpartition(".")[0]
+            text = f"{parent}.{text}".strip(".") if text else parent
+        out.append(text)
+        for part in names.strip(b"()").replace(b"\\\n", b" ").split(b","):
+            name = _NAME.match(part.strip())
+            if name is not None:
+                out.append(f"{text}.{name.group().decode()}" if text else name.group().decode())
     return [name for name in out if name]
 
 
