@@ -238,9 +238,14 @@ def test_changed_since_checks_changed_files_and_their_importers(repo: Path):
     _git(repo, "commit", "-qam", "two")
     _git(repo, "rm", "-q", "src/pkg/old.py")  # deleted: its importer is checked
     _git(repo, "mv", "src/pkg/moved.py", "src/pkg/renamed.py")  # renamed: the new file is checked
+    (repo / "src/pkg/fresh.py").write_text(_cls("Fresh"))  # untracked: checked
     code, doc, err = _changed(repo, "--changed-since", "HEAD")
-    assert sorted(c["model"] for c in doc["classes"]) == ["src/pkg/renamed.py:Moved", "src/pkg/uses_old.py:UsesOld"]
-    assert "3 Python files changed since HEAD" in err  # old.py, moved.py (gone), renamed.py
+    assert sorted(c["model"] for c in doc["classes"]) == [
+        "src/pkg/fresh.py:Fresh",
+        "src/pkg/renamed.py:Moved",
+        "src/pkg/uses_old.py:UsesOld",
+    ]
+    assert "4 Python files changed since HEAD" in err  # old.py, moved.py (gone), renamed.py, fresh.py
     # since the first commit: base.py's change too (the ref is compared from where HEAD left it)
     code, doc, err = _changed(repo, "--changed-since", "HEAD~1")
     assert "src/pkg/base.py:Base" in {c["model"] for c in doc["classes"]}
