@@ -325,6 +325,13 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             f"--static reads folders and .py files without building anything; {plan.targets[0].spec} is a model "
             "to build: check it without --static"
         )
+    if options.changed_since is not None and not plan.paths:
+        raise UsageError("--changed-since selects the module classes of a path: `check src/ --changed-since REF`")
+    durations = None
+    if options.durations is not None:  # read (or refused) before anything is built
+        from paraminspect.commands.shard import read_durations
+
+        durations = read_durations(options.durations)
     others, path_run = list(plan.targets), None
     if plan.paths:  # `check src/`: the static pass, then the classes that build, imported in a child process
         from paraminspect.cache import cache_folder
@@ -341,14 +348,11 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         model_output(path_run.output)
         for message in path_run.notes():
             notify(message)
-    if options.changed_since is not None and path_run is None:
-        raise UsageError("--changed-since selects the module classes of a path: `check src/ --changed-since REF`")
     every = others + list(path_run.targets if path_run is not None else ())
     positions = list(range(len(every)))
     if options.shard is not None:
-        from paraminspect.commands.shard import assign, read_durations
+        from paraminspect.commands.shard import assign
 
-        durations = read_durations(options.durations) if options.durations is not None else None
         shards = assign([t.spec for t in every], options.shard.count, durations)
         positions = [i for i, k in enumerate(shards) if k == options.shard.index]
         notify(f"shard {options.shard}: {len(positions)} of {len(every)} models")
@@ -413,7 +417,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             return show_diff(results, options.fix_codes, persistent, options.output_file)
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
     if options.store_durations and options.durations is not None:
-        store_durations(options.durations, raw)
+        store_durations(options.durations, raw, durations)
     block = None
     if options.shard is not None:
         from paraminspect.commands.shard import shard_block
@@ -453,13 +457,14 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     return code
 
 
-def store_durations(path: Path, results: Sequence[Any]) -> None:
-    """--store-durations: the seconds each model's check took, merged into the file."""
+def store_durations(path: Path, results: Sequence[Any], old: Optional[dict[str, float]] = None) -> None:
+    """--store-durations: the seconds each model's check took, merged into the file's entries
+    (`old`: as read before the run; None: read now)."""
     from paraminspect.commands.output import write_file
     from paraminspect.commands.shard import durations_text, read_durations
 
     measured = {r.spec: r.seconds for r in results if r.seconds > 0}
-    write_file(path, durations_text(read_durations(path), measured))
+    write_file(path, durations_text(read_durations(path) if old is None else old, measured))
 
 
 def _discover_in_children(

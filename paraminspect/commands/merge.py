@@ -127,6 +127,10 @@ def run_merge(options: MergeOptions) -> int:
         raise UsageError("merge --durations FILE records the shards' durations with --store-durations: add it")
     if options.output_file is not None:
         refuse_inputs(options.output_file, [str(p) for p in options.files])
+    if options.durations is not None:  # refused before anything is joined
+        from paraminspect.commands.shard import read_durations
+
+        read_durations(options.durations)
     shards = [read_shard(path) for path in options.files]
     check_complete(shards)
     results = gather(shards)
