@@ -28,8 +28,7 @@ class MergeOptions:
 @dataclass(frozen=True)
 class ShardFile:
     path: Path
-    doc: dict[str, Any]  # the JSON document
-    block: dict[str, Any]  # its `shard` object
+    block: dict[str, Any]  # the `shard` object of its JSON
 
     @property
     def label(self) -> str:
@@ -68,7 +67,7 @@ def read_shard(path: Path) -> ShardFile:
     for name, kind in fields.items():
         if not isinstance(block.get(name), kind):
             raise UsageError(f"{path}: its shard block has no valid `{name}`")
-    return ShardFile(path, doc, block)
+    return ShardFile(path, block)
 
 
 def check_complete(shards: list[ShardFile]) -> None:
