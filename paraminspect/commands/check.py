@@ -233,7 +233,7 @@ def check_many(
     timeout becomes a failed ModelResult and the run goes on; Ctrl-C ends the run."""
     from paraminspect.commands.outcomes import run_in_children
     from paraminspect.forms import parse_spec
-    from paraminspect.runner.task import DEFAULT_TIMEOUT, Task
+    from paraminspect.runner.task import DEFAULT_TIMEOUT, TIMEOUT, Task
 
     def collect(outcome: Any) -> None:
         result = result_of(outcome)  # raises KeyboardInterrupt at once for an interrupted model
@@ -247,8 +247,10 @@ def check_many(
         return Task(CHECK_TARGET, {"spec": target.spec, **options}, label=target.spec, reuse=reuse)
 
     tasks = [task(t) for t in targets]
-    outcomes = run_in_children(tasks, jobs, DEFAULT_TIMEOUT if timeout is None else timeout, preload, collect)
-    return [result_of(o) for o in outcomes]
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    outcomes = run_in_children(tasks, jobs, limit, preload, collect)
+    # a model killed at the timeout took (at least) that long: what --store-durations records
+    return [dataclasses.replace(result_of(o), seconds=limit) if o.status == TIMEOUT else result_of(o) for o in outcomes]
 
 
 # --- the command -----------------------------------------------------------------------
