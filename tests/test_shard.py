@@ -273,3 +273,12 @@ def test_merge_imports_no_torch(two_shards: list[Path]):
         args = [sys.executable, "-c", code, "merge", *map(str, two_shards), "-f", fmt]
         result = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert result.stderr.splitlines()[-1] == "1 False", (fmt, result.stderr)
+
+
+def test_a_model_killed_at_the_timeout_is_recorded_as_taking_the_timeout(cli, tmp_path: Path):
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\n\n\ndef build():\n    time.sleep(60)\n")
+    durations = tmp_path / "durations.json"
+    result = cli("check", f"{slow}:build", "--timeout", "1", "--durations", str(durations), "--store-durations")
+    assert result.code == 2 and "timed out" in result.err
+    assert json.loads(durations.read_text())["durations"] == {f"{slow}:build": 1.0}
