@@ -282,3 +282,22 @@ def test_a_model_killed_at_the_timeout_is_recorded_as_taking_the_timeout(cli, tm
     result = cli("check", f"{slow}:build", "--timeout", "1", "--durations", str(durations), "--store-durations")
     assert result.code == 2 and "timed out" in result.err
     assert json.loads(durations.read_text())["durations"] == {f"{slow}:build": 1.0}
+
+
+def test_import_statements_are_read_in_every_spelling(tmp_path: Path):
+    from paraminspect.discover.changed import _imported
+
+    source = tmp_path / "here.py"
+    source.write_text(
+        "import os, a.b as c\n"
+        "from . import x, y as z\n"
+        "from ..pkg.mod import (\n    One,\n    Two as T,  # comment\n)\n"
+        "from m import n \\\n    , o\n"
+        "def f():\n    import lazy.mod\n"
+    )
+    assert _imported(str(source), "top.sub.here", False) == [
+        "os", "a.b", "top.sub", "top.sub.x", "top.sub.y", "top.pkg.mod", "top.pkg.mod.One", "top.pkg.mod.Two",
+        "m", "m.n", "m.o", "lazy.mod",
+    ]  # fmt: skip
+    # in a package's __init__.py, `from . import x` is relative to the package itself
+    assert _imported(str(source), "top.sub", True)[2:4] == ["top.sub", "top.sub.x"]
