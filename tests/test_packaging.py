@@ -1,4 +1,5 @@
-"""The wheel `python -m build` makes from this tree: its metadata (name, the version written
+"""The sdist and wheel `python -m build` makes from this tree (the wheel built from the sdist, as
+`build` does by default, so the sdist is complete): its metadata (name, the version written
 once in paraminspect/__init__.py, the licence, the README as description, Python and extras)
 and its package data (the HTML report's scripts, styles and d3-hierarchy's licence)."""
 
@@ -8,6 +9,7 @@ import email
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -27,22 +29,28 @@ ASSETS = ROOT / "paraminspect" / "render" / "assets"
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """A wheel built from a copy of the tree (the build writes build/ and *.egg-info beside the
-    sources: never into the checkout). No isolation: the venv's setuptools, no index needed."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m build` on a copy of the tree (the build writes build/ and *.egg-info beside the
+    sources: never into the checkout): the sdist, then the wheel from it. No isolation: the
+    venv's setuptools, no index needed."""
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "paraminspect", src / "paraminspect", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(src)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    (path,) = out.glob("*.whl")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> zipfile.ZipFile:
+    (path,) = dist.glob("*.whl")
     assert path.name == f"paraminspect-{paraminspect.__version__}-py3-none-any.whl"
     return zipfile.ZipFile(path)
 
@@ -94,3 +102,14 @@ def test_the_wheel_holds_the_package_and_nothing_of_the_checkout(wheel):
     assert tops == {"paraminspect", f"paraminspect-{paraminspect.__version__}.dist-info"}
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "paraminspect").rglob("*.py")}
     assert sources <= set(wheel.namelist())
+
+
+def test_the_sdist_holds_what_the_wheel_is_built_from(dist):
+    (path,) = dist.glob("*.tar.gz")
+    top = f"paraminspect-{paraminspect.__version__}"
+    assert path.name == f"{top}.tar.gz"
+    with tarfile.open(path) as sdist:
+        names = set(sdist.getnames())
+    for name in ("pyproject.toml", "README.md", "LICENSE", "PKG-INFO", "paraminspect/__init__.py"):
+        assert f"{top}/{name}" in names, name
+    assert {f"{top}/paraminspect/render/assets/{p.name}" for p in ASSETS.iterdir() if p.is_file()} <= names
