@@ -24,6 +24,7 @@ from paraminspect.checks.rule import STATIC, Finding, FixKind
 from paraminspect.discover.files import spec_path
 from paraminspect.discover.found import SkippedClass
 from paraminspect.discover.paths import PathClass, PathRun, class_key
+from paraminspect.static.model import VAR_KEYWORD, VAR_POSITIONAL
 from paraminspect.wording import plural
 
 BUILT, AS_PART, STATIC_ONLY, NOT_CHECKED = "built", "as_part", "static_only", "not_checked"
@@ -139,11 +140,15 @@ def _merge(built: list[Finding], static: list[Finding], paths: set[str]) -> tupl
     return built, kept
 
 
-def _read_only(run: PathRun, cls: PathClass, own: ModelResult | None, part: tuple[str, str] | None) -> str:
+def _read_only(
+    run: PathRun, cls: PathClass, own: ModelResult | None, part: tuple[str, str] | None, guess_failed: bool = False
+) -> str:
     """What a class whose findings come from the static pass alone was (the model header's
     "-> ..." in the text report)."""
     if run.static_only:
         return "read from the source (--static)"
+    if guess_failed:
+        return "read from the source; it does not build without arguments"
     if part is not None:
         return f"read from the source; built as part of {part[0]}, where this did not show"
     if own is not None and own.error is not None:
@@ -187,6 +192,32 @@ def _collapse_parts(
             merged[spec] = dataclasses.replace(result, findings=tuple(kept))
 
 
+def _given(cls: PathClass | None) -> bool:
+    """Built with arguments that were configured (the args table) or found in the project: a
+    real call, whose failure is the project's."""
+    return cls is not None and (cls.with_source or (cls.found is not None and bool(cls.found.kwargs)))
+
+
+def _guess_failed(cls: PathClass, error: str) -> str:
+    """Why a class tried with guessed arguments (its defaults, or nothing for `*args,
+    **kwargs`) is read by the static pass only, and a working way to check it built."""
+    from paraminspect.static.args import takes_anything
+
+    cause = error.split(" raised ", 1)[1] if " raised " in error else error
+    record = cls.record
+    if record is not None and record.params_known and takes_anything(record):
+        what = "no arguments were found for its *args, **kwargs and it does not build without them"
+    else:
+        what = "its defaults do not build it"
+    named = [p.name for p in record.params if p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)] if record else []
+    shown = ", ".join(f"{n}=..." for n in named) if record is not None and record.params_known and named else "..."
+    call = f"{cls.qualname}({shown if len(named) <= 3 else '...'})"
+    return (
+        f"{cls.spec}: {what} ({cause}); give it arguments in pyproject.toml under [tool.paraminspect.args] "
+        f'("{cls.spec}" = "{call}"), or list a factory that builds it in [tool.paraminspect] models'
+    )
+
+
 def _arguments(cls: PathClass, config: Any) -> tuple[str, str, int | None] | None:
     if cls.with_source:
         return cls.source.kind, cls.source.file, cls.source.line or None
@@ -203,6 +234,15 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
     """Join the results of the run's targets (`built`, any order) with the static findings
     of `report` (default: the run's; after --fix, a fresh scan)."""
     report = report or run.static
+    # A class tried with guessed arguments that did not build is not a failure: it is read
+    # from the source only, and listed with the way out (never exit 2, not even --strict).
+    tried = {r.spec: r for r in built}
+    guess_failed = {
+        c.spec: _guess_failed(c, r.error)
+        for c in run.classes
+        if c.guessed and (r := tried.get(c.spec)) is not None and r.error is not None
+    }
+    built = [r for r in built if r.spec not in guess_failed]
     results_by_spec = {r.spec: r for r in built}
     instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
     credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
@@ -241,7 +281,7 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
         elif kept or suppressed.get(cls.spec):
             from_source[cls.spec] = ModelResult(
                 spec=cls.spec,
-                resolved=_read_only(run, cls, own, credit.get(cls.key)),
+                resolved=_read_only(run, cls, own, credit.get(cls.key), cls.spec in guess_failed),
                 findings=tuple(kept),
                 suppressed=suppressed.get(cls.spec, 0),
                 from_source=True,
@@ -255,7 +295,7 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
     skipped: list[SkippedClass] = []
     for cls in run.classes:
         own = results_by_spec.get(cls.spec) if cls.target else None
-        reason = cls.reason
+        reason = guess_failed.get(cls.spec, cls.reason)
         if own is not None and own.error is not None:
             reason = own.error
         if own is not None and own.error is None:
@@ -282,6 +322,8 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
         needs = cls.found is not None and not cls.target and not cls.found.abstract and cls.found.missing
         if needs and category != AS_PART and not cls.reason.startswith("its file"):
             skipped.append(SkippedClass(cls.spec, cls.reason))
+        elif cls.spec in guess_failed and category != AS_PART:
+            skipped.append(SkippedClass(cls.spec, reason))
     results: list[ModelResult] = []
     for cls in run.classes:
         if cls.spec in merged:
@@ -295,7 +337,10 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
     counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
     coverage = {"classes": len(coverage_rows), **counts}
     build_failures = [r for r in built if r.error is not None]
-    lenient = frozenset() if strict else frozenset(r.spec for r in build_failures)
+    # A class built from configured or found arguments that fails is a real call that fails:
+    # exit 2. One whose __init__ takes nothing (or a crash, a timeout) only with --strict.
+    how = {c.spec: c for c in run.classes}
+    lenient = frozenset() if strict else frozenset(r.spec for r in build_failures if not _given(how.get(r.spec)))
     return PathReport(
         results,
         tuple(coverage_rows),
