@@ -701,3 +701,31 @@ def test_a_missing_third_party_package_says_install_it_or_exclude_the_file(tmp_p
     assert failures["pkg/local.py"].endswith("No module named 'helpers'")  # the project's own module: no install
     _write(tmp_path / "proj/pyproject.toml", '[tool.paraminspect]\nexclude = ["pkg/audio.py", "pkg/local.py"]\n')
     assert within(tmp_path / "proj", "check", ".").code == 0  # the way out works
+
+
+def test_args_kwargs_class_is_built_with_its_bases_found_call(tmp_path: Path, within):
+    """`__init__(self, *args, **kwargs)` with no call of its own found: built with its base's
+    found call (the README's `Base(...)`), the class called instead. That is a guess too: a
+    subclass it does not build (it reads a keyword the call lacks) is static only, not a
+    failure."""
+    picky = (
+        "\n\nclass Picky(Base):\n    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n"
+        '        self.classes = kwargs["num_classes"]\n'
+    )
+    _write(tmp_path / "proj/nets.py", GUESSES + picky)
+    _write(tmp_path / "proj/README.md", "```python\nfrom nets import Base\nBase(dim=4, depth=2)\n```\n")
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 1, result.err
+    doc = json.loads(result.out)
+    classes = {c["model"]: c for c in doc["classes"]}
+    assert classes["nets.py:Forwards"]["category"] == "built"
+    assert classes["nets.py:Forwards"]["arguments"] == {"kind": "readme", "file": "README.md", "line": 3}
+    assert classes["nets.py:Base"]["category"] == "built"
+    assert classes["nets.py:Picky"]["category"] == "static_only"
+    assert doc["failures"] == []
+    skipped = {s["model"]: s["reason"] for s in doc["skipped"]}
+    assert list(skipped) == ["nets.py:DropPath", "nets.py:Picky"]
+    assert skipped["nets.py:Picky"].startswith(
+        "nets.py:Picky: the call of its base Base (README.md:3), with it called instead, does not build it "
+        "(KeyError: 'num_classes'); give it arguments in pyproject.toml under [tool.paraminspect.args]"
+    )

@@ -195,7 +195,9 @@ def _collapse_parts(
 def _given(cls: PathClass | None) -> bool:
     """Built with arguments that were configured (the args table) or found in the project: a
     real call, whose failure is the project's."""
-    return cls is not None and (cls.with_source or (cls.found is not None and bool(cls.found.kwargs)))
+    if cls is None or cls.guessed:
+        return False
+    return cls.with_source or (cls.found is not None and bool(cls.found.kwargs))
 
 
 def _guess_failed(cls: PathClass, error: str) -> str:
@@ -205,7 +207,12 @@ def _guess_failed(cls: PathClass, error: str) -> str:
 
     cause = error.split(" raised ", 1)[1] if " raised " in error else error
     record = cls.record
-    if record is not None and record.params_known and takes_anything(record):
+    borrowed = getattr(cls.source, "borrowed_from", "") if cls.with_source else ""
+    if borrowed:
+        base = borrowed.rpartition(".")[2]
+        where = f"{spec_path_of(cls.source.file)}:{cls.source.line}"
+        what = f"the call of its base {base} ({where}), with it called instead, does not build it"
+    elif record is not None and record.params_known and takes_anything(record):
         what = "no arguments were found for its *args, **kwargs and it does not build without them"
     else:
         what = "its defaults do not build it"

@@ -50,9 +50,12 @@ class PathClass:
     def guessed(self) -> bool:
         """Built with no arguments given or found although its constructor takes some: its
         defaults (or an empty `*args, **kwargs`) are a guess, and a guess that fails to build
-        it is not a failure of the project (coverage.py: static only, with a way out)."""
+        it is not a failure of the project (coverage.py: static only, with a way out); so is
+        the found call of a base that a `*args, **kwargs` class was built with."""
+        if self.with_source:  # a base's found call, this class called instead: a guess too
+            return bool(getattr(self.source, "borrowed_from", ""))
         found = self.found
-        return self.target and not self.with_source and found is not None and not found.kwargs and found.takes_arguments
+        return self.target and found is not None and not found.kwargs and found.takes_arguments
 
 
 def class_key(file: str, qualname: str) -> tuple[str, str]:
