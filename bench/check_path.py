@@ -56,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repository", type=Path)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the last run's JSON report here")
     args = parser.parse_args()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -97,8 +98,10 @@ def main() -> None:
     for f in doc["failures"]:
         print(f"  failure  {f['model']}: {f['error'][:200]}")
     for s in doc["skipped"]:  # tried with its defaults (or nothing for *args, **kwargs): it raised
-        if "build" in s["reason"].partition(";")[0]:
+        if " not build" in s["reason"].partition("; give it")[0]:
             print(f"  guessed  {s['reason'].partition('; give it')[0][:200]}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     for f in doc["findings"]:
         if f["severity"] in ("error", "warning"):
             target = f"{f['module']}.{f['attribute']}" if f["module"] else f["attribute"]
