@@ -8,8 +8,8 @@ The repository is copied to a temporary folder first (nothing is written into it
 result cache and the static pass's cache go to a fresh folder per run, so every run is
 cold). CPU is that of every process the command started, the fork server's children
 included: this script makes itself a child subreaper (Linux), so processes orphaned by
-the CLI's fast exit are reaped here and their rusage counted. The coverage line and the
-error/warning findings of the last run are printed (read each at its file:line).
+the CLI's fast exit are reaped here and their rusage counted. The coverage line, the
+failures and the error/warning findings of the last run are printed (read each at its file:line).
 Standard library only.
 """
 
@@ -56,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repository", type=Path)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the last run's JSON report here")
     args = parser.parse_args()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -91,8 +92,16 @@ def main() -> None:
     cov = doc["coverage"]
     print(
         f"  exit {code}; {cov['classes']} module classes: {cov['built']} built, {cov['as_part']} as parts, "
-        f"{cov['static_only']} static only, {cov['not_checked']} not checked; {len(doc['failures'])} failures"
+        f"{cov['static_only']} static only, {cov['not_checked']} not checked; {len(doc['failures'])} failures, "
+        f"{len(doc['skipped'])} not built (no arguments that build them)"
     )
+    for f in doc["failures"]:
+        print(f"  failure  {f['model']}: {f['error'][:200]}")
+    for s in doc["skipped"]:  # tried with its defaults (or nothing for *args, **kwargs): it raised
+        if " not build" in s["reason"].partition("; give it")[0]:
+            print(f"  guessed  {s['reason'].partition('; give it')[0][:200]}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     for f in doc["findings"]:
         if f["severity"] in ("error", "warning"):
             target = f"{f['module']}.{f['attribute']}" if f["module"] else f["attribute"]

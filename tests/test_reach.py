@@ -404,7 +404,7 @@ def test_args_table_call_snippet_builds_a_class(tmp_path: Path, within):
     assert doc["skipped"] == []  # Inner is checked as a part: not listed as skipped
 
 
-def test_a_failing_build_with_found_arguments_fails_that_class_alone(tmp_path: Path, within):
+def test_a_failing_build_with_found_arguments_fails_that_class_alone_exit_2(tmp_path: Path, within):
     _write(tmp_path / "proj/README.md", "```python\nfrom nets import Net\nNet(dim=-1)\n```\n")
     _write(
         tmp_path / "proj/nets.py",
@@ -428,15 +428,14 @@ def test_a_failing_build_with_found_arguments_fails_that_class_alone(tmp_path: P
         """,
     )
     result = within(tmp_path / "proj", "check", ".")
-    assert result.code == 1, result.err  # the finding in Other; Net's failure does not make it 2
+    assert result.code == 2, result.err  # the project's own call fails: a real failure, named with where it is
     assert "nets.py:Net: class Net (with the arguments of README.md:3) raised ValueError: dim must be positive" in (
         result.out
     )
     assert "2 module classes in 1 file: 1 built, 0 as parts, 1 static only, 0 not checked; 1 could not be built." in (
         result.out
     )
-    strict = within(tmp_path / "proj", "check", ".", "--strict")
-    assert strict.code == 2
+    assert "PI002" in result.out  # Other's finding is still reported
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -591,3 +590,142 @@ def test_a_bug_in_a_part_is_reported_once_and_library_parts_in_each_model(tmp_pa
     assert result.code == 1, result.err
     found = sorted((f["model"], f["module"], f["attribute"]) for f in json.loads(result.out)["findings"])
     assert found == [("nets.py:A", "h", "t"), ("nets.py:B", "h", "t"), ("nets.py:Part", "", "p")]
+
+
+GUESSES = """
+import torch
+from torch import nn
+
+
+class DropPath(nn.Module):
+    def __init__(self, drop_prob=None):
+        super().__init__()
+        self.drop_prob = float(drop_prob)
+        self.scale = torch.ones(1)
+
+
+class Base(nn.Module):
+    def __init__(self, *, dim, depth):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(dim, dim) for _ in range(depth)])
+
+
+class Forwards(Base):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dim = kwargs["dim"]
+
+
+class Fine(nn.Module):
+    def __init__(self, dim=4):
+        super().__init__()
+        self.lin = nn.Linear(dim, dim)
+"""
+
+
+def test_a_class_whose_guessed_arguments_raise_is_static_only_with_a_way_out(tmp_path: Path, within):
+    """Defaults that do not build a class, and `*args, **kwargs` with nothing found to pass
+    on, are guesses that failed: static only (their static findings count: exit 1 by the
+    PI002), listed under `Not built` with the exception and the way out; never exit 2, not
+    even with --strict (which is for classes that cannot be built with real arguments)."""
+    _write(tmp_path / "proj/nets.py", GUESSES)
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 1, result.err
+    doc = json.loads(result.out)
+    assert doc["failures"] == []
+    assert doc["coverage"] == {"classes": 4, "built": 1, "as_part": 0, "static_only": 3, "not_checked": 0}
+    found = [(f["model"], f["code"], f["evidence"]) for f in doc["findings"]]
+    assert found == [("nets.py:DropPath", "PI002", "static")]
+    skipped = {s["model"]: s["reason"] for s in doc["skipped"]}
+    assert list(skipped) == ["nets.py:DropPath", "nets.py:Base", "nets.py:Forwards"]
+    assert skipped["nets.py:DropPath"] == (
+        "nets.py:DropPath: its defaults do not build it (TypeError: float() argument must be a string or a real "
+        "number, not 'NoneType'); give it arguments in pyproject.toml under [tool.paraminspect.args] "
+        '("nets.py:DropPath" = "DropPath(drop_prob=...)"), or list a factory that builds it in [tool.paraminspect] '
+        "models"
+    )
+    assert skipped["nets.py:Forwards"].startswith(
+        "nets.py:Forwards: no arguments were found for its *args, **kwargs and it does not build without them "
+        "(TypeError: Base.__init__() missing 2 required keyword-only arguments"
+    )
+    classes = {c["model"]: c for c in doc["classes"]}
+    assert classes["nets.py:DropPath"]["category"] == "static_only"
+    assert classes["nets.py:DropPath"]["reason"] == skipped["nets.py:DropPath"]
+    text = within(tmp_path / "proj", "check", ".")
+    assert text.code == 1
+    assert "nets.py:DropPath -> read from the source; it does not build without arguments" in text.out
+    assert "4 module classes in 1 file: 1 built, 0 as parts, 3 static only, 0 not checked." in text.out
+    assert "Failures" not in text.out and "error:" not in text.err
+    assert within(tmp_path / "proj", "check", ".", "--strict").code == 1
+
+
+def test_a_configured_class_that_raises_exits_2(tmp_path: Path, within):
+    """The same class given arguments in [tool.paraminspect.args] that still do not build it:
+    the user's configured call fails, a failure (exit 2, also without --strict)."""
+    _write(tmp_path / "proj/nets.py", GUESSES)
+    _write(
+        tmp_path / "proj/pyproject.toml",
+        '[tool.paraminspect.args]\n"nets.py:DropPath" = { drop_prob = "high" }\n'
+        '"nets.py:Forwards" = "Forwards(dim=2, depth=1)"\n',
+    )
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 2, result.err
+    doc = json.loads(result.out)
+    failures = {f["model"]: f["error"] for f in doc["failures"]}
+    assert list(failures) == ["nets.py:DropPath"]
+    assert failures["nets.py:DropPath"].startswith("class DropPath raised ValueError: could not convert string")
+    classes = {c["model"]: c for c in doc["classes"]}
+    assert classes["nets.py:Forwards"]["category"] == "built"
+    assert classes["nets.py:Forwards"]["arguments"] == {"kind": "args-table", "file": "pyproject.toml", "line": 3}
+    assert [s["model"] for s in doc["skipped"]] == ["nets.py:Base"]
+    assert "error: nets.py:DropPath: class DropPath raised ValueError" in result.err
+
+
+def test_a_missing_third_party_package_says_install_it_or_exclude_the_file(tmp_path: Path, within):
+    """A file whose import needs a package that is not installed stays a failure (exit 2: a
+    gate never skips a file silently), and says both ways out; a missing module named like
+    one of the project's own is not a package to install."""
+    _write(tmp_path / "proj/pyproject.toml", "[tool.paraminspect]\n")
+    _write(tmp_path / "proj/pkg/__init__.py", "")
+    module = "from torch import nn\n\n\nclass {}(nn.Module):\n    pass\n"
+    _write(tmp_path / "proj/pkg/audio.py", "import torchaudio_absent_here\n" + module.format("Audio"))
+    _write(tmp_path / "proj/pkg/local.py", "import helpers\n" + module.format("Local"))
+    _write(tmp_path / "proj/tools/helpers.py", module.format("Helper"))
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 2, result.err
+    failures = {f["model"]: f["error"] for f in json.loads(result.out)["failures"]}
+    assert failures["pkg/audio.py"] == (
+        "cannot import pkg/audio.py (as pkg.audio): ModuleNotFoundError: No module named 'torchaudio_absent_here': "
+        'install torchaudio_absent_here, or exclude it: exclude = ["pkg/audio.py"] in [tool.paraminspect]'
+    )
+    assert failures["pkg/local.py"].endswith("No module named 'helpers'")  # the project's own module: no install
+    _write(tmp_path / "proj/pyproject.toml", '[tool.paraminspect]\nexclude = ["pkg/audio.py", "pkg/local.py"]\n')
+    assert within(tmp_path / "proj", "check", ".").code == 0  # the way out works
+
+
+def test_args_kwargs_class_is_built_with_its_bases_found_call(tmp_path: Path, within):
+    """`__init__(self, *args, **kwargs)` with no call of its own found: built with its base's
+    found call (the README's `Base(...)`), the class called instead. That is a guess too: a
+    subclass it does not build (it reads a keyword the call lacks) is static only, not a
+    failure."""
+    picky = (
+        "\n\nclass Picky(Base):\n    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n"
+        '        self.classes = kwargs["num_classes"]\n'
+    )
+    _write(tmp_path / "proj/nets.py", GUESSES + picky)
+    _write(tmp_path / "proj/README.md", "```python\nfrom nets import Base\nBase(dim=4, depth=2)\n```\n")
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 1, result.err
+    doc = json.loads(result.out)
+    classes = {c["model"]: c for c in doc["classes"]}
+    assert classes["nets.py:Forwards"]["category"] == "built"
+    assert classes["nets.py:Forwards"]["arguments"] == {"kind": "readme", "file": "README.md", "line": 3}
+    assert classes["nets.py:Base"]["category"] == "built"
+    assert classes["nets.py:Picky"]["category"] == "static_only"
+    assert doc["failures"] == []
+    skipped = {s["model"]: s["reason"] for s in doc["skipped"]}
+    assert list(skipped) == ["nets.py:DropPath", "nets.py:Picky"]
+    assert skipped["nets.py:Picky"].startswith(
+        "nets.py:Picky: the call of its base Base (README.md:3), with it called instead, does not build it "
+        "(KeyError: 'num_classes'); give it arguments in pyproject.toml under [tool.paraminspect.args]"
+    )

@@ -59,6 +59,38 @@ def _abstract_methods(cls: type) -> tuple[str, ...]:
     return tuple(sorted(getattr(cls, "__abstractmethods__", ()) or ())) if inspect.isabstract(cls) else ()
 
 
+def _takes_arguments(cls: type) -> bool:
+    """Whether building `cls` with no arguments leaves parameters at their defaults (or
+    `*args, **kwargs` empty): nn.Module's own `__init__` takes none that matter."""
+    from torch import nn
+
+    if getattr(cls, "__init__", None) is nn.Module.__init__:
+        return False
+    try:
+        return bool(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return True
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """The top-level module an import failed on when it cannot be found at all (`torchaudio`,
+    not installed), else None (a submodule an installed package lacks is not that)."""
+    import importlib.util
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            top = current.name.partition(".")[0]
+            try:
+                return top if importlib.util.find_spec(top) is None else None
+            except (ImportError, ValueError):
+                return None
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def discover_classes(files: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Discovery:
     """Import every file (`{"path": absolute, "shown": as reported, "key": relative to the
     pyproject.toml's folder, "classes": qualified names the static pass listed, "all": also
@@ -72,11 +104,15 @@ def discover_classes(files: Sequence[Mapping[str, Any]], args: Mapping[str, Any]
     found: list[FoundClass] = []
     absent: list[str] = []
     import_failures: list[tuple[str, str]] = []
+    missing_modules: list[tuple[str, str]] = []
     for entry in files:
         try:
             module = import_file(entry["path"])
         except ParamInspectError as exc:
             import_failures.append((entry["shown"], str(exc).replace(entry["path"], entry["shown"])))
+            missing = _missing_module(exc)
+            if missing is not None:
+                missing_modules.append((entry["shown"], missing))
             continue
         wanted: dict[str, tuple[Any, bool]] = {}
         for qualname in entry.get("classes", ()):
@@ -103,6 +139,7 @@ def discover_classes(files: Sequence[Mapping[str, Any]], args: Mapping[str, Any]
                     tuple(missing) if missing is not None else None,
                     _abstract_methods(cls),
                     listed_statically,
+                    _takes_arguments(cls),
                 )
             )
-    return Discovery(tuple(found), tuple(absent), tuple(import_failures))
+    return Discovery(tuple(found), tuple(absent), tuple(import_failures), tuple(missing_modules))

@@ -24,6 +24,7 @@ from paraminspect.checks.rule import STATIC, Finding, FixKind
 from paraminspect.discover.files import spec_path
 from paraminspect.discover.found import SkippedClass
 from paraminspect.discover.paths import PathClass, PathRun, class_key
+from paraminspect.static.model import VAR_KEYWORD, VAR_POSITIONAL
 from paraminspect.wording import plural
 
 BUILT, AS_PART, STATIC_ONLY, NOT_CHECKED = "built", "as_part", "static_only", "not_checked"
@@ -139,11 +140,13 @@ def _merge(built: list[Finding], static: list[Finding], paths: set[str]) -> tupl
     return built, kept
 
 
-def _read_only(facts: PathFacts, part: tuple[str, str] | None, own: ModelResult | None) -> str:
+def _read_only(facts: PathFacts, part: tuple[str, str] | None, own: ModelResult | None, guess_failed: bool) -> str:
     """What a class whose findings come from the static pass alone was (the model header's
     "-> ..." in the text report)."""
     if facts.static_only:
         return "read from the source (--static)"
+    if guess_failed:
+        return "read from the source; it does not build without arguments"
     if part is not None:
         return f"read from the source; built as part of {part[0]}, where this did not show"
     if own is not None and own.error is not None:
@@ -187,6 +190,46 @@ def _collapse_parts(
             merged[spec] = dataclasses.replace(result, findings=tuple(kept))
 
 
+def _given(cls: PathClass) -> bool:
+    """Built with arguments that were configured (the args table) or found in the project: a
+    real call, whose failure is the project's."""
+    if cls.guessed:
+        return False
+    return cls.target and (cls.with_source or (cls.found is not None and bool(cls.found.kwargs)))
+
+
+def _guess(cls: PathClass) -> tuple[str, str]:
+    """For a class built with guessed arguments (its defaults, nothing for `*args, **kwargs`,
+    or its base's found call): (what failed, the call a way out shows); ("", "") otherwise."""
+    from paraminspect.static.args import takes_anything
+
+    if not cls.guessed:
+        return "", ""
+    record = cls.record
+    borrowed = getattr(cls.source, "borrowed_from", "") if cls.with_source else ""
+    if borrowed:
+        where = f"{spec_path_of(cls.source.file)}:{cls.source.line}"
+        base = borrowed.rpartition(".")[2]
+        what = f"the call of its base {base} ({where}), with it called instead, does not build it"
+    elif record is not None and record.params_known and takes_anything(record):
+        what = "no arguments were found for its *args, **kwargs and it does not build without them"
+    else:
+        what = "its defaults do not build it"
+    named = [p.name for p in record.params if p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)] if record else []
+    shown = ", ".join(f"{n}=..." for n in named) if record is not None and record.params_known and named else "..."
+    return what, f"{cls.qualname}({shown if len(named) <= 3 else '...'})"
+
+
+def _guess_failed(cls: FactClass, error: str) -> str:
+    """Why a class tried with guessed arguments is read by the static pass only, and a
+    working way to check it built."""
+    cause = error.split(" raised ", 1)[1] if " raised " in error else error
+    return (
+        f"{cls.spec}: {cls.guess} ({cause}); give it arguments in pyproject.toml under [tool.paraminspect.args] "
+        f'("{cls.spec}" = "{cls.guess_call}"), or list a factory that builds it in [tool.paraminspect] models'
+    )
+
+
 def _arguments(cls: PathClass, config: Any) -> tuple[str, str, int | None] | None:
     if cls.with_source:
         return cls.source.kind, cls.source.file, cls.source.line or None
@@ -206,7 +249,10 @@ class FactClass:
     unsplit run would). `key`: discover.paths.class_key; `read`: the static pass read its
     construction path; `needs_arguments`: not built because arguments were not found;
     `arguments`: where its build arguments come from (if built); `static`: its static
-    findings, finished; `suppressed`: those a noqa comment left out."""
+    findings, finished; `suppressed`: those a noqa comment left out. `guess`: built with
+    guessed arguments (its defaults...): what a failure to build means, and `guess_call` the
+    call a way out shows (a failure is then no failure: static only); `given`: built with
+    configured or found arguments (a failure exits 2, --strict or not)."""
 
     spec: str
     key: tuple[str, str]
@@ -220,6 +266,9 @@ class FactClass:
     arguments: tuple[str, str, int | None] | None
     static: tuple[Finding, ...] = ()
     suppressed: int = 0
+    guess: str = ""
+    guess_call: str = ""
+    given: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +291,7 @@ def path_facts(run: PathRun, plan: Any, report: Any = None) -> PathFacts:
     rows = []
     for cls in run.classes:
         needs = cls.found is not None and not cls.target and not cls.found.abstract and bool(cls.found.missing)
+        guess, call = _guess(cls)
         rows.append(
             FactClass(
                 spec=cls.spec,
@@ -256,6 +306,9 @@ def path_facts(run: PathRun, plan: Any, report: Any = None) -> PathFacts:
                 arguments=_arguments(cls, plan.config) if cls.target else None,
                 static=tuple(static.pop(cls.key, ())),
                 suppressed=suppressed.get(cls.spec, 0),
+                guess=guess,
+                guess_call=call,
+                given=_given(cls),
             )
         )
     failures = [(shown, why) for shown, why in run.discovery.import_failures]
@@ -274,6 +327,15 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
 def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> PathReport:
     """The report of a path run from its facts and the results of its targets (`built`, in
     target order: the first model holding a class is credited with it)."""
+    # A class tried with guessed arguments that did not build is not a failure: it is read
+    # from the source only, and listed with the way out (never exit 2, not even --strict).
+    tried = {r.spec: r for r in built}
+    guess_failed = {
+        c.spec: _guess_failed(c, r.error)
+        for c in facts.classes
+        if c.guess and (r := tried.get(c.spec)) is not None and r.error is not None
+    }
+    built = [r for r in built if r.spec not in guess_failed]
     results_by_spec = {r.spec: r for r in built}
     instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
     credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
@@ -308,7 +370,7 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
         elif kept or cls.suppressed:
             from_source[cls.spec] = ModelResult(
                 spec=cls.spec,
-                resolved=_read_only(facts, credit.get(cls.key), own),
+                resolved=_read_only(facts, credit.get(cls.key), own, cls.spec in guess_failed),
                 findings=tuple(kept),
                 suppressed=cls.suppressed,
                 from_source=True,
@@ -321,7 +383,7 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
     skipped: list[SkippedClass] = []
     for cls in facts.classes:
         own = results_by_spec.get(cls.spec) if cls.target else None
-        reason = cls.reason
+        reason = guess_failed.get(cls.spec, cls.reason)
         if own is not None and own.error is not None:
             reason = own.error
         if own is not None and own.error is None:
@@ -347,6 +409,8 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
         )
         if cls.needs_arguments and category != AS_PART:
             skipped.append(SkippedClass(cls.spec, cls.reason))
+        elif cls.spec in guess_failed and category != AS_PART:
+            skipped.append(SkippedClass(cls.spec, reason))
     results: list[ModelResult] = []
     for cls in facts.classes:
         if cls.spec in merged:
@@ -359,7 +423,10 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
     counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
     coverage = {"classes": len(coverage_rows), **counts}
     build_failures = [r for r in built if r.error is not None]
-    lenient = frozenset() if strict else frozenset(r.spec for r in build_failures)
+    # A class built from configured or found arguments that fails is a real call that fails:
+    # exit 2. One whose __init__ takes nothing (or a crash, a timeout) only with --strict.
+    given = {c.spec for c in facts.classes if c.given}
+    lenient = frozenset() if strict else frozenset(r.spec for r in build_failures if r.spec not in given)
     return PathReport(
         results,
         tuple(coverage_rows),
@@ -389,7 +456,7 @@ def shard_report(
         classes=tuple(c for c in facts.classes if c.spec in mine),
         file_failures=tuple(f for f in facts.file_failures if f[0] in failures),
     )
-    build_failures = sum(1 for r in built if r.error is not None and r.spec in mine)
+    build_failures = sum(1 for r in full.results if r.error is not None and r.spec in mine)  # guesses left out
     return PathReport(
         [r for r in full.results if r.spec in mine or (r.error is not None and r.spec in failures)],
         rows,

@@ -13,7 +13,9 @@ class FoundClass:
     (`src/nets/models.py:Net`), `file` absolute; `kwargs` from [tool.paraminspect.args];
     `missing`: the required parameters they leave out (None: the signature cannot be read);
     `abstract`: its abstract methods; `listed`: the static pass listed it too (else only
-    importing the file found it: a base the static pass could not read)."""
+    importing the file found it: a base the static pass could not read); `takes_arguments`:
+    its constructor has parameters (or a signature that cannot be read), so building it
+    with none tries its defaults, a guess."""
 
     spec: str
     file: str
@@ -22,6 +24,7 @@ class FoundClass:
     missing: tuple[str, ...] | None = ()
     abstract: tuple[str, ...] = ()
     listed: bool = True
+    takes_arguments: bool = True
 
     @property
     def buildable(self) -> bool:
@@ -42,8 +45,11 @@ class SkippedClass:
 class Discovery:
     """What importing the files found: the module classes, the classes the static pass
     listed that the imported file does not hold (`absent`, specs), and the files that
-    could not be imported (file as shown, one line): nothing in them was built."""
+    could not be imported (file as shown, one line): nothing in them was built.
+    `missing_modules`: of those, the files whose import failed because a top-level module
+    cannot be found at all (file as shown, the module's name: `torchaudio`)."""
 
     classes: tuple[FoundClass, ...] = ()
     absent: tuple[str, ...] = ()
     import_failures: tuple[tuple[str, str], ...] = ()
+    missing_modules: tuple[tuple[str, str], ...] = ()

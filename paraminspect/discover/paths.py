@@ -46,6 +46,17 @@ class PathClass:
     def key(self) -> tuple[str, str]:
         return class_key(self.file, self.qualname)
 
+    @property
+    def guessed(self) -> bool:
+        """Built with no arguments given or found although its constructor takes some: its
+        defaults (or an empty `*args, **kwargs`) are a guess, and a guess that fails to build
+        it is not a failure of the project (coverage.py: static only, with a way out); so is
+        the found call of a base that a `*args, **kwargs` class was built with."""
+        if self.with_source:  # a base's found call, this class called instead: a guess too
+            return bool(getattr(self.source, "borrowed_from", ""))
+        found = self.found
+        return self.target and found is not None and not found.kwargs and found.takes_arguments
+
 
 def class_key(file: str, qualname: str) -> tuple[str, str]:
     """How classes found by the static pass, by importing and in built models are matched."""
@@ -127,6 +138,7 @@ def _run_discovery(
     classes: list[FoundClass] = []
     absent: list[str] = []
     failures: list[tuple[str, str]] = []
+    missing: list[tuple[str, str]] = []
     outputs = []
     one_each = discover([{"files": [e], "args": dict(args)} for e in entries], libraries)
     for entry, (each, out, why) in zip(entries, one_each, strict=True):
@@ -137,7 +149,51 @@ def _run_discovery(
             classes += each.classes
             absent += each.absent
             failures += each.import_failures
-    return Discovery(tuple(classes), tuple(absent), tuple(failures)), "".join(outputs)
+            missing += each.missing_modules
+    return Discovery(tuple(classes), tuple(absent), tuple(failures), tuple(missing)), "".join(outputs)
+
+
+# Top-level modules whose distribution is named otherwise (what `pip install` takes).
+_DISTRIBUTIONS = {
+    "cv2": "opencv-python", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
+    "yaml": "pyyaml", "bs4": "beautifulsoup4", "attr": "attrs",
+}  # fmt: skip
+
+
+def _project_names(files: Sequence[Path], root: Path) -> set[str]:
+    """Every folder and module name of the project's files, below the root: a module the
+    import could not find that is named like one of these is the project's, not a library."""
+    names: set[str] = set()
+    for file in files:
+        try:
+            parts = Path(os.path.realpath(file)).relative_to(root).parts
+        except ValueError:
+            parts = Path(file).parts[-1:]
+        names.update(parts[:-1])
+        names.add(Path(parts[-1]).stem if parts else "")
+    return names
+
+
+def with_install_hint(discovery: Discovery, files: Sequence[Path], root: Path) -> Discovery:
+    """Import failures caused by a missing third-party package (a top-level module that is
+    not installed and is not part of the project) say the way out: install it, or exclude
+    the file (`exclude` in [tool.paraminspect], relative to the project root). They stay
+    failures: a gate never skips a file silently."""
+    if not discovery.missing_modules:
+        return discovery
+    project = _project_names(files, root)
+    missing = {shown: name for shown, name in discovery.missing_modules if name not in project}
+    by_shown = {spec_path(Path(f)): f for f in files}
+    failures = []
+    for shown, why in discovery.import_failures:
+        name = missing.get(shown)
+        if name is not None:
+            where = _key_path(os.path.realpath(by_shown.get(shown, shown)), root)
+            package = _DISTRIBUTIONS.get(name, name)
+            install = package if package == name else f"{package} (it provides {name})"
+            why = f'{why}: install {install}, or exclude it: exclude = ["{where}"] in [tool.paraminspect]'
+        failures.append((shown, why))
+    return dataclasses.replace(discovery, import_failures=tuple(failures))
 
 
 def installed_libraries(names: Sequence[str], root: Path) -> list[str]:
@@ -242,6 +298,7 @@ def discover_paths(
         ]
         libraries = installed_libraries(report.imports, root)
         discovery, output = _run_discovery(entries, config.args, discover, libraries)
+        discovery = with_install_hint(discovery, search.files, root)
     found = {class_key(c.file, c.qualname): c for c in discovery.classes}
     failed_files = {shown: why for shown, why in discovery.import_failures}
     classes: list[PathClass] = []

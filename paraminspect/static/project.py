@@ -244,6 +244,18 @@ class Project:
         if key in self._mro:
             return self._mro[key]
         self._mro[key] = [cls]  # a cycle reads as no bases
+        kept = [b for b in self.bases(cls) if not (isinstance(b, Opaque) and b.plain)]
+        if len(kept) <= 1:  # one base (most classes): C3 gives the class, then the base's MRO
+            single: list[Resolved] = [cls]
+            base = kept[0] if kept else None
+            if isinstance(base, ClassRef):
+                single += self.mro(base)
+            elif isinstance(base, TorchClass) and base.name != "Module":
+                single += [base, TorchClass("Module")]
+            elif base is not None:
+                single.append(base)
+            self._mro[key] = single
+            return single
         lines = []
         for base in self.bases(cls):
             if isinstance(base, ClassRef):

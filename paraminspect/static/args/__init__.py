@@ -12,6 +12,7 @@ Nothing is imported or run here: run.build(source) does that, in a child process
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 from paraminspect.static.args import places
 from paraminspect.static.args.calls import Context, Extractor, Found, Scope, fits, to_source
 from paraminspect.static.args.configs import ConfigFinder
-from paraminspect.static.args.model import KINDS, MAIN, README, ArgSource
+from paraminspect.static.args.model import ARGS_TABLE, KINDS, MAIN, README, ArgSource
 from paraminspect.static.args.table import specs_of, table_source
 from paraminspect.static.model import VAR_KEYWORD, VAR_POSITIONAL, ModuleClass, StaticReport
 from paraminspect.static.names import Imports
@@ -140,7 +141,44 @@ def find_arguments(
             key = f"{record.file}:{record.qualname}"
             if key not in chosen and fits(record, item.call):
                 chosen[key] = to_source(item, record)
+    for ref, record in targets.items():
+        key = f"{record.file}:{record.qualname}"
+        if key not in chosen and record.params_known and takes_anything(record):
+            borrowed = _base_call(reader.project, ref, record, chosen)
+            if borrowed is not None:
+                chosen[key] = borrowed
     return chosen
+
+
+def _base_call(project: Any, ref: ClassRef, record: ModuleClass, chosen: dict[str, ArgSource]) -> ArgSource | None:
+    """For `def __init__(self, *args, **kwargs)` with no call found: the found call of the
+    nearest base in its MRO (not the args table's: that is for the base alone), with this
+    class called instead."""
+    for base in project.mro(ref)[1:]:
+        if not isinstance(base, ClassRef):
+            continue
+        source = chosen.get(f"{base.file.path}:{base.qualname}")
+        if source is None or source.kind == ARGS_TABLE:
+            continue
+        try:
+            call = ast.parse(source.expression, mode="eval").body
+        except SyntaxError:
+            return None
+        if not isinstance(call, ast.Call):
+            return None
+        top, _, rest = record.qualname.partition(".")
+        alias = "_paraminspect_cls"
+        call.func = ast.parse(f"{alias}.{rest}" if rest else alias, mode="eval").body
+        snippet = f"{source.snippet}from {record.module} import {top} as {alias}\n"
+        return dataclasses.replace(
+            source,
+            cls=f"{record.file}:{record.qualname}",
+            snippet=snippet,
+            expression=ast.unparse(call),
+            sys_path=tuple(dict.fromkeys([record.import_root, *source.sys_path])),
+            borrowed_from=base.dotted,
+        )
+    return None
 
 
 def way_out(record: ModuleClass, root: str | os.PathLike[str] | None = None) -> str:

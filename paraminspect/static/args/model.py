@@ -25,7 +25,9 @@ class ArgSource:
     `kind`: one of KINDS; `file`/`line`: where the arguments were found (the pyproject.toml
     entry, the config class, the call in a test, an example, a doc, the README block or a
     `__main__` block). `kwargs`: for an args-table entry given as keyword arguments, those
-    (literal) arguments, for runners that call the class directly."""
+    (literal) arguments, for runners that call the class directly. `borrowed_from`: for a
+    class whose `__init__` only passes `*args, **kwargs` on, the base (dotted) whose found
+    call this is, with the class called instead (a guess: its failure is not the project's)."""
 
     cls: str  # "file.py:Qual.Name" (absolute file)
     kind: str
@@ -35,6 +37,7 @@ class ArgSource:
     line: int
     sys_path: tuple[str, ...] = ()
     kwargs: dict[str, Any] | None = None
+    borrowed_from: str = ""
 
     @property
     def where(self) -> str:
