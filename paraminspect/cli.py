@@ -449,11 +449,11 @@ def _run(argv: Optional[list[str]]) -> int:
         sys.stderr.write("terminated\n")
         return 128 + exc.signum
     except ParamInspectError as exc:
-        from paraminspect.render.safe import one_line
+        from paraminspect.commands.output import error_line
 
         if invocation.debug and not isinstance(exc, ChildError):
             traceback.print_exc()
-        sys.stderr.write(f"error: {one_line(exc)}\n")
+        error_line(str(exc))  # wrapped at words on a terminal
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_OK
@@ -462,8 +462,10 @@ def _run(argv: Optional[list[str]]) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `paraminspect`: typer printed the help
             return EXIT_ERROR  # once, on stdout, and exits 2 like typer's own no_args_is_help
         if _is_usage_error(exc):
+            from paraminspect.commands.output import error_line
+
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]
+            error_line(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
             return EXIT_ERROR
         if invocation.debug:
             traceback.print_exc()

@@ -61,6 +61,7 @@ class CheckReport:
     # discover.coverage.ClassCoverage (None and () for other runs)
     coverage: Optional[dict[str, int]] = None
     classes: Sequence[Any] = ()
+    fix_command: str = ""  # `paraminspect check --fix MODEL...` for this run ("" unknown)
 
 
 # --- in the model's child process ------------------------------------------------------
@@ -364,8 +365,18 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         if options.diff:
             return show_diff(results, options.fix_codes, persistent, options.output_file)
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
+    from paraminspect.commands.check_fixes import fix_command
+
+    command = fix_command(options.models, options.kwargs)
     if path_run is None:
-        return report(results, options.output_format, options.output_file, plan.fail_on, registry=plan.registry_run)
+        return report(
+            results,
+            options.output_format,
+            options.output_file,
+            plan.fail_on,
+            registry=plan.registry_run,
+            fix_command=command,
+        )
     path_report = path_reports[-1]
     code = report(
         results,
@@ -379,6 +390,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         noun="module classes",
         coverage=path_report.coverage,
         classes=path_report.classes,
+        fix_command=command,
     )
     if path_report.unchecked is not None:
         from paraminspect.commands.output import EXIT_ERROR, error_line
@@ -433,6 +445,7 @@ def report(
     noun: str = "models",
     coverage: Optional[dict[str, int]] = None,
     classes: Sequence[Any] = (),
+    fix_command: str = "",
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A sweep's
     terminal report lists the failures itself (apart from the findings). Failures of the
@@ -447,7 +460,9 @@ def report(
         if result.error is not None and not (registry and terminal):
             message = result.error if len(results) == 1 else result.error_line()
             error_line(message, "warning" if result.spec in lenient else "error")
-    check_report = CheckReport(results, fail_on, registry, skipped, counts_line, noun, coverage, classes)
+    check_report = CheckReport(
+        results, fail_on, registry, skipped, counts_line, noun, coverage, classes, fix_command=fix_command
+    )
     with output_to(output_file) as out:
         formats.renderer(output_format, formats.CHECK)(out, check_report)
     if any(r.error is not None and r.spec not in lenient for r in results):

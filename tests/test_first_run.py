@@ -1,0 +1,147 @@
+"""What a new user hit on a fresh clone in an 80-column terminal (issue 33): lines that
+wrap at words with a hanging indent, check's findings laid out as ruff's (code first, then
+` --> path:line:col`, short and clickable), the totals where the eye lands, help and hints
+that say what to type. Terminal layout is read from a real pseudo-terminal (pexpect) of a
+set size, played on a pyte screen much wider than it: a line the terminal would wrap shows
+as a line wider than the pty."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import pyte
+from conftest import ROOT, run_process, sample
+from test_terminal import SCREEN_COLUMNS, Screen
+
+
+def on_tty(columns: int, *args: str, rows: int = 2000, cwd: Path = ROOT, timeout: float = 240) -> Screen:
+    """`python -m paraminspect ARGS` on a pty `columns` x `rows` (stdout and stderr both
+    on it), run in `cwd`; the screen it leaves."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    for name in ("NO_COLOR", "COLUMNS", "LINES", "FORCE_COLOR"):
+        env.pop(name, None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "paraminspect", *args],
+        dimensions=(rows, columns),
+        env=env,
+        cwd=str(cwd),
+        timeout=timeout,
+    )
+    raw = child.read()
+    child.wait()
+    child.close()
+    screen = pyte.Screen(SCREEN_COLUMNS, raw.count(b"\n") + len(raw) // SCREEN_COLUMNS + 2)
+    pyte.ByteStream(screen).feed(raw.replace(b"\n", b"\r\n"))
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    code = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+    return Screen(lines, raw, code)
+
+
+def block(lines: list[str], start: str, indent: str) -> list[str]:
+    """The line starting with `start` and the lines after it that start with `indent`."""
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    out = [lines[first]]
+    for line in lines[first + 1 :]:
+        if not line.startswith(indent) or not line.strip():
+            break
+        out.append(line)
+    return out
+
+
+def words(lines: list[str]) -> str:
+    return " ".join(line.strip() for line in lines)
+
+
+# 3. lines split at words with a hanging indent, findings laid out as ruff's
+
+
+def test_dtype_footer_wraps_at_words_under_its_label_at_80_columns():
+    screen = on_tty(80, "show", "resnet18", "--dtype", "bf16")
+    assert screen.code == 0 and screen.widest() <= 80, max(screen.lines, key=len)
+    footer = block(screen.lines, "As bfloat16: ", "    ")
+    assert len(footer) > 1  # it did need wrapping, and the continuation is indented
+    piped = run_process("show", "resnet18", "--dtype", "bf16")
+    (line,) = [x for x in piped.out.splitlines() if x.startswith("As bfloat16: ")]
+    assert words(footer).split() == line.split()  # nothing cut, no word split
+    assert "training with Adam" in line and "states in bfloat16" in line
+
+
+def test_check_diff_summary_and_fix_diff_error_wrap_at_words(tmp_path):
+    model = tmp_path / "net.py"
+    model.write_text((ROOT / "sample_models" / "ci_example.py").read_text())
+    screen = on_tty(80, "check", "net.py:build", "--diff", cwd=tmp_path)
+    assert screen.code == 1 and screen.widest() <= 80, max(screen.lines, key=len)
+    summary = block(screen.lines, "2 fixes to apply; ", "    ")
+    assert len(summary) > 1
+    piped = run_process("check", "net.py:build", "--diff", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    (line,) = [x for x in piped.err.splitlines() if x.startswith("2 fixes to apply; ")]
+    assert words(summary).split() == line.split()
+    error = on_tty(80, "check", "net.py:build", "--diff", "--fix", cwd=tmp_path)
+    assert error.code == 2 and error.widest() <= 80
+    assert error.lines == [
+        "error: --diff shows the fixes and changes nothing, --fix applies them: use one",
+        "       of them",
+    ]
+    assert model.read_text() == (ROOT / "sample_models" / "ci_example.py").read_text()
+
+
+def test_diff_why_lines_hang_under_the_message_at_80_columns():
+    pair = "sample_models/diff_pair.py"
+    screen = on_tty(80, "diff", f"{pair}:after", f"{pair}:before")
+    assert screen.code == 1 and screen.widest() <= 80, max(screen.lines, key=len)
+    why = screen.lines[screen.lines.index("Why") + 1 :]
+    why = why[: why.index("")]
+    assert why[0].startswith("  non-persistent  `inv_freq` (4 modules)")
+    assert all(line.startswith(" " * 18) and line[18] != " " for line in why[1:] if not line.startswith("  rename"))
+    assert any(line.startswith("  rename          `map_head.*`") for line in why)
+    piped = run_process("diff", f"{pair}:after", f"{pair}:before")
+    (line,) = [x for x in piped.out.splitlines() if x.startswith("  non-persistent  `inv_freq` (4 modules): ")]
+    assert words(why[:3]).split() == line.split()  # the terminal's lines are the piped line, split at words
+
+
+def test_check_of_an_installed_model_shows_a_short_linked_path_at_80_columns():
+    screen = on_tty(80, "check", "swin_tiny_patch4_window7_224", "--fail-on", "info", "--select", "PI010")
+    assert screen.code == 1 and screen.widest() <= 80, max(screen.lines, key=len)
+    head = screen.lines.index("PI010 info layers.0.blocks.1.attn_mask")  # code and target first
+    arrow = next(line for line in screen.lines[head:] if "-->" in line)
+    assert arrow == "   --> timm/models/swin_transformer.py:471:35"  # from the package on, with the column
+    import timm.models.swin_transformer as swin
+
+    assert Path(swin.__file__).resolve().as_uri().encode() in screen.raw  # the link keeps the whole path
+    piped = run_process("check", "swin_tiny_patch4_window7_224", "--fail-on", "info", "--select", "PI010")
+    assert f"   --> {Path(swin.__file__).resolve()}:471:35" in piped.out.splitlines()  # piped: whole, no link
+    assert "\x1b]8;" not in piped.out
+
+
+def test_machine_formats_keep_their_paths():
+    import json
+
+    result = run_process("check", sample("ci_example"), "--format", "json")
+    doc = json.loads(result.out)
+    assert {(f["file"], f["line"]) for f in doc["findings"]} == {
+        ("sample_models/ci_example.py", 8),
+        ("sample_models/ci_example.py", 9),
+    }
+    github = run_process("check", sample("ci_example"), "--format", "github")
+    assert "::warning file=sample_models/ci_example.py,line=8," in github.out
+
+
+# 2. the totals where the eye lands
+
+
+def test_totals_repeated_after_a_table_taller_than_the_terminal():
+    screen = on_tty(80, "show", "resnet50", rows=50)
+    assert screen.code == 0 and screen.widest() <= 80
+    totals = [i for i, line in enumerate(screen.lines) if line.startswith("Parameters: 25,557,032")]
+    assert len(totals) == 2  # before the table, and again at its end
+    assert screen.lines[-1].startswith("By device: meta")
+    tall = on_tty(80, "show", "resnet50", rows=1000)  # the whole output fits: once
+    assert sum(line.startswith("Parameters: ") for line in tall.lines) == 1
+    piped = run_process("show", "resnet50")
+    assert sum(line.startswith("Parameters: ") for line in piped.out.splitlines()) == 1
