@@ -252,7 +252,11 @@ CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
 def check(
     ctx: typer.Context,
     models: Optional[list[str]] = typer.Argument(
-        None, help=f"{MODEL_HELP}. Default: the models of tool.paraminspect in pyproject.toml.", show_default=False
+        None,
+        help=f"A folder or .py file (src/, model.py: every nn.Module class defined there), or a MODEL: {MODEL_HELP}. "
+        "Default: the models of tool.paraminspect in pyproject.toml.",
+        show_default=False,
+        metavar="PATH|MODEL",
     ),
     arg: Optional[list[str]] = typer.Option(
         None, "-a", "--arg", help="Factory keyword argument key=value (repeatable)."
@@ -316,7 +320,8 @@ def check(
     ),
     debug: bool = DEBUG_OPTION,
 ) -> int:
-    """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
+    """Lint models: tensors and modules that should be registered (see `paraminspect rules`).
+    `check src/` (as CI runs it) or `check model.py`: every nn.Module class defined there; `check MODEL`: one."""
     _choice(output_format, formats.choices(formats.CHECK), "--format")
     from paraminspect.commands.arguments import parse_factory_args
     from paraminspect.commands.check import CheckOptions, run_check

@@ -145,3 +145,17 @@ def test_totals_repeated_after_a_table_taller_than_the_terminal():
     assert sum(line.startswith("Parameters: ") for line in tall.lines) == 1
     piped = run_process("show", "resnet50")
     assert sum(line.startswith("Parameters: ") for line in piped.out.splitlines()) == 1
+
+
+# 4. check's help says that folders and .py files are checked
+
+
+def test_check_help_names_folders_and_py_files():
+    result = run_process("check", "--help", env={"COLUMNS": "80"})
+    assert result.code == 0
+    text = " ".join(result.out.replace("│", " ").split())
+    assert "Usage: paraminspect check [OPTIONS] [PATH|MODEL]..." in text
+    assert "`check src/` (as CI runs it) or `check model.py`: every nn.Module class defined there" in text
+    assert "A folder or .py file (src/, model.py: every nn.Module class defined there), or a MODEL:" in text
+    overview = " ".join(run_process("--help", env={"COLUMNS": "200"}).out.replace("│", " ").split())
+    assert "check Lint models:" in overview and "`check src/`" in overview
