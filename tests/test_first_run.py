@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pexpect
 import pyte
+import pytest
 from conftest import ROOT, run_process, sample
 from test_terminal import SCREEN_COLUMNS, Screen
 
@@ -159,3 +160,73 @@ def test_check_help_names_folders_and_py_files():
     assert "A folder or .py file (src/, model.py: every nn.Module class defined there), or a MODEL:" in text
     overview = " ".join(run_process("--help", env={"COLUMNS": "200"}).out.replace("│", " ").split())
     assert "check Lint models:" in overview and "`check src/`" in overview
+
+
+# 5. hints that say what to type
+
+
+@pytest.mark.parametrize("spec", ["timm/resnet18.a1_in1k", "hf-hub:timm/resnet18.a1_in1k"])
+def test_the_hubs_spellings_of_a_timm_model_load_it_from_timm(cli, spec):
+    import json
+
+    result = cli("show", spec, "-f", "json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert (doc["model"], doc["resolved"]) == (spec, "timm:resnet18")
+    assert doc["totals"]["parameters"] == 11_689_512
+
+
+def test_a_folder_named_like_the_hub_spelling_is_still_a_path(tmp_path, monkeypatch):
+    from paraminspect.forms import parse_spec
+
+    assert parse_spec("timm/resnet18.a1_in1k").form.name == "timm-hub"
+    assert parse_spec("timm/resnet18.a1_in1k").name == "resnet18.a1_in1k"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "timm" / "resnet18.a1_in1k").mkdir(parents=True)
+    assert parse_spec("timm/resnet18.a1_in1k").form.name != "timm-hub"  # a folder by that name wins
+
+
+def test_a_misspelt_argument_suggests_the_close_parameter(cli):
+    result = cli("show", sample("mlp"), "-a", "hiden=64")
+    assert result.code == 2 and result.out == ""
+    (line,) = result.err.splitlines()
+    assert line.endswith(
+        "got an unexpected keyword argument 'hiden'; did you mean -a hidden=...? (build takes in_dim, hidden, out_dim)"
+    )
+    timm = cli("show", "resnet18", "-a", "num_clases=3")
+    assert timm.code == 2 and timm.err.strip().endswith("; did you mean -a num_classes=...?")
+    assert len(timm.err.splitlines()) == 1
+
+
+def test_a_filter_that_matches_nothing_says_globs_match_whole_names(cli):
+    result = cli("show", sample("mlp"), "--filter", "fc1")
+    assert result.code == 0
+    assert (
+        "note: --filter 'fc1' matches no tensor: a pattern matches whole names (such as 'fc1.weight'); "
+        "--filter '*fc1*' matches 2 tensors"
+    ) in result.err
+    assert "0 of 4 tensors shown" in result.out
+    assert "matches no tensor" not in cli("show", sample("mlp"), "--filter", "*fc1*").err
+
+
+def test_diff_without_right_says_it_needs_left_and_right(cli):
+    result = cli("diff", "r18.pt")
+    assert result.code == 2
+    assert result.err == (
+        "error: diff needs LEFT and RIGHT (the model, then the state_dict to load into it), e.g. "
+        "`paraminspect diff resnet18 r18.pt`; --weights compares a Hugging Face folder with its own weight files\n"
+    )
+    assert "not both" in cli("diff", "a", "b", "--weights").err
+
+
+def test_the_fixable_line_prints_the_command_to_run(tmp_path):
+    (tmp_path / "net.py").write_text((ROOT / "sample_models" / "ci_example.py").read_text())
+    env = {"PYTHONPATH": str(ROOT)}
+    result = run_process("check", "net.py:Net", "-a", "dim=3", cwd=tmp_path, env=env)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    command = lines[lines.index(next(x for x in lines if x.startswith("[*] 2 findings fixable"))) + 1]
+    assert command == "    paraminspect check --fix net.py:Net -a dim=3"
+    fixed = run_process(*command.split()[1:], cwd=tmp_path, env=env)  # the command works as printed
+    assert "2 fixes applied" in fixed.err  # (a non-persistent buffer leaves an info and a warning: exit 1)
+    assert "nn.ModuleList" in (tmp_path / "net.py").read_text()
