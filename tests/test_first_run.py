@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pexpect
 import pyte
@@ -230,3 +231,156 @@ def test_the_fixable_line_prints_the_command_to_run(tmp_path):
     fixed = run_process(*command.split()[1:], cwd=tmp_path, env=env)  # the command works as printed
     assert "2 fixes applied" in fixed.err  # (a non-persistent buffer leaves an info and a warning: exit 1)
     assert "nn.ModuleList" in (tmp_path / "net.py").read_text()
+
+
+# 6. check PATH: a path named is checked; every count agrees
+
+
+def _project(tmp_path: Path) -> Path:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_models.py").write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Tiny(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.scale = torch.ones(2)\n"
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "fac.py").write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Part(nn.Module):\n    def __init__(self, dim):\n"
+        "        super().__init__()\n        self.w = torch.ones(dim)\n\n\nclass Whole(nn.Module):\n"
+        "    def __init__(self, dim):\n        super().__init__()\n        self.part = Part(dim)\n\n\n"
+        "def build():\n    return Whole(3)\n"
+    )
+    return tmp_path
+
+
+def _check_json(tmp_path: Path, *args: str) -> tuple[int, dict]:
+    import json
+
+    result = run_process("check", *args, "--format", "json", "--no-cache", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    return result.code, json.loads(result.out)
+
+
+def test_a_file_named_in_tests_is_checked(tmp_path):
+    code, doc = _check_json(_project(tmp_path), "tests/test_models.py")
+    assert code == 1
+    assert [(f["code"], f["model"], f["line"]) for f in doc["findings"]] == [("PI002", "tests/test_models.py:Tiny", 8)]
+    assert doc["coverage"]["built"] == 1 and doc["summary"]["models"] == 1
+
+
+def test_classes_a_named_factory_builds_are_parts_not_skipped(tmp_path):
+    code, doc = _check_json(_project(tmp_path), "src/fac.py:build", "src/")
+    assert code == 1
+    assert doc["skipped"] == [] and doc["summary"]["skipped"] == 0
+    assert doc["coverage"] == {"classes": 2, "built": 0, "as_part": 2, "static_only": 0, "not_checked": 0}
+    assert {(c["model"], c["category"]) for c in doc["classes"]} == {
+        ("src/fac.py:Part", "as_part"),
+        ("src/fac.py:Whole", "as_part"),
+    }
+    # the one bug, once: in the factory's model, where it was built
+    assert [(f["model"], f["module"], f["attribute"]) for f in doc["findings"]] == [("src/fac.py:build", "part", "w")]
+    alone = _check_json(tmp_path, "src/")[1]  # without the factory the classes need arguments
+    assert {s["model"] for s in alone["skipped"]} == {"src/fac.py:Part", "src/fac.py:Whole"}
+
+
+def test_a_file_with_a_syntax_error_is_a_failure_not_a_model(tmp_path):
+    _project(tmp_path)
+    (tmp_path / "src" / "bad.py").write_text("from torch import nn\nclass Broken(nn.Module)\n    pass\n")
+    code, doc = _check_json(tmp_path, "src/fac.py:build", "src/")
+    assert code == 2  # a file that cannot be read is an error
+    assert doc["failures"] == [{"model": "src/bad.py", "error": "SyntaxError: expected ':' (line 2)"}]
+    assert doc["summary"]["models"] == 1  # the factory's model; not the file
+    assert doc["summary"]["failed"] == len(doc["failures"]) == 1
+
+
+# 7. a failed Hub download says why, from a local fake of the Hub (nothing reaches the real one)
+
+
+class _FakeHub:
+    """A local HTTP server answering as the Hub does for config.json: refusals with the
+    X-Error-Code huggingface_hub reads (GatedRepo, RepoNotFound, RevisionNotFound,
+    EntryNotFound)."""
+
+    ANSWERS: ClassVar[dict[str, tuple[int, str]]] = {
+        "org/gated": (401, "GatedRepo"),
+        "org/missing": (401, "RepoNotFound"),
+        "org/noconfig": (404, "EntryNotFound"),
+    }
+
+    def __enter__(self) -> str:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        answers = self.ANSWERS
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                parts = self.path.strip("/").split("/")  # org/name/resolve/rev/config.json
+                repo, revision = "/".join(parts[:2]), parts[3] if len(parts) > 3 else "main"
+                status, code = (
+                    (404, "RevisionNotFound") if revision != "main" else answers.get(repo, (404, "RepoNotFound"))
+                )
+                self.send_response(status)
+                self.send_header("X-Error-Code", code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_HEAD
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _hub_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
+    return {
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_ENDPOINT": endpoint,
+        "HF_HOME": str(tmp_path / "hf-home"),  # no saved token
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_TOKEN": "",
+        "HUGGING_FACE_HUB_TOKEN": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("hf:org/gated", "org/gated is a gated repository: request access on its Hub page, then log in with"),
+        ("hf:org/missing", "no repository org/missing on the Hub (or it is private: log in with `hf auth login`"),
+        ("hf:org/noconfig", "org/noconfig has no config.json at 'main'"),
+        ("hf:org/gated@v9", "org/gated has no revision 'v9'"),
+    ],
+)
+def test_a_refused_hub_download_says_why(tmp_path, spec, why):
+    with _FakeHub() as endpoint:
+        result = run_process("show", spec, env=_hub_env(tmp_path, endpoint))
+    assert result.code == 2 and result.out == ""
+    (line,) = result.err.splitlines()
+    assert line.startswith(f"error: {spec}: config.json is not in the local Hugging Face cache")
+    assert f"and could not be downloaded: {why}" in line
+    assert "offline" not in line
+
+
+def test_no_network_and_offline_are_told_apart(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = _hub_env(tmp_path, f"http://127.0.0.1:{port}")
+    result = run_process("show", "hf:org/name", env=env)
+    assert result.code == 2
+    (line,) = result.err.splitlines()  # at once, without huggingface_hub's retry warnings
+    assert "could not be downloaded: the Hugging Face Hub could not be reached" in line
+    assert f"127.0.0.1:{port}" in line
+    offline = run_process("show", "hf:org/name", env={**env, "HF_HUB_OFFLINE": "1"})
+    assert offline.code == 2
+    (line,) = offline.err.splitlines()
+    assert "HF_HUB_OFFLINE is set, so only the cache is read: fetch the config with `hf download org/name" in line

@@ -318,8 +318,14 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         model_output(path_run.output)
         for message in path_run.notes():
             notify(message)
+    if path_run is not None:  # a model named beside the path: the project classes it builds are checked there
+        for target in others:
+            target.options["parts"] = True
     targets = others + list(path_run.targets if path_run is not None else ())
     specs = [target.spec for target in targets]
+    from paraminspect.commands.outcomes import fetch_hub_configs
+
+    fetch_hub_configs([t.options.get("load_spec") or t.spec for t in targets])  # here: model processes have no network
     refuse_overwriting(options.output_file, [t.options.get("load_spec") or t.spec for t in targets])
     workers, note = resolve_jobs(options.jobs, len(specs), plan.registry_run, options.oversubscribe)
     if note:
@@ -347,8 +353,9 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         from paraminspect.discover.paths import rescan
 
         static = rescan(path_run) if path_reports else None
-        path_reports.append(build_report(path_run, results[len(others) :], plan, options.strict, static))
-        return results[: len(others)] + path_reports[-1].results
+        # the models named beside the path come first, with the classes they build credited to them
+        path_reports.append(build_report(path_run, results, plan, options.strict, static))
+        return path_reports[-1].results
 
     results = run_checks()
     for result in results:

@@ -114,6 +114,9 @@ def _diff(options: DiffOptions, invocation: Any) -> int:
     if not options.weights and all(parse_spec(side).in_cli(options.trust_pickle) for side in sides):
         result = diff_in_child(**kwargs)  # two safetensors headers: no code runs, no torch needed
     else:
+        from paraminspect.commands.outcomes import fetch_hub_configs
+
+        fetch_hub_configs(sides)  # here: the model process has no network
         timeout = resolve_timeout(options.timeout)
         result = in_child(Task(DIFF_TARGET, kwargs, label=f"diff {left}"), timeout, preload_for([left]), invocation)
     for side in (result.left, result.right):

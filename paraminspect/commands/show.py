@@ -286,6 +286,9 @@ def _show(options: ShowOptions, invocation: Any) -> int:
     if not options.weights and parse_spec(options.model).in_cli(options.trust_pickle):
         loaded = show_in_child(**kwargs)  # a listing that runs no code: here, without a child
     else:
+        from paraminspect.commands.outcomes import fetch_hub_configs
+
+        fetch_hub_configs([options.model])  # here: the model process has no network
         task = Task(SHOW_TARGET, kwargs, label=options.model)
         preload = (*preload_for([options.model]), *(FORWARD_PRELOAD if options.run is not None else ()))
         loaded = in_child(task, resolve_timeout(options.timeout), preload, invocation)

@@ -201,8 +201,12 @@ def _arguments(cls: PathClass, config: Any) -> tuple[str, str, int | None] | Non
 
 def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: bool, report: Any = None) -> PathReport:
     """Join the results of the run's targets (`built`, any order) with the static findings
-    of `report` (default: the run's; after --fix, a fresh scan)."""
+    of `report` (default: the run's; after --fix, a fresh scan). `built` may also hold the
+    models named beside the path (`check src/ src/model.py:build`): the project classes
+    they build are credited to them ("as parts"), their findings are reported once, and
+    they come first in the results; only the path's own classes are counted and lenient."""
     report = report or run.static
+    own_specs = {c.spec for c in run.classes if c.target}
     results_by_spec = {r.spec: r for r in built}
     instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
     credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
@@ -215,7 +219,8 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
             key = class_key(file, qualname)
             instances.setdefault(key, []).append((result.spec, set(paths)))
             at.update(dict.fromkeys(paths, key))
-            inner = [p for p in paths if p]
+            # a path class's own root is the class itself; a named model's root is a part it builds
+            inner = [p for p in paths if p or result.spec not in own_specs]
             if inner:
                 credit.setdefault(key, (result.spec, inner[0]))
     static, suppressed = _static_findings(run, report, plan)
@@ -282,7 +287,7 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
         needs = cls.found is not None and not cls.target and not cls.found.abstract and cls.found.missing
         if needs and category != AS_PART and not cls.reason.startswith("its file"):
             skipped.append(SkippedClass(cls.spec, cls.reason))
-    results: list[ModelResult] = []
+    results: list[ModelResult] = [merged.pop(r.spec) for r in built if r.spec not in own_specs and r.spec in merged]
     for cls in run.classes:
         if cls.spec in merged:
             results.append(merged.pop(cls.spec))
@@ -294,7 +299,7 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
     results += file_failures
     counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
     coverage = {"classes": len(coverage_rows), **counts}
-    build_failures = [r for r in built if r.error is not None]
+    build_failures = [r for r in built if r.error is not None and r.spec in own_specs]
     lenient = frozenset() if strict else frozenset(r.spec for r in build_failures)
     return PathReport(
         results,
