@@ -384,3 +384,35 @@ def test_no_network_and_offline_are_told_apart(tmp_path):
     assert offline.code == 2
     (line,) = offline.err.splitlines()
     assert "HF_HUB_OFFLINE is set, so only the cache is read: fetch the config with `hf download org/name" in line
+
+
+# 8. --dtype int4/int8: no Adam states in an integer dtype
+
+
+def test_training_estimate_only_for_floating_dtypes(cli):
+    result = cli("show", sample("mlp"), "--dtype", "int4,bf16")
+    assert result.code == 0
+    (int4,) = [line for line in result.out.splitlines() if line.startswith("As int4: ")]
+    assert "training with Adam" not in int4
+    assert "training: not estimated (integer weights are not trained; ask a float --dtype)" in int4
+    (bf16,) = [line for line in result.out.splitlines() if line.startswith("As bfloat16: ")]
+    # 676 parameters at 2 bytes: weights + gradient + Adam's two states, all in bfloat16
+    assert "training with Adam 5.3 KiB (weights + 3 x 1.3 KiB trainable, states in bfloat16)" in bf16
+
+
+# 9. markdown: a title, the totals, the unit said once
+
+
+def test_markdown_has_a_title_totals_and_says_its_units(cli):
+    result = cli("show", sample("mlp"), "-f", "markdown")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0] == f"### `{sample('mlp')}` · `MLP` · built on meta"
+    assert lines[1] == "" and lines[2].startswith("| Name | Kind |")
+    assert "- Parameters: 676 (2.6 KiB) · trainable: 676 · frozen: 0" in lines
+    assert "- Buffers: 0 · unregistered: 0 · tensors: 4 · total size: 2.6 KiB" in lines
+    assert lines[-1] == "Sizes in binary units: 1 KiB = 1,024 bytes, 1 MiB = 2^20 bytes, 1 GiB = 2^30 bytes."
+    assert sum("KiB = 1,024 bytes" in line for line in lines) == 1  # said once
+    depth = cli("show", "resnet18", "--depth", "1", "-f", "markdown").out.splitlines()
+    assert depth[0] == "### `resnet18` -> `timm:resnet18` · `ResNet` · built on meta"
+    assert "- Parameters: 11,689,512 (44.6 MiB) · trainable: 11,689,512 · frozen: 0" in depth

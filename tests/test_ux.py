@@ -179,10 +179,11 @@ def test_checkpoint_depth_and_markdown_show_stored_not_parameters(cli, tmp_path)
     assert "Stored" in head and not {"Parameters", "Trainable", "Buffers"} & set(head.replace("┃", " ").split())
     assert "Parameters:" not in table
     markdown = cli("show", str(path), "--format", "markdown").out
-    assert _lines(markdown)[0] == "| Name | Kind | Shape | Dtype | Device | Numel | Size |"
+    assert _lines(markdown)[2] == "| Name | Kind | Shape | Dtype | Device | Numel | Size |"  # under the title
+    assert "- Stored: 2 tensors, 8 elements, 32 B" in markdown  # a file's totals: stored, no parameters
     assert "| `a.weight` | stored | (2, 3) | float32 | cpu | 6 | 24 B |" in markdown
     depth_md = cli("show", str(path), "--depth", "1", "--format", "markdown").out
-    assert _lines(depth_md)[0] == "| Module | Type | Stored | % | Size |"
+    assert _lines(depth_md)[2] == "| Module | Type | Stored | % | Size |"
     assert (
         "| Module | Type | Parameters | % | Trainable | Buffers | Size |"
         in cli("show", sample("mlp"), "--depth", "1", "--format", "markdown").out

@@ -139,6 +139,8 @@ def fetch_configs(specs: Iterator[str] | list[str]) -> None:
     """In the CLI's process, before a model process (which has no network) reads them: the
     config.json of each `hf:` spec not yet in the cache, downloaded unless offline; a
     LoadError saying why when that fails. No user or model code runs here."""
+    if importlib.util.find_spec("transformers") is None:
+        return  # the model process says what to install first
     for spec in specs:
         if isinstance(spec, str) and spec.startswith(HF_PREFIX):
             cached_snapshot(spec)
