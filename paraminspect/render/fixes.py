@@ -85,4 +85,5 @@ def fixable_lines(results: Any, changes_state: dict[str, bool], command: str = "
         text += f"; the {', '.join(changing)} fixes change what state_dict() and parameters() hold"
     if not command:
         return [text + "."]
-    return [text + ". Fix them (--diff instead of --fix previews the changes):", f"    {command}"]
+    them = "it" if len(codes) == 1 else "them"
+    return [text + f". Fix {them} (--diff instead of --fix previews the changes):", f"    {command}"]
