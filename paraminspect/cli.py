@@ -318,6 +318,20 @@ def check(
     show_settings: bool = typer.Option(
         False, "--show-settings", help="Print the project root, the configuration file used and its settings; exit."
     ),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="Check only shard K of N (K/N) of the expanded models; join the JSON outputs with merge."
+    ),
+    durations: Optional[Path] = typer.Option(
+        None, "--durations", help="Split --shard by the durations recorded in this JSON file (else by stable hash)."
+    ),
+    store_durations: bool = typer.Option(
+        False, "--store-durations", help="Record how long each model took in the --durations file."
+    ),
+    changed_since: Optional[str] = typer.Option(
+        None,
+        "--changed-since",
+        help="check PATH: only the classes in files changed since this git ref, and in the files importing them.",
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> int:
     """Lint models: tensors and modules that should be registered (see `paraminspect rules`).
@@ -326,6 +340,7 @@ def check(
     from paraminspect.commands.arguments import parse_factory_args
     from paraminspect.commands.check import CheckOptions, run_check
     from paraminspect.commands.check_fixes import fix_codes
+    from paraminspect.commands.shard import parse_shard
     from paraminspect.forward.examples import run_options
 
     codes = fix_codes(fix, diff, fix_only, fix_persistent)
@@ -356,8 +371,48 @@ def check(
         static=static,
         force_exclude=force_exclude,
         show_settings=show_settings,
+        shard=parse_shard(shard) if shard is not None else None,
+        durations=durations,
+        store_durations=store_durations,
+        changed_since=changed_since,
     )
     return run_check(options, _invocation(ctx))
+
+
+@app.command(cls=PlainFlagsCommand)
+def merge(
+    files: list[Path] = typer.Argument(
+        ...,
+        help="The JSON outputs of `check --shard K/N --format json`, every shard once.",
+        show_default=False,
+        metavar="SHARD.json...",
+    ),
+    output_format: str = typer.Option(
+        formats.default(formats.MERGE), "--format", "-f", help=formats.help_text(formats.MERGE)
+    ),
+    output_file: Optional[Path] = typer.Option(
+        None, "-o", "--output-file", help="Write to this file instead of stdout."
+    ),
+    durations: Optional[Path] = typer.Option(
+        None, "--durations", help="With --store-durations: the durations file to update with every shard's models."
+    ),
+    store_durations: bool = typer.Option(
+        False, "--store-durations", help="Record how long each model took in the --durations file."
+    ),
+    debug: bool = DEBUG_OPTION,
+) -> int:
+    """Join shards' check outputs into the report (and exit code) of the unsplit run."""
+    _choice(output_format, formats.choices(formats.MERGE), "--format")
+    from paraminspect.commands.merge import MergeOptions, run_merge
+
+    options = MergeOptions(
+        files=tuple(files),
+        output_format=output_format,
+        output_file=output_file,
+        durations=durations,
+        store_durations=store_durations,
+    )
+    return run_merge(options)
 
 
 @app.command(cls=PlainFlagsCommand)

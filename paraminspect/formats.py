@@ -42,10 +42,18 @@ FORMATS: tuple[OutputFormat, ...] = (
             SHOW: "paraminspect.render.show_table:write_table",  # the table, as check's default is text
             CHECK: "paraminspect.render.check_report:write_full",
             DIFF: "paraminspect.render.diff_report:write_text",
+            MERGE: "paraminspect.render.check_report:write_full",  # merge renders a check report
         },
         shown={SHOW: "", CHECK: "text (each finding with its source line)"},
     ),
-    OutputFormat("concise", True, {CHECK: "paraminspect.render.check_report:write_concise"}),
+    OutputFormat(
+        "concise",
+        True,
+        {
+            CHECK: "paraminspect.render.check_report:write_concise",
+            MERGE: "paraminspect.render.check_report:write_concise",
+        },
+    ),
     OutputFormat(
         "json",
         False,
@@ -53,6 +61,7 @@ FORMATS: tuple[OutputFormat, ...] = (
             SHOW: "paraminspect.render.json:write_show",
             CHECK: "paraminspect.render.json:write_check",
             DIFF: "paraminspect.render.diff_report:write_json",
+            MERGE: "paraminspect.render.json:write_check",
         },
     ),
     OutputFormat("csv", False, {SHOW: "paraminspect.render.text:write_csv"}),
@@ -63,8 +72,14 @@ FORMATS: tuple[OutputFormat, ...] = (
         {SHOW: "paraminspect.render.html:write_show", CHECK: "paraminspect.render.html:write_check"},
         shown={SHOW: "html (one self-contained file: treemap, totals, tensor table)", CHECK: "html"},
     ),
-    OutputFormat("github", False, {CHECK: "paraminspect.render.github:write_check"}),
-    OutputFormat("sarif", False, {CHECK: "paraminspect.render.sarif:write_check"}),
+    OutputFormat(
+        "github",
+        False,
+        {CHECK: "paraminspect.render.github:write_check", MERGE: "paraminspect.render.github:write_check"},
+    ),
+    OutputFormat(
+        "sarif", False, {CHECK: "paraminspect.render.sarif:write_check", MERGE: "paraminspect.render.sarif:write_check"}
+    ),
 )
 BY_NAME = {fmt.name: fmt for fmt in FORMATS}
 

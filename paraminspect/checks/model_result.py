@@ -33,6 +33,8 @@ class ModelResult:
     # `check --format html`: the model's inventory (tensors.records.Inventory, without its
     # module classes), to draw it; None otherwise.
     inventory: Any = field(default=None, compare=False, repr=False)
+    # Seconds the check took in its child process (`--store-durations`; 0.0 when unknown).
+    seconds: float = field(default=0.0, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:

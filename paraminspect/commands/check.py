@@ -45,6 +45,10 @@ class CheckOptions:
     static: bool = False  # check --static: the static pass only (no torch, nothing built)
     force_exclude: bool = False  # check PATH: the skip rules apply to the paths named too
     show_settings: bool = False
+    shard: Any = None  # --shard K/N: a commands.shard.Shard
+    durations: Optional[Path] = None  # --durations FILE: split the shards by recorded durations
+    store_durations: bool = False  # write the measured durations to --durations FILE
+    changed_since: Optional[str] = None  # check PATH: only classes in files changed since this git ref
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class CheckReport:
     coverage: Optional[dict[str, int]] = None
     classes: Sequence[Any] = ()
     fix_command: str = ""  # `paraminspect check --fix MODEL...` for this run ("" unknown)
+    shard: Optional[dict[str, Any]] = None  # --shard: the JSON's `shard` block (commands.shard)
 
 
 # --- in the model's child process ------------------------------------------------------
@@ -192,10 +197,14 @@ def check_in_child(spec: str, **options: Any) -> Any:
     """check_model as a runner task. The collector stays paused until the model is dropped:
     the build pauses it, and a pass between the build and the end of the checks would rescan
     every object of the model (all young), ~4% of a timm model's check in a sweep."""
+    import time
+
     from paraminspect.collector import collector_paused
 
+    start = time.perf_counter()
     with collector_paused():
-        return check_model(spec, **options)
+        result = check_model(spec, **options)
+    return dataclasses.replace(result, seconds=time.perf_counter() - start)
 
 
 # --- many models -----------------------------------------------------------------------
@@ -225,7 +234,7 @@ def check_many(
     timeout becomes a failed ModelResult and the run goes on; Ctrl-C ends the run."""
     from paraminspect.commands.outcomes import run_in_children
     from paraminspect.forms import parse_spec
-    from paraminspect.runner.task import DEFAULT_TIMEOUT, Task
+    from paraminspect.runner.task import DEFAULT_TIMEOUT, TIMEOUT, Task
 
     def collect(outcome: Any) -> None:
         result = result_of(outcome)  # raises KeyboardInterrupt at once for an interrupted model
@@ -239,8 +248,10 @@ def check_many(
         return Task(CHECK_TARGET, {"spec": target.spec, **options}, label=target.spec, reuse=reuse)
 
     tasks = [task(t) for t in targets]
-    outcomes = run_in_children(tasks, jobs, DEFAULT_TIMEOUT if timeout is None else timeout, preload, collect)
-    return [result_of(o) for o in outcomes]
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    outcomes = run_in_children(tasks, jobs, limit, preload, collect)
+    # a model killed at the timeout took (at least) that long: what --store-durations records
+    return [dataclasses.replace(result_of(o), seconds=limit) if o.status == TIMEOUT else result_of(o) for o in outcomes]
 
 
 # --- the command -----------------------------------------------------------------------
@@ -253,10 +264,24 @@ def run_check(options: CheckOptions, invocation: Any) -> int:
 
     if options.show_settings:
         return show_settings()
-    use_cache = not (options.no_cache or options.run or options.fix or options.diff)
+    _refuse_combinations(options)
+    # --changed-since reads git's state and --durations a file the cache key does not cover
+    fresh = options.changed_since is not None or options.durations is not None
+    use_cache = not (options.no_cache or options.run or options.fix or options.diff or fresh)
     return maybe_cached(
         list(options.models), use_cache, options.output_file, invocation, lambda: _check(options, invocation)
     )
+
+
+def _refuse_combinations(options: CheckOptions) -> None:
+    from paraminspect.errors import UsageError
+
+    if options.store_durations and options.durations is None:
+        raise UsageError("--store-durations writes the file named by --durations FILE: give it")
+    if options.durations is not None and options.shard is None and not options.store_durations:
+        raise UsageError("--durations FILE splits a --shard K/N run (or, with --store-durations, records one)")
+    if options.shard is not None and (options.fix or options.diff):
+        raise UsageError("--shard cannot be used with --fix or --diff: fix in one unsplit run")
 
 
 def show_settings() -> int:
@@ -303,6 +328,13 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             f"--static reads folders and .py files without building anything; {plan.targets[0].spec} is a model "
             "to build: check it without --static"
         )
+    if options.changed_since is not None and not plan.paths:
+        raise UsageError("--changed-since selects the module classes of a path: `check src/ --changed-since REF`")
+    durations = None
+    if options.durations is not None:  # read (or refused) before anything is built
+        from paraminspect.commands.shard import read_durations
+
+        durations = read_durations(options.durations)
     others, path_run = list(plan.targets), None
     if plan.paths:  # `check src/`: the static pass, then the classes that build, imported in a child process
         from paraminspect.cache import cache_folder
@@ -314,6 +346,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             static_only=options.static,
             force_exclude=options.force_exclude,
             cache=None if options.no_cache else cache_folder(plan.config.root),
+            changed_since=options.changed_since,
         )
         model_output(path_run.output)
         for message in path_run.notes():
@@ -321,7 +354,16 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     if path_run is not None:  # a model named beside the path: the project classes it builds are checked there
         for target in others:
             target.options["parts"] = True
-    targets = others + list(path_run.targets if path_run is not None else ())
+    every = others + list(path_run.targets if path_run is not None else ())
+    positions = list(range(len(every)))
+    if options.shard is not None:
+        from paraminspect.commands.shard import assign
+
+        shards = assign([t.spec for t in every], options.shard.count, durations)
+        positions = [i for i, k in enumerate(shards) if k == options.shard.index]
+        notify(f"shard {options.shard}: {len(positions)} of {len(every)} models")
+    targets = [every[i] for i in positions]
+    own_others = sum(1 for i in positions if i < len(others))
     specs = [target.spec for target in targets]
     from paraminspect.commands.outcomes import fetch_hub_configs
 
@@ -331,6 +373,12 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     if note:
         notify(note)
     path_reports: list[Any] = []
+    raw: list[Any] = []  # the models' own results, before a path run's join (--shard, --store-durations)
+    facts = None
+    if options.shard is not None and path_run is not None:
+        from paraminspect.discover.coverage import path_facts
+
+        facts = path_facts(path_run, plan)
 
     def run_checks() -> list[Any]:
         """Each model in a child process of its own (so a re-check after --fix imports the
@@ -347,11 +395,17 @@ def _check(options: CheckOptions, invocation: Any) -> int:
                     on_result=advance,
                     keep_inventory=options.output_format == "html",  # the report draws each model
                 )
+        raw[:] = results
         if path_run is None:
             return results
-        from paraminspect.discover.coverage import build_report
+        from paraminspect.discover.coverage import build_report, shard_report
         from paraminspect.discover.paths import rescan
 
+        if facts is not None:
+            owned = {t.spec for t in targets}
+            first = options.shard.index == 1
+            path_reports.append(shard_report(facts, results[own_others:], options.strict, owned, first))
+            return results[:own_others] + path_reports[-1].results
         static = rescan(path_run) if path_reports else None
         # the models named beside the path come first, with the classes they build credited to them
         path_reports.append(build_report(path_run, results, plan, options.strict, static))
@@ -372,6 +426,20 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         if options.diff:
             return show_diff(results, options.fix_codes, persistent, options.output_file)
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
+    if options.store_durations and options.durations is not None:
+        store_durations(options.durations, raw, durations)
+    block = None
+    if options.shard is not None:
+        from paraminspect.commands.shard import shard_block
+
+        settings = {
+            "fail_on": plan.fail_on,
+            "registry": path_run is not None or plan.registry_run,
+            "strict": options.strict,
+            "others": len(others),
+        }
+        models = [t.spec for t in every]
+        block = shard_block(options.shard, models, list(zip(positions, raw, strict=True)), settings, facts)
     from paraminspect.commands.check_fixes import fix_command
 
     command = fix_command(options.models, options.kwargs)
@@ -382,6 +450,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             options.output_file,
             plan.fail_on,
             registry=plan.registry_run,
+            shard=block,
             fix_command=command,
         )
     path_report = path_reports[-1]
@@ -397,6 +466,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         noun="module classes",
         coverage=path_report.coverage,
         classes=path_report.classes,
+        shard=block,
         fix_command=command,
     )
     if path_report.unchecked is not None:
@@ -405,6 +475,16 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         error_line(path_report.unchecked)
         return EXIT_ERROR
     return code
+
+
+def store_durations(path: Path, results: Sequence[Any], old: Optional[dict[str, float]] = None) -> None:
+    """--store-durations: the seconds each model's check took, merged into the file's entries
+    (`old`: as read before the run; None: read now)."""
+    from paraminspect.commands.output import write_file
+    from paraminspect.commands.shard import durations_text, read_durations
+
+    measured = {r.spec: r.seconds for r in results if r.seconds > 0}
+    write_file(path, durations_text(read_durations(path) if old is None else old, measured))
 
 
 def _discover_in_children(
@@ -452,6 +532,8 @@ def report(
     noun: str = "models",
     coverage: Optional[dict[str, int]] = None,
     classes: Sequence[Any] = (),
+    shard: Optional[dict[str, Any]] = None,
+    command: str = formats.CHECK,
     fix_command: str = "",
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A sweep's
@@ -468,10 +550,10 @@ def report(
             message = result.error if len(results) == 1 else result.error_line()
             error_line(message, "warning" if result.spec in lenient else "error")
     check_report = CheckReport(
-        results, fail_on, registry, skipped, counts_line, noun, coverage, classes, fix_command=fix_command
+        results, fail_on, registry, skipped, counts_line, noun, coverage, classes, fix_command=fix_command, shard=shard
     )
     with output_to(output_file) as out:
-        formats.renderer(output_format, formats.CHECK)(out, check_report)
+        formats.renderer(output_format, command)(out, check_report)
     if any(r.error is not None and r.spec not in lenient for r in results):
         return EXIT_ERROR
     failing = any(at_least(f.severity, fail_on) for r in results for f in r.findings)

@@ -139,10 +139,10 @@ def _merge(built: list[Finding], static: list[Finding], paths: set[str]) -> tupl
     return built, kept
 
 
-def _read_only(run: PathRun, cls: PathClass, own: ModelResult | None, part: tuple[str, str] | None) -> str:
+def _read_only(facts: PathFacts, part: tuple[str, str] | None, own: ModelResult | None) -> str:
     """What a class whose findings come from the static pass alone was (the model header's
     "-> ..." in the text report)."""
-    if run.static_only:
+    if facts.static_only:
         return "read from the source (--static)"
     if part is not None:
         return f"read from the source; built as part of {part[0]}, where this did not show"
@@ -199,19 +199,91 @@ def _arguments(cls: PathClass, config: Any) -> tuple[str, str, int | None] | Non
     return None
 
 
+@dataclass(frozen=True)
+class FactClass:
+    """One module class of a path run as the report needs it, before any build: plain data
+    (a shard's JSON carries it, so that `merge` joins the shards' builds exactly as the
+    unsplit run would). `key`: discover.paths.class_key; `read`: the static pass read its
+    construction path; `needs_arguments`: not built because arguments were not found;
+    `arguments`: where its build arguments come from (if built); `static`: its static
+    findings, finished; `suppressed`: those a noqa comment left out."""
+
+    spec: str
+    key: tuple[str, str]
+    file: str
+    line: int | None
+    target: bool
+    reason: str
+    read: bool
+    note: str
+    needs_arguments: bool
+    arguments: tuple[str, str, int | None] | None
+    static: tuple[Finding, ...] = ()
+    suppressed: int = 0
+
+
+@dataclass(frozen=True)
+class PathFacts:
+    """Everything build_report needs from a path run but the built results (plain data):
+    the classes in order, the files that failed (shown path, one line), the paths given."""
+
+    paths: tuple[str, ...]
+    static_only: bool
+    classes: tuple[FactClass, ...]
+    file_failures: tuple[tuple[str, str], ...]
+
+
+def path_facts(run: PathRun, plan: Any, report: Any = None) -> PathFacts:
+    """The run's classes and static findings (of `report`, default the run's; after --fix, a
+    fresh scan), finished, as plain data."""
+    report = report or run.static
+    static, suppressed = _static_findings(run, report, plan)
+    failed_files = {f.file for f in report.failures}
+    rows = []
+    for cls in run.classes:
+        needs = cls.found is not None and not cls.target and not cls.found.abstract and bool(cls.found.missing)
+        rows.append(
+            FactClass(
+                spec=cls.spec,
+                key=cls.key,
+                file=cls.file,
+                line=cls.line,
+                target=cls.target,
+                reason=cls.reason,
+                read=cls.record is not None and cls.record.analysed and cls.file not in failed_files,
+                note=cls.record.note if cls.record is not None else "",
+                needs_arguments=needs and not cls.reason.startswith("its file"),
+                arguments=_arguments(cls, plan.config) if cls.target else None,
+                static=tuple(static.pop(cls.key, ())),
+                suppressed=suppressed.get(cls.spec, 0),
+            )
+        )
+    failures = [(shown, why) for shown, why in run.discovery.import_failures]
+    failures += [(spec_path_of(f.file), f.reason) for f in report.failures]
+    return PathFacts(tuple(run.paths), run.static_only, tuple(rows), tuple(failures))
+
+
 def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: bool, report: Any = None) -> PathReport:
     """Join the results of the run's targets (`built`, any order) with the static findings
     of `report` (default: the run's; after --fix, a fresh scan). `built` may also hold the
     models named beside the path (`check src/ src/model.py:build`): the project classes
     they build are credited to them ("as parts"), their findings are reported once, and
     they come first in the results; only the path's own classes are counted and lenient."""
-    report = report or run.static
-    own_specs = {c.spec for c in run.classes if c.target}
+    order = {target.spec: i for i, target in enumerate(run.targets)}
+    in_order = sorted(built, key=lambda r: order.get(r.spec, len(order)))
+    return assemble(path_facts(run, plan, report), in_order, strict)
+
+
+def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> PathReport:
+    """The report of a path run from its facts and the results of its targets (`built`, in
+    target order: the first model holding a class is credited with it), and of any model
+    named beside the path (see build_report)."""
+    own_specs = {c.spec for c in facts.classes if c.target}
     results_by_spec = {r.spec: r for r in built}
     instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
     credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
     classes_at: dict[str, dict[str, tuple[str, str]]] = {}  # model -> module path -> class
-    for result in built:  # in target order: the first model holding a class is credited
+    for result in built:
         if result.error is not None:
             continue
         at = classes_at.setdefault(result.spec, {})
@@ -223,15 +295,13 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
             inner = [p for p in paths if p or result.spec not in own_specs]
             if inner:
                 credit.setdefault(key, (result.spec, inner[0]))
-    static, suppressed = _static_findings(run, report, plan)
     merged: dict[str, ModelResult] = {}
     from_source: dict[str, ModelResult] = {}
     for result in built:
         merged[result.spec] = result
-    for cls in run.classes:
-        findings = static.pop(cls.key, [])
+    for cls in facts.classes:
         own = results_by_spec.get(cls.spec) if cls.target else None
-        kept = findings
+        kept = list(cls.static)
         for spec, paths in instances.get(cls.key, []):
             holder = merged[spec]
             new_findings, kept = _merge(list(holder.findings), kept, paths)
@@ -239,26 +309,23 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
         if own is not None and own.error is None:
             holder = merged[own.spec]
             merged[own.spec] = dataclasses.replace(
-                holder,
-                findings=holder.findings + tuple(kept),
-                suppressed=holder.suppressed + suppressed.get(cls.spec, 0),
+                holder, findings=holder.findings + tuple(kept), suppressed=holder.suppressed + cls.suppressed
             )
-        elif kept or suppressed.get(cls.spec):
+        elif kept or cls.suppressed:
             from_source[cls.spec] = ModelResult(
                 spec=cls.spec,
-                resolved=_read_only(run, cls, own, credit.get(cls.key)),
+                resolved=_read_only(facts, credit.get(cls.key), own),
                 findings=tuple(kept),
-                suppressed=suppressed.get(cls.spec, 0),
+                suppressed=cls.suppressed,
                 from_source=True,
             )
-    own_built = {c.key: c.spec for c in run.classes if c.target and c.spec in merged and merged[c.spec].error is None}
-    keys = {c.key for c in run.classes}
+    own_built = {c.key: c.spec for c in facts.classes if c.target and c.spec in merged and merged[c.spec].error is None}
+    keys = {c.key for c in facts.classes}
     project_credit = {key: home for key, home in credit.items() if key in keys}
     _collapse_parts(merged, classes_at, own_built, project_credit)
-    failed_files = {f.file: f.reason for f in report.failures}
     coverage_rows: list[ClassCoverage] = []
     skipped: list[SkippedClass] = []
-    for cls in run.classes:
+    for cls in facts.classes:
         own = results_by_spec.get(cls.spec) if cls.target else None
         reason = cls.reason
         if own is not None and own.error is not None:
@@ -267,35 +334,33 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
             category = BUILT
         elif cls.key in credit:
             category = AS_PART
-        elif cls.record is not None and cls.record.analysed and cls.file not in failed_files:
+        elif cls.read:
             category = STATIC_ONLY
         else:
             category = NOT_CHECKED
-            if cls.record is not None and cls.record.note and not reason:
-                reason = cls.record.note
+            if cls.note and not reason:
+                reason = cls.note
         coverage_rows.append(
             ClassCoverage(
                 cls.spec,
                 cls.file,
                 cls.line,
                 category,
-                _arguments(cls, plan.config) if own is not None else None,
+                cls.arguments if own is not None else None,
                 credit[cls.key][0] if category == AS_PART else None,
                 "" if category == BUILT else reason,
             )
         )
-        needs = cls.found is not None and not cls.target and not cls.found.abstract and cls.found.missing
-        if needs and category != AS_PART and not cls.reason.startswith("its file"):
+        if cls.needs_arguments and category != AS_PART:
             skipped.append(SkippedClass(cls.spec, cls.reason))
     results: list[ModelResult] = [merged.pop(r.spec) for r in built if r.spec not in own_specs and r.spec in merged]
-    for cls in run.classes:
+    for cls in facts.classes:
         if cls.spec in merged:
             results.append(merged.pop(cls.spec))
         if cls.spec in from_source:
             results.append(from_source.pop(cls.spec))
     results += list(merged.values()) + list(from_source.values())
-    file_failures = [ModelResult(spec=shown, error=why) for shown, why in run.discovery.import_failures]
-    file_failures += [ModelResult(spec=spec_path_of(f.file), error=f.reason) for f in report.failures]
+    file_failures = [ModelResult(spec=shown, error=why) for shown, why in facts.file_failures]
     results += file_failures
     counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
     coverage = {"classes": len(coverage_rows), **counts}
@@ -306,21 +371,50 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
         tuple(coverage_rows),
         coverage,
         tuple(skipped),
-        _counts_line(run, coverage, len(build_failures), len(file_failures)),
+        _counts_line(facts, coverage, len(build_failures), len(file_failures)),
         lenient,
-        _unchecked(run, coverage_rows),
+        _unchecked(facts, coverage_rows),
     )
 
 
-def _counts_line(run: PathRun, coverage: dict[str, int], build_failures: int, file_failures: int) -> str:
+def shard_report(
+    facts: PathFacts, built: Sequence[ModelResult], strict: bool, owned: set[str], first: bool
+) -> PathReport:
+    """The part of a path run one `--shard` reports: the classes it built (`owned` specs),
+    and with `first` (shard 1) every class that is no build target and the files that
+    failed. The cross-shard joins (a class credited as a part of a model another shard built,
+    a static finding that model shows) are `merge`'s: it assembles every shard's results."""
+    full = assemble(facts, built, strict)
+    mine = {c.spec for c in facts.classes if c.spec in owned or (first and not c.target)}
+    failures = {shown for shown, _ in facts.file_failures} if first else set()
+    rows = tuple(c for c in full.classes if c.model in mine)
+    counts = {category: sum(1 for c in rows if c.category == category) for category in CATEGORIES}
+    coverage = {"classes": len(rows), **counts}
+    own_facts = dataclasses.replace(
+        facts,
+        classes=tuple(c for c in facts.classes if c.spec in mine),
+        file_failures=tuple(f for f in facts.file_failures if f[0] in failures),
+    )
+    build_failures = sum(1 for r in built if r.error is not None and r.spec in mine)
+    return PathReport(
+        [r for r in full.results if r.spec in mine or (r.error is not None and r.spec in failures)],
+        rows,
+        coverage,
+        tuple(s for s in full.skipped if s.model in mine),
+        _counts_line(own_facts, coverage, build_failures, len(own_facts.file_failures)),
+        full.lenient,
+    )
+
+
+def _counts_line(facts: PathFacts, coverage: dict[str, int], build_failures: int, file_failures: int) -> str:
     """`15 module classes in 5 files: 4 built, 7 as parts, 4 static only, 0 not checked.`"""
-    files = len({c.file for c in run.classes})
+    files = len({c.file for c in facts.classes})
     line = (
         f"{plural(coverage['classes'], 'module class', 'module classes')} in {plural(files, 'file')}: "
         f"{coverage[BUILT]} built, {coverage[AS_PART]} as parts, {coverage[STATIC_ONLY]} static only, "
         f"{coverage[NOT_CHECKED]} not checked"
     )
-    if run.static_only:
+    if facts.static_only:
         line += " (--static: nothing built)"
     if build_failures:
         line += f"; {build_failures} could not be built"
@@ -329,13 +423,13 @@ def _counts_line(run: PathRun, coverage: dict[str, int], build_failures: int, fi
     return line + "."
 
 
-def _unchecked(run: PathRun, rows: Sequence[ClassCoverage]) -> str | None:
+def _unchecked(facts: PathFacts, rows: Sequence[ClassCoverage]) -> str | None:
     """Why exit 2: module classes were found and none of them could be checked."""
     if not rows or any(r.category != NOT_CHECKED for r in rows):
         return None
     reasons = list(dict.fromkeys(r.reason for r in rows if r.reason))
     why = f": {reasons[0]}" if reasons else ""
     return (
-        f"none of the {plural(len(rows), 'module class', 'module classes')} under {', '.join(run.paths)} "
+        f"none of the {plural(len(rows), 'module class', 'module classes')} under {', '.join(facts.paths)} "
         f"could be checked{why}"
     )

@@ -5,6 +5,7 @@ targets. coverage.py joins the built results and the static findings into the re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,20 +69,39 @@ class PathRun:
     root: str = ""
     exclude: tuple[str, ...] = ()
     cache: str | None = None  # the static pass's cache folder
+    changes: Any = None  # --changed-since: discover.changed.Changes
 
     def notes(self) -> list[str]:
-        """One note for given paths that --force-exclude left out, one when nothing was found."""
+        """One note for given paths that --force-exclude left out, one when nothing was found
+        (with --changed-since: what changed, or that nothing did)."""
         out = []
         skipped = self.search.skipped_given
         if skipped:
             shown = "; ".join(f"{path} ({why})" for path, why in skipped[:3])
             more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
             out.append(f"skipped {shown}{more}: --force-exclude applies the skip rules to the paths named")
+        if self.changes is not None:
+            return [*out, self._changed_note()]
         if not self.classes and not self.static.failures and not self.discovery.import_failures:
             looked = self.search.looked_at
             files = f"{looked} Python file{'s' if looked != 1 else ''} looked at"
             out.append(f"no nn.Module class is defined in {', '.join(self.paths)} ({files})")
         return out
+
+    def _changed_note(self) -> str:
+        changes = self.changes
+        count = len(changes.changed) + len(changes.removed)
+        if not count:
+            return f"no changed files since {changes.ref}: nothing to check"
+        files = f"{count} Python file{'s' if count != 1 else ''} changed since {changes.ref}"
+        if not self.search.files:
+            return f"{files}; none of them, nor a file importing them, is under {', '.join(self.paths)}"
+        read = len(self.search.files)
+        where = ", ".join(self.paths)
+        checked = f"{read} file{'s' if read != 1 else ''} under {where} checked (changed, or importing a changed file)"
+        if not self.classes:
+            return f"{files}; {checked}: no nn.Module class is defined in them"
+        return f"{files}; {checked}"
 
 
 def _key_path(path: str, root: Path) -> str:
@@ -185,6 +205,7 @@ def discover_paths(
     static_only: bool = False,
     force_exclude: bool = False,
     cache: Path | None = None,
+    changed_since: str | None = None,
 ) -> PathRun:
     """The module classes under `plan.paths` (a commands.check_plan.CheckPlan) and their check
     targets. The static pass and the argument finder run here (no torch, nothing imported);
@@ -196,6 +217,13 @@ def discover_paths(
     config = plan.config
     root = Path(os.path.realpath(config.root or Path.cwd()))
     search = find_files(plan.paths, root, config.exclude, force_exclude)
+    changes = None
+    if changed_since is not None:  # only the files changed since the ref, and those importing them
+        from paraminspect.discover.changed import affected, changes_since
+
+        changes = changes_since(changed_since, root)
+        reach = {os.path.realpath(f) for f in affected(changes, [str(f) for f in search.files])}
+        search = dataclasses.replace(search, files=tuple(f for f in search.files if os.path.realpath(f) in reach))
     report = scan([str(p) for p in search.files], root=root, exclude=config.exclude, cache_dir=cache)
     records = {class_key(r.file, r.qualname): r for r in report.classes}
     sources: dict[str, Any] = {}
@@ -259,6 +287,7 @@ def discover_paths(
         str(root),
         tuple(config.exclude),
         str(cache) if cache is not None else None,
+        changes,
     )
 
 

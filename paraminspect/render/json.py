@@ -132,7 +132,11 @@ def _is_file_failure(result: Any) -> bool:
 
 
 def check_json(
-    results: list[Any], skipped: Sequence[Any] = (), coverage: dict[str, int] | None = None, classes: Sequence[Any] = ()
+    results: list[Any],
+    skipped: Sequence[Any] = (),
+    coverage: dict[str, int] | None = None,
+    classes: Sequence[Any] = (),
+    shard: dict[str, Any] | None = None,
 ) -> str:
     """`check --format json`: every finding of every model (ModelResult), the failures, the
     skipped models (`check PATH`: classes that need arguments), a summary, and in a path
@@ -178,6 +182,8 @@ def check_json(
     if coverage is not None:  # `check PATH` (added in 1)
         doc["coverage"] = dict(coverage)
         doc["classes"] = [class_dict(c) for c in classes]
+    if shard is not None:  # `check --shard K/N`: what `paraminspect merge` needs (added in 1)
+        doc["shard"] = shard
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -221,4 +227,4 @@ def write_show(out: IO[str], loaded: Any) -> None:
 
 def write_check(out: IO[str], report: Any) -> None:
     """`check --format json` of a commands.check.CheckReport."""
-    out.write(check_json(report.results, report.skipped, report.coverage, report.classes))
+    out.write(check_json(report.results, report.skipped, report.coverage, report.classes, report.shard))
