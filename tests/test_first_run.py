@@ -416,3 +416,22 @@ def test_markdown_has_a_title_totals_and_says_its_units(cli):
     depth = cli("show", "resnet18", "--depth", "1", "-f", "markdown").out.splitlines()
     assert depth[0] == "### `resnet18` -> `timm:resnet18` · `ResNet` · built on meta"
     assert "- Parameters: 11,689,512 (44.6 MiB) · trainable: 11,689,512 · frozen: 0" in depth
+
+
+def test_merged_shards_credit_a_named_factory_as_the_unsplit_run_does(tmp_path):
+    project = _project(tmp_path)
+    env = {"PYTHONPATH": str(ROOT)}
+    args = ("check", "src/fac.py:build", "src/", "--no-cache")
+    full = run_process(*args, "-f", "json", cwd=project, env=env)
+    paths = []
+    for k in (1, 2):
+        path = project / f"shard-{k}.json"
+        shard = run_process(*args, "--shard", f"{k}/2", "-f", "json", "-o", str(path), cwd=project, env=env)
+        assert shard.code in (0, 1), shard.err
+        paths.append(str(path))
+    merged = run_process("merge", *paths, "-f", "json", cwd=project, env=env)
+    assert (merged.code, merged.out) == (full.code, full.out)
+    text = run_process(*args, cwd=project, env=env)
+    merged_text = run_process("merge", *paths, cwd=project, env=env)
+    assert (merged_text.code, merged_text.out) == (text.code, text.out)
+    assert "    paraminspect check --fix src/fac.py:build src/" in merged_text.out.splitlines()

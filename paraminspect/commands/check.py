@@ -428,6 +428,9 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
     if options.store_durations and options.durations is not None:
         store_durations(options.durations, raw, durations)
+    from paraminspect.commands.check_fixes import fix_command
+
+    command = fix_command(options.models, options.kwargs)
     block = None
     if options.shard is not None:
         from paraminspect.commands.shard import shard_block
@@ -437,12 +440,10 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             "registry": path_run is not None or plan.registry_run,
             "strict": options.strict,
             "others": len(others),
+            "fix_command": command,  # what merge's text report prints for the [*] findings
         }
         models = [t.spec for t in every]
         block = shard_block(options.shard, models, list(zip(positions, raw, strict=True)), settings, facts)
-    from paraminspect.commands.check_fixes import fix_command
-
-    command = fix_command(options.models, options.kwargs)
     if path_run is None:
         return report(
             results,

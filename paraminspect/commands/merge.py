@@ -139,11 +139,18 @@ def run_merge(options: MergeOptions) -> int:
         store_durations(options.durations, results)
     settings = shards[0].block["settings"]
     fail_on = str(settings.get("fail_on", "warning"))
+    fix_command = str(settings.get("fix_command", ""))  # the unsplit run's `check --fix` command line
     path = shards[0].block.get("path")
     if path is None:
         registry = bool(settings.get("registry", True))
         return report(
-            results, options.output_format, options.output_file, fail_on, registry=registry, command=formats.MERGE
+            results,
+            options.output_format,
+            options.output_file,
+            fail_on,
+            registry=registry,
+            command=formats.MERGE,
+            fix_command=fix_command,
         )
     from paraminspect.commands.shard import facts_from
     from paraminspect.discover.coverage import assemble
@@ -169,6 +176,7 @@ def run_merge(options: MergeOptions) -> int:
         coverage=path_report.coverage,
         classes=path_report.classes,
         command=formats.MERGE,
+        fix_command=fix_command,
     )
     if path_report.unchecked is not None:
         error_line(path_report.unchecked)
