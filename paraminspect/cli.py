@@ -252,7 +252,11 @@ CODES_HELP = "comma-separated or repeated codes or prefixes (PI004, PI00)"
 def check(
     ctx: typer.Context,
     models: Optional[list[str]] = typer.Argument(
-        None, help=f"{MODEL_HELP}. Default: the models of tool.paraminspect in pyproject.toml.", show_default=False
+        None,
+        help=f"A folder or .py file (src/, model.py: every nn.Module class defined there), or a MODEL: {MODEL_HELP}. "
+        "Default: the models of tool.paraminspect in pyproject.toml.",
+        show_default=False,
+        metavar="PATH|MODEL",
     ),
     arg: Optional[list[str]] = typer.Option(
         None, "-a", "--arg", help="Factory keyword argument key=value (repeatable)."
@@ -330,7 +334,8 @@ def check(
     ),
     debug: bool = DEBUG_OPTION,
 ) -> int:
-    """Lint models: tensors and modules that should be registered (see `paraminspect rules`)."""
+    """Lint models: tensors and modules that should be registered (see `paraminspect rules`).
+    `check src/` (as CI runs it) or `check model.py`: every nn.Module class defined there; `check MODEL`: one."""
     _choice(output_format, formats.choices(formats.CHECK), "--format")
     from paraminspect.commands.arguments import parse_factory_args
     from paraminspect.commands.check import CheckOptions, run_check
@@ -504,11 +509,11 @@ def _run(argv: Optional[list[str]]) -> int:
         sys.stderr.write("terminated\n")
         return 128 + exc.signum
     except ParamInspectError as exc:
-        from paraminspect.render.safe import one_line
+        from paraminspect.commands.output import error_line
 
         if invocation.debug and not isinstance(exc, ChildError):
             traceback.print_exc()
-        sys.stderr.write(f"error: {one_line(exc)}\n")
+        error_line(str(exc))  # wrapped at words on a terminal
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_OK
@@ -517,8 +522,10 @@ def _run(argv: Optional[list[str]]) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `paraminspect`: typer printed the help
             return EXIT_ERROR  # once, on stdout, and exits 2 like typer's own no_args_is_help
         if _is_usage_error(exc):
+            from paraminspect.commands.output import error_line
+
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            sys.stderr.write(f"error: {exc.format_message()}{hint}\n")  # type: ignore[attr-defined]
+            error_line(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
             return EXIT_ERROR
         if invocation.debug:
             traceback.print_exc()

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TIMM_PREFIX = "timm:"
+# How the Hugging Face Hub names a timm model (`hf-hub:timm/resnet50.a1_in1k`, the repository
+# `timm/resnet50.a1_in1k`): the timm name after it.
+TIMM_HUB_ALIASES = ("hf-hub:timm/", "hf_hub:timm/", "timm/")
 HF_PREFIX = "hf:"
 TRANSFORMERS_PREFIX = "transformers:"
 HF_CONFIG_NAME = "config.json"
@@ -61,6 +64,9 @@ class Form:
     sort_names: bool = True  # checkpoint forms: list in natural name order (not the file's)
     expands: str = ""  # library forms: "module:function" turning a glob into specs (None: not a glob)
     help: str = ""  # how `--help` names it
+    # Other spellings of a prefix (the Hub's own `hf-hub:timm/NAME`): recognised unless a
+    # file or folder has that name, and left out of Spec.name like a prefix.
+    aliases: tuple[str, ...] = ()
 
     @property
     def checkpoint(self) -> bool:
@@ -70,6 +76,9 @@ class Form:
     def recognises(self, text: str) -> bool:
         if self.prefixes and text.startswith(self.prefixes):
             return True
+        if self.aliases and text.startswith(self.aliases):
+            rest = text[len(next(a for a in self.aliases if text.startswith(a))) :]
+            return _REGISTERED_NAME.fullmatch(rest) is not None and not os.path.lexists(text)
         if self.suffixes and text.lower().endswith(self.suffixes):
             # a `:` in a checkpoint's own file name (`run:3.pt`) does not make it a factory spec
             return ":" not in Path(text).name or os.path.lexists(text)
@@ -185,6 +194,14 @@ FORMS: tuple[Form, ...] = (
         sort_names=False,
         help="a torch.distributed.checkpoint folder",
     ),
+    Form(  # a timm model as the Hugging Face Hub spells it: loaded from timm's registry, never fetched
+        "timm-hub",
+        LIBRARY_CODE,
+        needs_torch=True,
+        preload=("timm",),
+        loader="paraminspect.loaders.timm:load_timm",
+        aliases=TIMM_HUB_ALIASES,
+    ),
     Form(
         "hf-hub",
         REMOTE_CODE,
@@ -278,7 +295,7 @@ class Spec:
     @property
     def name(self) -> str:
         """The text without the form's prefix (`timm:resnet50` -> `resnet50`)."""
-        for prefix in self.form.prefixes:
+        for prefix in (*self.form.prefixes, *self.form.aliases):
             if self.text.startswith(prefix):
                 return self.text[len(prefix) :]
         return self.text

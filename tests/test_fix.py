@@ -342,12 +342,14 @@ def test_text_report_marks_fixable_findings_and_names_state_changing_fixes(proje
     _write(tmp_path, "net.py", BUGGY)
     result = project("check", "net.py:Model")
     assert result.code == 1
-    assert "net.py:9: PI004 [*] error layers" in result.out
-    assert "net.py:11: PI002 [*] warning mean" in result.out
-    assert (
-        "[*] 2 findings fixable with `paraminspect check --fix` (preview: --diff); "
-        "the PI004 fixes change what state_dict() and parameters() hold." in result.out
+    lines = result.out.splitlines()
+    assert lines[lines.index("PI004 [*] error layers") + 2] == " --> net.py:9:14"
+    assert lines[lines.index("PI002 [*] warning mean") + 2] == "  --> net.py:11:14"
+    fixable = lines.index(
+        "[*] 2 findings fixable; the PI004 fixes change what state_dict() and parameters() hold. "
+        "Fix them (--diff instead of --fix previews the changes):"
     )
+    assert lines[fixable + 1] == "    paraminspect check --fix net.py:Model"  # the command, for this MODEL
     doc = __import__("json").loads(project("check", "net.py:Model", "--format", "json").out)
     assert sorted(f["fix"] for f in doc["findings"]) == ["buffer", "module-list"]
 

@@ -184,7 +184,8 @@ def test_csv_and_markdown(cli):
     assert [r["name"] for r in rows] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     assert rows[0]["shape"] == "32x16"
     md = cli("show", sample("mlp"), "-f", "markdown").out
-    assert md.splitlines()[0].startswith("| Name |")
+    assert md.splitlines()[0] == "### `" + sample("mlp") + "` · `MLP` · built on meta"  # a title (issue 33)
+    assert md.splitlines()[2].startswith("| Name |")
     assert "`fc2.bias`" in md
 
 

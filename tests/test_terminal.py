@@ -121,13 +121,18 @@ def test_check_text_at_80_columns_is_ruff_style():
     assert screen.code == 1
     assert screen.widest() <= 80
     lines = screen.lines
-    first = lines.index("sample_models/ci_example.py:8: PI002 [*] warning scale")
+    first = lines.index("PI002 [*] warning scale")  # code first, as ruff's full output
     assert lines[first + 1].startswith("    `scale` is a plain tensor attribute")
     assert all(line.startswith("    ") for line in lines[first + 1 : first + 3])  # indented continuation
-    assert "8 |         self.scale = torch.ones(dim)" in lines
-    marker = lines[lines.index("8 |         self.scale = torch.ones(dim)") + 1]
-    assert marker.endswith("^^^^^") and marker.index("^") == lines[first + 5].index("scale")
-    assert "sample_models/ci_example.py:9: PI004 [*] error blocks" in lines
+    arrow = lines.index(" --> sample_models/ci_example.py:8:14")  # the path on its own line, with the column
+    assert first < arrow
+    assert lines[arrow + 1 : arrow + 3] == ["  |", "8 |         self.scale = torch.ones(dim)"]
+    marker = lines[arrow + 3]
+    assert marker.endswith("^^^^^") and marker.index("^") == lines[arrow + 2].index("scale") == 4 + 13  # column 14
+    assert "PI004 [*] error blocks" in lines and " --> sample_models/ci_example.py:9:14" in lines
+    # the path is a hyperlink (OSC 8) to the whole file on a terminal
+    link = b"\x1b]8;id="
+    assert link in screen.raw and (ROOT / "sample_models" / "ci_example.py").as_uri().encode() in screen.raw
 
 
 def test_check_concise_one_line_per_finding():
@@ -136,6 +141,7 @@ def test_check_concise_one_line_per_finding():
     found = [line for line in result.out.splitlines() if ": PI00" in line]
     assert len(found) == 2
     assert found[0].startswith("sample_models/ci_example.py:8: PI002 [*] warning scale: `scale` is a plain tensor")
+    assert "\x1b]8;" not in result.out  # piped: no hyperlink
 
 
 # 4. explain: prose wrapped to the terminal, code never broken (cut with … when too wide)

@@ -65,6 +65,7 @@ class CheckReport:
     # discover.coverage.ClassCoverage (None and () for other runs)
     coverage: Optional[dict[str, int]] = None
     classes: Sequence[Any] = ()
+    fix_command: str = ""  # `paraminspect check --fix MODEL...` for this run ("" unknown)
     shard: Optional[dict[str, Any]] = None  # --shard: the JSON's `shard` block (commands.shard)
 
 
@@ -350,6 +351,9 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         model_output(path_run.output)
         for message in path_run.notes():
             notify(message)
+    if path_run is not None:  # a model named beside the path: the project classes it builds are checked there
+        for target in others:
+            target.options["parts"] = True
     every = others + list(path_run.targets if path_run is not None else ())
     positions = list(range(len(every)))
     if options.shard is not None:
@@ -361,6 +365,9 @@ def _check(options: CheckOptions, invocation: Any) -> int:
     targets = [every[i] for i in positions]
     own_others = sum(1 for i in positions if i < len(others))
     specs = [target.spec for target in targets]
+    from paraminspect.commands.outcomes import fetch_hub_configs
+
+    fetch_hub_configs([t.options.get("load_spec") or t.spec for t in targets])  # here: model processes have no network
     refuse_overwriting(options.output_file, [t.options.get("load_spec") or t.spec for t in targets])
     workers, note = resolve_jobs(options.jobs, len(specs), plan.registry_run, options.oversubscribe)
     if note:
@@ -398,10 +405,11 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             owned = {t.spec for t in targets}
             first = options.shard.index == 1
             path_reports.append(shard_report(facts, results[own_others:], options.strict, owned, first))
-        else:
-            static = rescan(path_run) if path_reports else None
-            path_reports.append(build_report(path_run, results[own_others:], plan, options.strict, static))
-        return results[:own_others] + path_reports[-1].results
+            return results[:own_others] + path_reports[-1].results
+        static = rescan(path_run) if path_reports else None
+        # the models named beside the path come first, with the classes they build credited to them
+        path_reports.append(build_report(path_run, results, plan, options.strict, static))
+        return path_reports[-1].results
 
     results = run_checks()
     for result in results:
@@ -420,6 +428,9 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         results = fix_and_recheck(results, options.fix_codes, persistent, run_checks)
     if options.store_durations and options.durations is not None:
         store_durations(options.durations, raw, durations)
+    from paraminspect.commands.check_fixes import fix_command
+
+    command = fix_command(options.models, options.kwargs)
     block = None
     if options.shard is not None:
         from paraminspect.commands.shard import shard_block
@@ -429,12 +440,19 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             "registry": path_run is not None or plan.registry_run,
             "strict": options.strict,
             "others": len(others),
+            "fix_command": command,  # what merge's text report prints for the [*] findings
         }
         models = [t.spec for t in every]
         block = shard_block(options.shard, models, list(zip(positions, raw, strict=True)), settings, facts)
     if path_run is None:
         return report(
-            results, options.output_format, options.output_file, plan.fail_on, registry=plan.registry_run, shard=block
+            results,
+            options.output_format,
+            options.output_file,
+            plan.fail_on,
+            registry=plan.registry_run,
+            shard=block,
+            fix_command=command,
         )
     path_report = path_reports[-1]
     code = report(
@@ -450,6 +468,7 @@ def _check(options: CheckOptions, invocation: Any) -> int:
         coverage=path_report.coverage,
         classes=path_report.classes,
         shard=block,
+        fix_command=command,
     )
     if path_report.unchecked is not None:
         from paraminspect.commands.output import EXIT_ERROR, error_line
@@ -516,6 +535,7 @@ def report(
     classes: Sequence[Any] = (),
     shard: Optional[dict[str, Any]] = None,
     command: str = formats.CHECK,
+    fix_command: str = "",
 ) -> int:
     """Render ModelResults, print load errors on stderr, and pick the exit code. A sweep's
     terminal report lists the failures itself (apart from the findings). Failures of the
@@ -530,7 +550,9 @@ def report(
         if result.error is not None and not (registry and terminal):
             message = result.error if len(results) == 1 else result.error_line()
             error_line(message, "warning" if result.spec in lenient else "error")
-    check_report = CheckReport(results, fail_on, registry, skipped, counts_line, noun, coverage, classes, shard)
+    check_report = CheckReport(
+        results, fail_on, registry, skipped, counts_line, noun, coverage, classes, fix_command=fix_command, shard=shard
+    )
     with output_to(output_file) as out:
         formats.renderer(output_format, command)(out, check_report)
     if any(r.error is not None and r.spec not in lenient for r in results):

@@ -4,8 +4,7 @@ machinery (LibCST, ~1 s to import) is imported only when one of them is given.""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,9 +30,46 @@ def fix_codes(fix: bool, diff: bool, fix_only: Optional[list[str]], persistent: 
     return codes
 
 
+def fix_command(models: Sequence[str], kwargs: dict[str, Any]) -> str:
+    """The command line that fixes this run's models: `paraminspect check --fix MODEL...`
+    with its `-a` arguments, quoted for a POSIX shell."""
+    import shlex
+
+    words = ["paraminspect", "check", "--fix", *(_relative(m) for m in models)]
+    for name, value in kwargs.items():
+        words += ["-a", f"{name}={value if isinstance(value, str) and _plain(value) else repr(value)}"]
+    return shlex.join(words)
+
+
+def _relative(spec: str) -> str:
+    """A MODEL spec whose file is an absolute path below the working directory, relative
+    to it (the command runs from there): shorter to read and to copy."""
+    import os
+
+    path, sep, attr = spec.partition(":") if spec.startswith("/") else (spec, "", "")
+    if not path.startswith("/") or not os.path.exists(path):
+        return spec
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return spec
+    return spec if relative.startswith("..") else f"{relative}{sep}{attr}"
+
+
+def _plain(text: str) -> bool:
+    """A string `-a` reads back as itself (not a Python literal: `tiny`, not `4` or `None`)."""
+    import ast
+
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return True
+    return False
+
+
 def show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, output_file: Optional[Path]) -> int:
     """--diff: the unified diff on stdout (or -o), what cannot be fixed on stderr."""
-    from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to
+    from paraminspect.commands.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, error_line, output_to, stderr_lines
     from paraminspect.fixes.apply import preview
     from paraminspect.fixes.plan import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
@@ -44,8 +80,7 @@ def show_diff(results: list[Any], codes: Optional[list[str]], persistent: bool, 
     fix_report = preview(plan_fixes(results, codes), persistent)
     with output_to(output_file) as out:
         out.write("".join(fix_report.diffs))
-    for line in fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=True):
-        sys.stderr.write(line + "\n")
+    stderr_lines(fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=True))
     if any(r.error is not None for r in results):
         return EXIT_ERROR
     return EXIT_FINDINGS if fix_report.diffs else EXIT_OK
@@ -55,14 +90,13 @@ def fix_and_recheck(
     results: list[Any], codes: Optional[list[str]], persistent: bool, recheck: Callable[[], list[Any]]
 ) -> list[Any]:
     """--fix: write, re-check, revert what failed; the re-check's results."""
-    from paraminspect.commands.output import notify
+    from paraminspect.commands.output import notify, stderr_lines
     from paraminspect.fixes.apply import apply_fixes as apply
     from paraminspect.fixes.plan import fixable_codes, plan_fixes
     from paraminspect.render.fixes import fix_lines
 
     fix_report = apply(plan_fixes(results, codes), results, recheck, persistent)
-    for line in fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=False):
-        sys.stderr.write(line + "\n")
+    stderr_lines(fix_lines(fix_report, fixable_codes(), persistent=persistent, preview=False))
     for display in fix_report.left:
         notify(f"{display} was edited while --fix re-checked it: that edit is kept, the file is left as it is")
     return fix_report.results

@@ -71,10 +71,21 @@ def run_diff(options: DiffOptions, invocation: Any) -> int:
     """`diff`: in a child process unless both sides are listings that run no code."""
     from paraminspect.commands.arguments import refuse_overwriting
 
-    if (options.right is None) == (not options.weights):
+    if options.right is None and not options.weights:
+        from paraminspect.errors import UsageError
+        from paraminspect.forms import parse_spec
+        from paraminspect.render.safe import printable
+
+        left = printable(options.left)
+        example = f"resnet18 {left}" if parse_spec(options.left).form.checkpoint else f"{left} model.safetensors"
+        raise UsageError(
+            "diff needs LEFT and RIGHT (the model, then the state_dict to load into it), e.g. "
+            f"`paraminspect diff {example}`; --weights compares a Hugging Face folder with its own weight files"
+        )
+    if options.right is not None and options.weights:
         from paraminspect.errors import UsageError
 
-        raise UsageError("diff needs RIGHT (a checkpoint file or a MODEL) or --weights, not both")
+        raise UsageError("diff takes RIGHT or --weights (LEFT's own weight files), not both")
     sides = [options.left, *([options.right] if options.right else [])]
     refuse_overwriting(options.output_file, sides)
     refuse_overwriting(options.mapping, sides)
@@ -103,6 +114,9 @@ def _diff(options: DiffOptions, invocation: Any) -> int:
     if not options.weights and all(parse_spec(side).in_cli(options.trust_pickle) for side in sides):
         result = diff_in_child(**kwargs)  # two safetensors headers: no code runs, no torch needed
     else:
+        from paraminspect.commands.outcomes import fetch_hub_configs
+
+        fetch_hub_configs(sides)  # here: the model process has no network
         timeout = resolve_timeout(options.timeout)
         result = in_child(Task(DIFF_TARGET, kwargs, label=f"diff {left}"), timeout, preload_for([left]), invocation)
     for side in (result.left, result.right):

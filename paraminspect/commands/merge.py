@@ -139,11 +139,18 @@ def run_merge(options: MergeOptions) -> int:
         store_durations(options.durations, results)
     settings = shards[0].block["settings"]
     fail_on = str(settings.get("fail_on", "warning"))
+    fix_command = str(settings.get("fix_command", ""))  # the unsplit run's `check --fix` command line
     path = shards[0].block.get("path")
     if path is None:
         registry = bool(settings.get("registry", True))
         return report(
-            results, options.output_format, options.output_file, fail_on, registry=registry, command=formats.MERGE
+            results,
+            options.output_format,
+            options.output_file,
+            fail_on,
+            registry=registry,
+            command=formats.MERGE,
+            fix_command=fix_command,
         )
     from paraminspect.commands.shard import facts_from
     from paraminspect.discover.coverage import assemble
@@ -153,9 +160,11 @@ def run_merge(options: MergeOptions) -> int:
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{shards[0].path}: the path run in its shard block is malformed ({exc})") from None
     others = int(settings.get("others", 0))
-    path_report = assemble(facts, results[others:], bool(settings.get("strict", False)))
+    # the models named beside the path join too (the classes they build are parts), after
+    # the path's own targets, as the unsplit run's build_report orders them
+    path_report = assemble(facts, results[others:] + results[:others], bool(settings.get("strict", False)))
     code = report(
-        results[:others] + path_report.results,
+        path_report.results,
         options.output_format,
         options.output_file,
         fail_on,
@@ -167,6 +176,7 @@ def run_merge(options: MergeOptions) -> int:
         coverage=path_report.coverage,
         classes=path_report.classes,
         command=formats.MERGE,
+        fix_command=fix_command,
     )
     if path_report.unchecked is not None:
         error_line(path_report.unchecked)

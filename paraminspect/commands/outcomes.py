@@ -95,3 +95,16 @@ def in_child(task: Task, timeout: float, preload: Sequence[str], invocation: Any
     if invocation.debug and outcome.traceback:
         sys.stderr.write(outcome.traceback)
     raise ChildError(failure_line(outcome))
+
+
+def fetch_hub_configs(specs: Sequence[str]) -> None:
+    """The config.json of each `hf:ORG/NAME` not yet cached, downloaded here (model processes
+    have no network), or a LoadError saying why not (loaders.hf.fetch_configs). Other specs
+    import nothing."""
+    from paraminspect.forms import HF_PREFIX
+
+    wanted = [spec for spec in specs if spec.startswith(HF_PREFIX)]
+    if wanted:
+        from paraminspect.loaders.hf import fetch_configs
+
+        fetch_configs(wanted)

@@ -26,7 +26,14 @@ def error_line(message: str, prefix: str = "error") -> None:
     """`error: message` (or `warning: ...`) on stderr, one printable line."""
     from paraminspect.render.safe import one_line
 
-    sys.stderr.write(f"{prefix}: {one_line(message)}\n")
+    sys.stderr.write(_fit_stderr(f"{prefix}: {one_line(message)}", indent=len(prefix) + 2) + "\n")
+
+
+def stderr_lines(lines: Iterable[str], indent: int = 4) -> None:
+    """Report lines on stderr (`check --fix`/`--diff`'s), each wrapped at word boundaries
+    to a terminal's width with its continuation lines indented; piped, each as it is."""
+    for line in lines:
+        sys.stderr.write(_fit_stderr(line, indent) + "\n")
 
 
 def _fit_stderr(text: str, indent: int) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from paraminspect import formats
+from paraminspect.wording import plural
 
 SHOW_TARGET = "paraminspect.commands.show:show_in_child"
 
@@ -61,6 +62,19 @@ class ShowResult:
     training: Any = None  # tuple of forward.training_memory.TrainingMemory, one per --dtype, with a pass
     tree_modules: Any = None  # list of ModuleSummaryRow of every module down to --depth, under --tree
     collapse: bool = True  # tables fold repeated blocks into one row (--no-collapse: False)
+
+
+def _filter_hint(pattern: str, tensors: Any) -> str:
+    """Why --filter kept nothing: a glob matches whole names; the pattern inside `*...*`
+    when that matches some."""
+    wider = f"*{pattern.strip('*')}*"
+    found = [r.name for r in tensors if any(fnmatch.fnmatchcase(n, wider) for n in (r.name, *r.aliases))]
+    example = found[0] if found else next((r.name for r in tensors), "")
+    text = f"--filter {pattern!r} matches no tensor: a pattern matches whole names"
+    text += f" (such as {example!r})" if example else ""
+    if found and wider != pattern:
+        text += f"; --filter {wider!r} matches {plural(len(found), 'tensor')}"
+    return text
 
 
 def show_in_child(
@@ -127,6 +141,8 @@ def show_in_child(
         if (kind is None or r.kind == kind)
         and (name_filter is None or any(fnmatch.fnmatchcase(n, name_filter) for n in (r.name, *r.aliases)))
     )
+    if name_filter is not None and not records:
+        wrap_notes.append(_filter_hint(name_filter, inv.tensors))
     # --filter/--kind count in --depth views too
     selection = None if len(records) == len(inv.tensors) else records
     modules = tree_modules = None
@@ -270,6 +286,9 @@ def _show(options: ShowOptions, invocation: Any) -> int:
     if not options.weights and parse_spec(options.model).in_cli(options.trust_pickle):
         loaded = show_in_child(**kwargs)  # a listing that runs no code: here, without a child
     else:
+        from paraminspect.commands.outcomes import fetch_hub_configs
+
+        fetch_hub_configs([options.model])  # here: the model process has no network
         task = Task(SHOW_TARGET, kwargs, label=options.model)
         preload = (*preload_for([options.model]), *(FORWARD_PRELOAD if options.run is not None else ()))
         loaded = in_child(task, resolve_timeout(options.timeout), preload, invocation)

@@ -318,7 +318,10 @@ def path_facts(run: PathRun, plan: Any, report: Any = None) -> PathFacts:
 
 def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: bool, report: Any = None) -> PathReport:
     """Join the results of the run's targets (`built`, any order) with the static findings
-    of `report` (default: the run's; after --fix, a fresh scan)."""
+    of `report` (default: the run's; after --fix, a fresh scan). `built` may also hold the
+    models named beside the path (`check src/ src/model.py:build`): the project classes
+    they build are credited to them ("as parts"), their findings are reported once, and
+    they come first in the results; only the path's own classes are counted and lenient."""
     order = {target.spec: i for i, target in enumerate(run.targets)}
     in_order = sorted(built, key=lambda r: order.get(r.spec, len(order)))
     return assemble(path_facts(run, plan, report), in_order, strict)
@@ -326,7 +329,8 @@ def build_report(run: PathRun, built: Sequence[ModelResult], plan: Any, strict: 
 
 def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> PathReport:
     """The report of a path run from its facts and the results of its targets (`built`, in
-    target order: the first model holding a class is credited with it)."""
+    target order: the first model holding a class is credited with it), and of any model
+    named beside the path (see build_report)."""
     # A class tried with guessed arguments that did not build is not a failure: it is read
     # from the source only, and listed with the way out (never exit 2, not even --strict).
     tried = {r.spec: r for r in built}
@@ -336,6 +340,7 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
         if c.guess and (r := tried.get(c.spec)) is not None and r.error is not None
     }
     built = [r for r in built if r.spec not in guess_failed]
+    own_specs = {c.spec for c in facts.classes if c.target}
     results_by_spec = {r.spec: r for r in built}
     instances: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
     credit: dict[tuple[str, str], tuple[str, str]] = {}  # class -> (model, path) of its first instance
@@ -348,7 +353,8 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
             key = class_key(file, qualname)
             instances.setdefault(key, []).append((result.spec, set(paths)))
             at.update(dict.fromkeys(paths, key))
-            inner = [p for p in paths if p]
+            # a path class's own root is the class itself; a named model's root is a part it builds
+            inner = [p for p in paths if p or result.spec not in own_specs]
             if inner:
                 credit.setdefault(key, (result.spec, inner[0]))
     merged: dict[str, ModelResult] = {}
@@ -411,7 +417,7 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
             skipped.append(SkippedClass(cls.spec, cls.reason))
         elif cls.spec in guess_failed and category != AS_PART:
             skipped.append(SkippedClass(cls.spec, reason))
-    results: list[ModelResult] = []
+    results: list[ModelResult] = [merged.pop(r.spec) for r in built if r.spec not in own_specs and r.spec in merged]
     for cls in facts.classes:
         if cls.spec in merged:
             results.append(merged.pop(cls.spec))
@@ -422,7 +428,7 @@ def assemble(facts: PathFacts, built: Sequence[ModelResult], strict: bool) -> Pa
     results += file_failures
     counts = {category: sum(1 for c in coverage_rows if c.category == category) for category in CATEGORIES}
     coverage = {"classes": len(coverage_rows), **counts}
-    build_failures = [r for r in built if r.error is not None]
+    build_failures = [r for r in built if r.error is not None and r.spec in own_specs]
     # A class built from configured or found arguments that fails is a real call that fails:
     # exit 2. One whose __init__ takes nothing (or a crash, a timeout) only with --strict.
     given = {c.spec for c in facts.classes if c.given}

@@ -137,4 +137,6 @@ def build_on(
 def _build_error(what: str, exc: BaseException, weight_arguments: Sequence[str] | None) -> LoadError:
     if network_attempt():
         return LoadError(_network_message(what, weight_arguments))
-    return LoadError(f"{what} raised {exception_line(exc)}")
+    from paraminspect.loaders.arguments import unexpected_argument_hint
+
+    return LoadError(f"{what} raised {exception_line(exc)}{unexpected_argument_hint(exc)}")

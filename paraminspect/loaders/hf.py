@@ -93,28 +93,57 @@ def cached_snapshot(spec: str) -> Path:
         looked = repo_dir / "snapshots" / commit / CONFIG_NAME
         if looked.is_file():
             return looked.parent
-    if not hub_offline():
-        fetched = _fetch_config(repo, revision, cache)
-        if fetched is not None:
-            return fetched.parent
     where = looked if repo_dir.is_dir() else repo_dir
     fetch = f"`hf download {repo} {CONFIG_NAME}`" + (f" --revision {revision}" if revision != "main" else "")
+    if not hub_offline():
+        fetched, why = _fetch_config(repo, revision, cache)
+        if fetched is not None:
+            return fetched.parent
+        raise LoadError(
+            f"{spec}: {CONFIG_NAME} is not in the local Hugging Face cache (looked for {where}) and could not be "
+            f"downloaded: {why}"
+        )
+    offline = next(n for n in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if os.environ.get(n, "").lower() in _TRUE)
     raise LoadError(
-        f"{spec}: {CONFIG_NAME} is not in the local Hugging Face cache (looked for {where}); "
-        f"paraminspect reads only the cache offline: fetch the config with {fetch}, or set HF_HUB_CACHE/HF_HOME"
+        f"{spec}: {CONFIG_NAME} is not in the local Hugging Face cache (looked for {where}); {offline} is set, so "
+        f"only the cache is read: fetch the config with {fetch}, unset {offline}, or set HF_HUB_CACHE/HF_HOME"
     )
 
 
-def _fetch_config(repo: str, revision: str, cache: Path) -> Path | None:
-    """Online: download config.json alone (a few KB, never weights); None when that fails."""
-    try:
-        from huggingface_hub import hf_hub_download
+def _fetch_config(repo: str, revision: str, cache: Path) -> tuple[Path | None, str]:
+    """Online: download config.json alone (a few KB, never weights); (None, why) when that fails."""
+    import logging
 
-        return Path(hf_hub_download(repo, CONFIG_NAME, revision=revision, cache_dir=str(cache)))
+    from paraminspect.loaders.hub_errors import download_failure, unreachable
+
+    try:
+        from huggingface_hub import constants, hf_hub_download
+
+        why = unreachable(constants.ENDPOINT)  # at once, not after huggingface_hub's retries
+        if why:
+            return None, why
+        hub_log = logging.getLogger("huggingface_hub")
+        level = hub_log.level
+        hub_log.setLevel(logging.ERROR)  # its retry warnings: the one line says why it failed
+        try:
+            return Path(hf_hub_download(repo, CONFIG_NAME, revision=revision, cache_dir=str(cache))), ""
+        finally:
+            hub_log.setLevel(level)
     except KeyboardInterrupt:
         raise
-    except Exception:
-        return None
+    except Exception as exc:
+        return None, download_failure(exc, repo, revision)
+
+
+def fetch_configs(specs: Iterator[str] | list[str]) -> None:
+    """In the CLI's process, before a model process (which has no network) reads them: the
+    config.json of each `hf:` spec not yet in the cache, downloaded unless offline; a
+    LoadError saying why when that fails. No user or model code runs here."""
+    if importlib.util.find_spec("transformers") is None:
+        return  # the model process says what to install first
+    for spec in specs:
+        if isinstance(spec, str) and spec.startswith(HF_PREFIX):
+            cached_snapshot(spec)
 
 
 def model_folder(spec: str) -> Path:

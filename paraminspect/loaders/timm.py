@@ -80,7 +80,9 @@ def close_names(base: str, names: list[str], tag_counts: dict[str, int], n: int 
 
 def load_timm(request: LoadRequest) -> LoadedModel:
     spec, kwargs, device = request.spec, request.kwargs, request.device
-    query = spec.removeprefix(TIMM_PREFIX)
+    from paraminspect.forms import parse_spec
+
+    query = parse_spec(spec).name  # `timm:NAME`, `hf-hub:timm/NAME`: NAME
     resolution = resolve_timm_name(query)
     notes = []
     if resolution.matched > 1:

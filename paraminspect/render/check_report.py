@@ -22,9 +22,10 @@ def _write(out: IO[str], report: Any, style: str) -> None:
             report.noun,
             style,
             getattr(report, "classes", ()),
+            getattr(report, "fix_command", ""),
         )
     else:
-        print_findings(console, report.results, report.fail_on, style)
+        print_findings(console, report.results, report.fail_on, style, getattr(report, "fix_command", ""))
 
 
 def write_full(out: IO[str], report: Any) -> None:

@@ -18,6 +18,7 @@ from rich.text import Text
 from paraminspect.diffs.grouping import MAX_LINES, group_by_prefix
 from paraminspect.diffs.keyset import Key, KeySet
 from paraminspect.diffs.result import Diff, Entry, Explanation
+from paraminspect.render.fit import wrap_text
 from paraminspect.render.formatting import printable
 from paraminspect.tensors.collapse import Folded, fold
 from paraminspect.wording import plural
@@ -199,16 +200,24 @@ def _print_from_pretrained(console: Console, fp: Any, key: Callable[[str], Hasha
             console.print(Text(f"  {label}: {_group_text(names, NAMES_PER_EXPLANATION, key)}"))
 
 
+def _print_hanging(console: Console, text: str, hanging: int, style: str = "") -> None:
+    """`text` wrapped at words to a terminal, lines after the first indented by `hanging`
+    (one line when piped)."""
+    width = console.width if console.is_terminal else None
+    for line in wrap_text(text, width, "", hanging=" " * hanging):
+        console.print(Text(line, style=style), soft_wrap=True)
+
+
 def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) -> None:
     style = "bold green" if diff.loadable else "bold red"
-    console.print(Text(printable(diff.summary), style=style))
+    _print_hanging(console, printable(diff.summary), 2, style)
     console.print(_side_line("left", diff.left))
     console.print(_side_line("right", diff.right))
     counts = (
         f"matched {len(diff.matched):,} · missing {len(diff.missing):,} · unexpected {len(diff.unexpected):,} · "
         f"shape mismatches {len(diff.mismatched):,} · {_verdict_text(diff)}"
     )
-    console.print(Text(counts, style="dim"))
+    _print_hanging(console, counts, 2, "dim")
     refused = diff.verdict_by == "file"
     if diff.error and not diff.loadable and not refused and not (diff.missing or diff.unexpected or diff.mismatched):
         console.print(Text(f"torch: {printable(diff.error)}", style="red"))
@@ -216,13 +225,19 @@ def print_diff(console: Console, diff: Diff, mapping_file: str | None = None) ->
         console.print()
         console.print(Text("Why", style="bold"))
         width = max(len(e.kind) for e in diff.explanations)
+        room = console.width if console.is_terminal else None
+        hanging = " " * (width + 4)  # lines after the first start under the message
         for e in diff.explanations:
+            message = wrap_text(f"{e.kind:<{width}}  {printable(e.message)}", room, "  ", hanging=hanging)
             line = Text("  ")
             line.append(f"{e.kind:<{width}}", style="bold" if e.blocks else "cyan")
-            line.append(f"  {printable(e.message)}")
-            console.print(line)
+            line.append(message[0][2 + width :])
+            console.print(line, soft_wrap=True)
+            for rest in message[1:]:
+                console.print(Text(rest), soft_wrap=True)
             names = _group_text(tuple(e.mapping) or e.names, NAMES_PER_EXPLANATION, _both_keys(diff))
-            console.print(Text(" " * (width + 4) + names, style="dim"))
+            for rest in wrap_text(names, room, hanging):
+                console.print(Text(rest, style="dim"), soft_wrap=True)
     if diff.unexplained_missing or diff.unexplained_unexpected or diff.unexplained_mismatched:
         console.print()
         console.print(Text("Not explained", style="bold"))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
 from paraminspect.checks.rule import ERROR, INFO, SEVERITIES, WARNING, at_least
@@ -66,20 +67,10 @@ def model_header(result: Any, width: int | None = None) -> Text:
     return header
 
 
-def _location(f: Any) -> str | None:
-    path = display_path(f.file)
-    if path is None:
-        return None
-    return printable(f"{path}:{f.line}" if f.line is not None else path)
-
-
 def finding_head(f: Any, indent: str = "") -> Text:
-    """`path:line: CODE severity module.attribute` (the path first, as ruff prints it, so
-    that editors and terminals make it a link); without a file, `CODE severity target`."""
+    """`CODE [*] severity module.attribute`: what was found, first (ruff's full layout); the
+    file follows on its own ` --> path:line:col` line (finding_lines)."""
     line = Text(indent)
-    location = _location(f)
-    if location is not None:
-        line.append(f"{location}: ", style="bold")
     line.append(f.code, style="bold")
     if f.fix:  # `check --fix` can fix it
         line.append(" [*]", style="bold")
@@ -91,15 +82,44 @@ def finding_head(f: Any, indent: str = "") -> Text:
 
 
 def finding_lines(f: Any, width: int | None = None, style: str = FULL) -> list[Text]:
-    """A finding for humans: the head line; in the full style, then the message indented
-    and wrapped to `width` (None: one line), then the source line with the attribute marked
-    (ruff's full output). The concise style is the head line and the message on one line."""
+    """A finding for humans. Full style (ruff's): the head line, the message indented and
+    wrapped to `width` (None: piped, one line), ` --> path:line:col` on its own line, then
+    the source line with the attribute marked. On a terminal (`width` given) the path is
+    short (locations.short_path) and a hyperlink to the file. Concise: one line."""
     if style == CONCISE:
         return [concise_line(f, width)]
     lines = [finding_head(f)]
     lines.extend(Text(line) for line in wrap_text(printable(f.message), width, "    "))
-    lines.extend(source_lines(f.file, f.line, f.attribute, width))
+    snippet = _snippet(f.file, f.line, f.attribute)
+    if f.file is not None:
+        gutter = " " * len(str(f.line or ""))
+        column = snippet[1] + 1 if snippet is not None and snippet[2] else None
+        lines.append(_arrow_line(f, column, gutter, width))
+    if snippet is not None:
+        lines.extend(source_lines(f.file, f.line, f.attribute, width))
     return lines
+
+
+def _arrow_line(f: Any, column: int | None, gutter: str, width: int | None) -> Text:
+    """` --> path:line:col`."""
+    from paraminspect.render.locations import location_text
+
+    arrow = Text(f"{gutter}--> ", style="blue")
+    room = None if width is None else width - arrow.cell_len
+    return arrow + location_text(f.file, f.line, column, width is not None, room)
+
+
+def _snippet(file: str | None, line: int | None, attribute: str) -> tuple[str, int, int] | None:
+    """The finding's source line (tabs expanded, printable) and where the attribute is in
+    it (start, length; length 0 when the line does not name it); None when unreadable."""
+    if not file or not line:
+        return None
+    code = linecache.getline(file, line).rstrip("\n").expandtabs(4)
+    if not code.strip():
+        return None
+    code = printable(code)
+    start, length = _mark(code, attribute)
+    return code, start, length
 
 
 def concise_line(f: Any, width: int | None) -> Text:
@@ -108,7 +128,9 @@ def concise_line(f: Any, width: int | None) -> Text:
     one stays whole, so that it still opens in an editor), then the message at its end (to
     30 cells), the target in the middle (to 16), the message to 12, the path further (to
     20), the message to nothing, and a line still too wide is cropped."""
-    path = display_path(f.file)
+    from paraminspect.render.locations import file_uri, short_path
+
+    path = short_path(f.file) if width is not None else display_path(f.file)
     path = printable(path) if path is not None else None
     suffix = f":{f.line}" if path is not None and f.line is not None else ""
     target, message = _target(f), printable(f.message)
@@ -131,7 +153,9 @@ def concise_line(f: Any, width: int | None) -> Text:
             target = shorten_middle(target, max(floor, cell_width(target) - over))
     line = Text()
     if path is not None:
-        line.append(f"{path}{suffix}: ", style="bold")
+        link = file_uri(f.file) if width is not None and f.file else None
+        line.append(f"{path}{suffix}", style=Style(bold=True, link=link))
+        line.append(": ", style="bold")
     line.append(code, style="bold")
     line.append(" ")
     line.append(f.severity, style=SEVERITY_STYLE[f.severity])
@@ -153,15 +177,12 @@ def print_wrapped(console: Console, text: str, width: int | None, indent: str = 
 def source_lines(file: str | None, line: int | None, attribute: str, width: int | None) -> list[Text]:
     """The source line of a finding under a numbered gutter, the attribute underlined with
     `^` when the line names it; nothing when the file cannot be read."""
-    if not file or not line:
+    snippet = _snippet(file, line, attribute)
+    if snippet is None:
         return []
-    code = linecache.getline(file, line).rstrip("\n").expandtabs(4)
-    if not code.strip():
-        return []
-    code = printable(code)
+    code, start, length = snippet
     number = str(line)
     gutter = " " * len(number)
-    start, length = _mark(code, attribute)
     room = None if width is None else width - len(number) - 4
     if room is not None and cell_width(code) > room:
         code = crop(code, max(room, 1))
@@ -184,8 +205,10 @@ def _mark(code: str, attribute: str) -> tuple[int, int]:
     return 0, 0
 
 
-def print_findings(console: Console, results: Sequence[Any], fail_on: str, style: str = FULL) -> None:
-    """Findings grouped by model, then a one-line summary."""
+def print_findings(
+    console: Console, results: Sequence[Any], fail_on: str, style: str = FULL, fix_command: str = ""
+) -> None:
+    """Findings grouped by model, then a one-line summary (`fix_command`: see print_fixable)."""
     width = console.width if console.is_terminal else None
     for result in results:
         console.print(model_header(result, width), soft_wrap=True)
@@ -201,21 +224,50 @@ def print_findings(console: Console, results: Sequence[Any], fail_on: str, style
                 console.print()
     if style == CONCISE or not any(r.findings for r in results):
         console.print()
-    print_fixable(console, results)
+    print_fixable(console, results, fix_command)
     counts = severity_counts(results)
     colour = "bold red" if any(at_least(s, fail_on) for s in counts) or any(r.error for r in results) else "green"
     print_wrapped(console, summary_line(results, fail_on), width, style=colour)
 
 
-def print_fixable(console: Console, results: Sequence[Any]) -> None:
-    """The `[*] N findings fixable with --fix` line, when there are any."""
+def print_fixable(console: Console, results: Sequence[Any], command: str = "") -> None:
+    """The `[*] N findings fixable` line, when there are any, with the `check --fix` command
+    that fixes them (`command`, "" when the run's command line is not known), wrapped to the
+    terminal."""
     from paraminspect.checks import all_rules
-    from paraminspect.render.fixes import fixable_line
+    from paraminspect.render.fixes import fixable_lines
 
     changes = {code: rule.fix.changes_state for code, rule in all_rules().items() if rule.fix is not None}
-    line = fixable_line(results, changes)
-    if line is not None:
-        console.print(Text(line))
+    width = console.width if console.is_terminal else None
+    lines = fixable_lines(results, changes, command)
+    for line in lines[:1]:
+        print_wrapped(console, line, width)
+    for line in lines[1:]:  # the command: broken between words with `\\`, so that it still runs
+        for part in shell_lines(printable(line), width):
+            console.print(Text(part), soft_wrap=True)
+
+
+def shell_lines(command: str, width: int | None) -> list[str]:
+    """A shell command broken between its words (shell words: a quoted one stays whole) to
+    fit `width`, each line but the last ending in ` \\`, continuation lines indented; a word
+    longer than the width stays whole. One line when piped."""
+    import shlex
+
+    if width is None or cell_width(command) <= width:
+        return [command]
+    indent = command[: len(command) - len(command.lstrip())]
+    try:
+        words = [shlex.quote(word) for word in shlex.split(command)]
+    except ValueError:
+        return [command]
+    lines, current = [], indent + words[0]
+    for word in words[1:]:
+        if cell_width(f"{current} {word} \\") > width:
+            lines.append(current + " \\")
+            current = f"{indent}    {word}"
+        else:
+            current += f" {word}"
+    return [*lines, current]
 
 
 def print_rules(console: Console, rules: Sequence[Any]) -> None:

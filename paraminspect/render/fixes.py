@@ -69,14 +69,21 @@ def fix_lines(report: Any, changes_state: dict[str, bool], *, persistent: bool, 
     return lines
 
 
-def fixable_line(results: Any, changes_state: dict[str, bool]) -> str | None:
-    """For the text report: how many findings `--fix` can fix ([*]) and which of those
-    fixes change state_dict()/parameters(); None when none can be fixed."""
+def fixable_lines(results: Any, changes_state: dict[str, bool], command: str = "") -> list[str]:
+    """For the text report: how many findings `--fix` can fix ([*]) and which of those fixes
+    change state_dict()/parameters(), then the command that fixes them on a line of its own
+    (`command`: `paraminspect check --fix MODEL...` as this run was asked for; "" unknown);
+    nothing when none can be fixed."""
     codes = [f.code for r in results for f in r.findings if f.fix]
     if not codes:
-        return None
+        return []
     changing = sorted(c for c in set(codes) if changes_state.get(c))
-    text = f"[*] {plural(len(codes), 'finding')} fixable with `paraminspect check --fix` (preview: --diff)"
+    text = f"[*] {plural(len(codes), 'finding')} fixable"
+    if not command:
+        text += " with `paraminspect check --fix` (preview: --diff)"
     if changing:
         text += f"; the {', '.join(changing)} fixes change what state_dict() and parameters() hold"
-    return text + "."
+    if not command:
+        return [text + "."]
+    them = "it" if len(codes) == 1 else "them"
+    return [text + f". Fix {them} (--diff instead of --fix previews the changes):", f"    {command}"]

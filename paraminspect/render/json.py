@@ -124,6 +124,13 @@ def show_json(
 CHECK_SCHEMA_VERSION = 1
 
 
+def _is_file_failure(result: Any) -> bool:
+    """A `check PATH` file that could not be read or imported: its spec is the file's path."""
+    from paraminspect.forms import parse_spec
+
+    return result.error is not None and parse_spec(result.spec).form.name == "source-path"
+
+
 def check_json(
     results: list[Any],
     skipped: Sequence[Any] = (),
@@ -154,7 +161,8 @@ def check_json(
         for f in r.findings
     ]
     severities = [f["severity"] for f in findings]
-    models = [r for r in results if not getattr(r, "from_source", False)]
+    # a file that could not be read or imported (`check PATH`) is a failure, not a model
+    models = [r for r in results if not getattr(r, "from_source", False) and not _is_file_failure(r)]
     doc: dict[str, Any] = {
         "schema_version": CHECK_SCHEMA_VERSION,
         "findings": findings,
@@ -163,7 +171,7 @@ def check_json(
         "skipped": [{"model": s.model, "reason": s.reason} for s in skipped],
         "summary": {
             "models": len(models),
-            "failed": sum(1 for r in models if r.error is not None),
+            "failed": sum(1 for r in results if r.error is not None),  # models and files: len(failures)
             "skipped": len(skipped),
             "errors": severities.count("error"),
             "warnings": severities.count("warning"),

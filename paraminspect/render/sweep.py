@@ -32,6 +32,7 @@ def print_sweep_report(
     noun: str = "models",
     style: str = FULL,
     classes: Sequence[Any] = (),
+    fix_command: str = "",
 ) -> None:
     """Models with findings at or above `fail_on` (lower ones are only counted: a registry
     has thousands), then the failures, then the skipped models (`check PATH`: classes that
@@ -81,7 +82,7 @@ def print_sweep_report(
         counts_line = f"Checked {plural(len(results), 'model')}: {clean} clean, "
         counts_line += f"{len(with_findings)} with findings, {len(failed)} failed."
     console.print(Text(counts_line))
-    print_fixable(console, results)
+    print_fixable(console, results, fix_command)
     counts = severity_counts(results)
     colour = "bold red" if any(at_least(s, fail_on) for s in counts) or failed else "green"
     line = _classes_summary(results, fail_on) if classes else summary_line(results, fail_on)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.style import Style
 
 from paraminspect.forward.stats_data import ForwardStats
-from paraminspect.render.fit import cell_width, crop, shorten_middle, wrap_items
+from paraminspect.render.fit import cell_width, crop, shorten_middle, wrap_items, wrap_text
 from paraminspect.render.formatting import (
     all_stored,
     count,
@@ -380,14 +380,26 @@ def module_table(
     return table_lines(columns, style, None, width), notes
 
 
-def memory_lines(estimates: list[Any]) -> list[str]:
-    """`show --dtype`: one line per dtype asked (tensors.memory.MemoryEstimate)."""
-    return [
-        f"As {m.dtype}: weights {human_bytes(m.weights_bytes)}   largest layer {human_bytes(m.largest_layer_bytes)}"
-        f" ({m.largest_layer or '-'})   training with Adam {human_bytes(m.training_adam_bytes)}"
-        f" (weights + 3 x {human_bytes(m.trainable_bytes)} trainable)"
-        for m in estimates
-    ]
+def memory_lines(estimates: list[Any], width: int | None = None) -> list[str]:
+    """`show --dtype`: one line per dtype asked (tensors.memory.MemoryEstimate), broken
+    between its items to fit `width`. Training with Adam only for floating dtypes: an
+    integer (quantized) model is not trained in its own dtype, so its optimizer states
+    would not be int4/int8 either."""
+    from paraminspect.tensors.memory import is_floating
+
+    lines = []
+    for m in estimates:
+        items = [f"weights {human_bytes(m.weights_bytes)}"]
+        items.append(f"largest layer {human_bytes(m.largest_layer_bytes)} ({m.largest_layer or '-'})")
+        if is_floating(m.dtype):
+            items.append(
+                f"training with Adam {human_bytes(m.training_adam_bytes)}"
+                f" (weights + 3 x {human_bytes(m.trainable_bytes)} trainable, states in {m.dtype})"
+            )
+        else:
+            items.append("training: not estimated (integer weights are not trained; ask a float --dtype)")
+        lines.extend(wrap_text(f"As {m.dtype}: " + "   ".join(items), width, "", hanging="    "))
+    return lines
 
 
 def totals_lines(inv: Inventory, width: int | None = None) -> list[str]:
@@ -431,9 +443,12 @@ def show_lines(
     tree: Sequence[ModuleSummaryRow] | None = None,
     memory: Sequence[Any] | None = None,
     training: Sequence[Any] | None = None,
+    height: int | None = None,
 ) -> list[str]:
     """Everything `show` prints for humans. Big models get their totals first, so that
-    they need not be read bottom-up; --filter/--kind say how many tensors they kept.
+    they need not be read bottom-up, and again at the end when the whole is taller than
+    the terminal (`height`, None when piped), where the eye lands when it stops scrolling;
+    --filter/--kind say how many tensors they kept.
     `forward`: a forward pass's columns and totals; `collapse`: repeated blocks folded into
     one row; `tree`: the module rows drawn as a tree (render/tree.py) instead of a table;
     `memory`/`training`: --dtype's estimates (tensors.memory, forward.training_memory)."""
@@ -488,13 +503,16 @@ def show_lines(
         captions.append(f"Left out to fit {width} columns: {'; '.join(notes)}; piped output has every column")
     caption_lines = [line for c in captions for line in _wrap_words(c, width)]
     head = [style(line, "italic") for line in wrap_items("", printable(title).split(" · "), width, " · ")]
-    extra = memory_lines(list(memory or []))
+    extra = memory_lines(list(memory or []), width)
     if training:
         from paraminspect.render.forward_lines import training_lines
 
         extra += training_lines(training, width)
     if len(inventory.tensors) > HEADER_FIRST_ABOVE:
-        return [*head, *totals, *extra, "", *table, *(style(c, "dim") for c in caption_lines)]
+        lines = [*head, *totals, *extra, "", *table, *(style(c, "dim") for c in caption_lines)]
+        if height is not None and len(lines) > height:
+            lines += ["", *totals, *extra]
+        return lines
     return [*head, *table, *(style(c, "dim") for c in caption_lines), *totals, *extra]
 
 
@@ -540,5 +558,6 @@ def print_show(
         tree=tree,
         memory=memory,
         training=training,
+        height=console.height if console.is_terminal else None,
     )
     console.file.write("\n".join(lines) + "\n")

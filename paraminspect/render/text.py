@@ -93,11 +93,42 @@ def write_csv(out: IO[str], loaded: Any) -> None:
     out.write(modules_csv(loaded.modules) if loaded.modules is not None else tensors_csv(list(loaded.records)))
 
 
-def write_markdown(out: IO[str], loaded: Any) -> None:
-    """`show --format markdown`: the module rows under --depth, else the tensor rows."""
-    from paraminspect.render.formatting import only_stored
+SIZE_UNITS_NOTE = "Sizes in binary units: 1 KiB = 1,024 bytes, 1 MiB = 2^20 bytes, 1 GiB = 2^30 bytes."
 
+
+def _code(text: str) -> str:
+    """`text` as inline code (its own backticks dropped: it is a name, not code to copy)."""
+    return f"`{printable(text).replace('`', '')}`"
+
+
+def markdown_title(loaded: Any) -> str:
+    """The Markdown title: spec -> resolved · RootType · built on meta, each name as inline
+    code, so that `_` and `*` in them stay as written."""
+    resolved = f" -> {_code(loaded.resolved)}" if loaded.resolved != loaded.spec else ""
+    built = "read from the file" if loaded.source == "checkpoint" else f"built on {loaded.build_device}"
+    return f"### {_code(loaded.spec)}{resolved} · {_code(loaded.inventory.root_type)} · {built}"
+
+
+def write_markdown(out: IO[str], loaded: Any) -> None:
+    """`show --format markdown`: a title, the module rows under --depth (else the tensor
+    rows), the totals as a list, and what the size units are."""
+    from paraminspect.render.formatting import only_stored
+    from paraminspect.render.table import memory_lines, totals_lines
+
+    out.write(markdown_title(loaded) + "\n\n")
     if loaded.modules is not None:
         out.write(modules_markdown(loaded.modules, only_stored(loaded.inventory.totals)))
     else:
         out.write(tensors_markdown(list(loaded.records)))
+    totals = [*totals_lines(loaded.inventory), *memory_lines(list(loaded.memory or []))]
+    out.write("\n" + "".join(f"- {_md_text(line)}\n" for line in totals))
+    out.write(f"\n{SIZE_UNITS_NOTE}\n")
+
+
+def _md_text(line: str) -> str:
+    """A plain line as Markdown text: runs of spaces (column gaps) become ` · `, and the
+    characters Markdown would read as emphasis are escaped."""
+    import re
+
+    text = re.sub(r" {2,}", " · ", line.strip())
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
