@@ -689,8 +689,9 @@ def test_a_missing_third_party_package_says_install_it_or_exclude_the_file(tmp_p
     _write(tmp_path / "proj/pkg/__init__.py", "")
     module = "from torch import nn\n\n\nclass {}(nn.Module):\n    pass\n"
     _write(tmp_path / "proj/pkg/audio.py", "import torchaudio_absent_here\n" + module.format("Audio"))
-    _write(tmp_path / "proj/pkg/local.py", "import helpers\n" + module.format("Local"))
-    _write(tmp_path / "proj/tools/helpers.py", module.format("Helper"))
+    # a name no other test's module has (the in-process CLI forks from the test process)
+    _write(tmp_path / "proj/pkg/local.py", "import reach_helpers_of_proj\n" + module.format("Local"))
+    _write(tmp_path / "proj/tools/reach_helpers_of_proj.py", module.format("Helper"))
     result = within(tmp_path / "proj", "check", ".", "-f", "json")
     assert result.code == 2, result.err
     failures = {f["model"]: f["error"] for f in json.loads(result.out)["failures"]}
@@ -698,7 +699,9 @@ def test_a_missing_third_party_package_says_install_it_or_exclude_the_file(tmp_p
         "cannot import pkg/audio.py (as pkg.audio): ModuleNotFoundError: No module named 'torchaudio_absent_here': "
         'install torchaudio_absent_here, or exclude it: exclude = ["pkg/audio.py"] in [tool.paraminspect]'
     )
-    assert failures["pkg/local.py"].endswith("No module named 'helpers'")  # the project's own module: no install
+    assert failures["pkg/local.py"].endswith(
+        "No module named 'reach_helpers_of_proj'"
+    )  # the project's own module: no install
     _write(tmp_path / "proj/pyproject.toml", '[tool.paraminspect]\nexclude = ["pkg/audio.py", "pkg/local.py"]\n')
     assert within(tmp_path / "proj", "check", ".").code == 0  # the way out works
 
