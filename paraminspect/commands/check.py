@@ -455,20 +455,8 @@ def _check(options: CheckOptions, invocation: Any) -> int:
             fix_command=command,
         )
     path_report = path_reports[-1]
-    code = report(
-        results,
-        options.output_format,
-        options.output_file,
-        plan.fail_on,
-        registry=True,
-        skipped=path_report.skipped,
-        counts_line=path_report.counts_line,
-        lenient=path_report.lenient,
-        noun="module classes",
-        coverage=path_report.coverage,
-        classes=path_report.classes,
-        shard=block,
-        fix_command=command,
+    code = report_path_run(
+        results, path_report, options.output_format, options.output_file, plan.fail_on, shard=block, fix_command=command
     )
     if path_report.unchecked is not None:
         from paraminspect.commands.output import EXIT_ERROR, error_line
@@ -519,6 +507,27 @@ def _discover_in_children(
         else:
             os.environ[LIBRARIES_ENV] = saved
     return [(o.value if o.ok else None, o.output, "" if o.ok else failure_line(o)) for o in outcomes]
+
+
+def report_path_run(
+    results: list[Any], path_report: Any, output_format: str, output_file: Optional[Path], fail_on: str, **extra: Any
+) -> int:
+    """`report` of a `check PATH` run (discover.coverage.PathReport): its skipped classes,
+    counts, coverage and classes; the unsplit run and `merge` give the same report."""
+    return report(
+        results,
+        output_format,
+        output_file,
+        fail_on,
+        registry=True,
+        skipped=path_report.skipped,
+        counts_line=path_report.counts_line,
+        lenient=path_report.lenient,
+        noun="module classes",
+        coverage=path_report.coverage,
+        classes=path_report.classes,
+        **extra,
+    )
 
 
 def report(

@@ -117,7 +117,7 @@ def gather(shards: list[ShardFile]) -> list[Any]:
 
 def run_merge(options: MergeOptions) -> int:
     """Read, check and join the shards; render as `check` would; its exit code."""
-    from paraminspect.commands.check import report
+    from paraminspect.commands.check import report, report_path_run
     from paraminspect.commands.output import EXIT_ERROR, error_line, refuse_inputs
 
     if options.store_durations and options.durations is None:
@@ -163,18 +163,12 @@ def run_merge(options: MergeOptions) -> int:
     # the models named beside the path join too (the classes they build are parts), after
     # the path's own targets, as the unsplit run's build_report orders them
     path_report = assemble(facts, results[others:] + results[:others], bool(settings.get("strict", False)))
-    code = report(
+    code = report_path_run(
         path_report.results,
+        path_report,
         options.output_format,
         options.output_file,
         fail_on,
-        registry=True,
-        skipped=path_report.skipped,
-        counts_line=path_report.counts_line,
-        lenient=path_report.lenient,
-        noun="module classes",
-        coverage=path_report.coverage,
-        classes=path_report.classes,
         command=formats.MERGE,
         fix_command=fix_command,
     )

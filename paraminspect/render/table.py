@@ -121,17 +121,27 @@ def uniform(col: Column) -> bool:
     return len(set(col.cells)) <= 1
 
 
-def shorten(key: str, floor: int, suffixes: Sequence[str] | None = None) -> Step:
-    """Cut the column's cells in the middle, to what the other columns leave (at least
-    `floor` cells). `suffixes[n]` (a folded row's `  x12`) ends cell n and is kept whole."""
+def _cutting(key: str, floor: int, cut: Callable[[Column, int], None]) -> Step:
+    """A step that cuts the column's cells (`cut(col, target)`) to what the other columns
+    leave, at least `floor` cells; nothing when they already fit."""
 
     def step(columns: list[Column], width: int) -> str | None:
         col = _find(columns, key)
         if col is None:
             return None
         target = max(floor, cell_len(col.header), col.width - (table_width(columns) - width))
-        if target >= col.width:
-            return None
+        if target < col.width:
+            cut(col, target)
+        return None  # the `…` in the cells says it
+
+    return step
+
+
+def shorten(key: str, floor: int, suffixes: Sequence[str] | None = None) -> Step:
+    """Cut the column's cells in the middle, to what the other columns leave (at least
+    `floor` cells). `suffixes[n]` (a folded row's `  x12`) ends cell n and is kept whole."""
+
+    def cut(col: Column, target: int) -> None:
         if suffixes is None:
             col.cells = [shorten_middle(c, target) for c in col.cells]  # `…` is one cell: plain stays plain
         else:
@@ -139,11 +149,9 @@ def shorten(key: str, floor: int, suffixes: Sequence[str] | None = None) -> Step
                 _shorten_folded(c[: len(c) - len(tail)], max(1, target - cell_width(tail))) + tail
                 for c, tail in zip(col.cells, suffixes, strict=True)
             ]
-        col.width = max(map(cell_width, col.cells), default=0)
-        col.width = max(col.width, cell_len(col.header))
-        return None  # the `…` in the names says it
+        col.width = max(max(map(cell_width, col.cells), default=0), cell_len(col.header))
 
-    return step
+    return _cutting(key, floor, cut)
 
 
 _RUN = re.compile(r"\{\d+\.\.\d+\}")  # a folded run's label, `{0..11}`
@@ -162,18 +170,11 @@ def crop_cells(key: str, floor: int) -> Step:
     """Cut the column's cells at their right end (`[1, 64, 112, 1…`), to what the other
     columns leave (at least `floor` cells)."""
 
-    def step(columns: list[Column], width: int) -> str | None:
-        col = _find(columns, key)
-        if col is None:
-            return None
-        target = max(floor, cell_len(col.header), col.width - (table_width(columns) - width))
-        if target >= col.width:
-            return None
+    def cut(col: Column, target: int) -> None:
         col.cells = [crop(c, target) for c in col.cells]
         col.width = target
-        return None  # the `…` says it
 
-    return step
+    return _cutting(key, floor, cut)
 
 
 def replace_cells(key: str, cells: list[str]) -> Step:
