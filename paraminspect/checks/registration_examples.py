@@ -112,6 +112,13 @@ PI004 = (
         fixed=True,
     ),
     Example(
+        src("self.drops = [nn.Dropout(0.1), nn.Dropout(0.2)]\nself.acts = [nn.ReLU(), nn.GELU()]"),
+        src("self.drops = nn.ModuleList([nn.Dropout(0.1), nn.Dropout(0.2)])\nself.acts = [nn.ReLU(), nn.GELU()]"),
+        "drops",
+        line="self.drops =",
+        title="no tensors, but eval() must reach dropout; stateless modules (activations, pooling) lose nothing",
+    ),
+    Example(
         src('self.heads = {"a": nn.Linear(4, 2), "b": nn.ReLU()}'),
         src('self.heads = nn.ModuleDict({"a": nn.Linear(4, 2), "b": nn.ReLU()})'),
         "heads",

@@ -245,6 +245,36 @@ def _hidden_tensors(inv: Any, module_paths: list[str]) -> int:
     )
 
 
+def _reads_training(cls: type) -> bool:
+    """Whether a method the class defines (or inherits below nn.Module) reads `.training`:
+    its behaviour depends on train()/eval() (dropout, batch norm, or the model's own)."""
+
+    def reads(code: Any) -> bool:
+        return "training" in code.co_names or any(reads(c) for c in code.co_consts if hasattr(c, "co_names"))
+
+    for klass in cls.__mro__:
+        if klass.__module__ == "torch.nn.modules.module" or klass is object:
+            continue
+        for value in vars(klass).values():
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            if code is not None and reads(code):
+                return True
+    return False
+
+
+def _inert(inv: Any, module_paths: list[str]) -> bool:
+    """Modules that hold no tensor and whose behaviour train()/eval() cannot change (no
+    module inside reads `.training`): leaving them unregistered changes nothing that
+    parameters(), .to(), state_dict() or the mode reach, e.g. the stateless kernel wrappers
+    transformers keeps in `_kernel_funcs`. Unknown classes count as not inert."""
+    classes = getattr(inv, "module_classes", None) or {}
+    prefixes = tuple(p + sep for p in module_paths for sep in (".", "["))
+    inside = [m.path for m in inv.modules if m.path in module_paths or m.path.startswith(prefixes)]
+    if not inside or any(path not in classes for path in inside):
+        return False
+    return not any(_reads_training(classes[path]) for path in inside)
+
+
 def check_modules_in_container(ctx: Any) -> list[Finding]:
     out = []
     for (module, attribute), refs in _grouped_references(ctx, "module"):
@@ -253,6 +283,8 @@ def check_modules_in_container(ctx: Any) -> list[Finding]:
             continue
         names = list(_unique(r.name for r in loose))
         hidden = _hidden_tensors(ctx.inventory, names)
+        if hidden == 0 and _inert(ctx.inventory, names):
+            continue
         fix = "nn.ModuleDict" if any(r.container == "dict" for r in loose) else "nn.ModuleList"
         if all(r.container is None for r in loose):
             fix = f"assign it normally (self.{attribute} = module) so that nn.Module registers it"
@@ -382,6 +414,11 @@ nn.ModuleList / nn.ModuleDict / nn.Sequential. Modules kept in a Python list, tu
 are not: their parameters are not in model.parameters() (the optimizer never trains them),
 not in state_dict() (checkpoints lose them), not moved by .to(), and .train()/.eval() do
 not reach them (dropout and batch norm stay in the wrong mode).
+
+Modules that hold no tensor and whose behaviour no train()/eval() changes (activations,
+pooling, padding, bare losses, stateless wrappers such as the kernel functions transformers
+keeps in `_kernel_funcs`) lose nothing and are not reported: the built check looks (no
+tensor inside, no module that reads `.training`), the static pass knows torch.nn's.
 
 Fix: nn.ModuleList (nn.ModuleDict for a dict).
 """,

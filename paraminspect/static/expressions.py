@@ -329,6 +329,9 @@ class Expressions:
         if torch in ("torch.nn.Buffer", "torch.nn.parameter.Buffer", "torch.nn.UninitializedBuffer"):
             return ("BUF", ident)
         if torch_module_class(torch) is not None:
+            bare = not node.args and not node.keywords
+            if last in V.INERT_MODULES or (bare and last in V.INERT_WITHOUT_ARGUMENTS):
+                return V.OTHER  # nothing registration would keep (see values.INERT_MODULES)
             return ("M", ident)
         return U
 

@@ -68,6 +68,25 @@ NOT_TENSORS = words(
     is_floating_point is_complex numel is_grad_enabled manual_seed initial_seed typename
     result_type promote_types can_cast set_default_dtype get_rng_state"""
 )  # fmt: skip
+# torch.nn modules that hold no tensor and never read `.training`: unregistered, they lose
+# nothing (the built check, checks/unregistered._inert, decides the same by looking).
+INERT_MODULES = words(
+    """ReLU ReLU6 GELU SiLU Mish Tanh Sigmoid LogSigmoid Hardtanh Hardswish Hardsigmoid LeakyReLU ELU
+    SELU CELU GLU Softplus Softsign Softmax Softmax2d LogSoftmax Softmin Tanhshrink Threshold
+    Hardshrink Softshrink Identity Flatten Unflatten Upsample UpsamplingNearest2d
+    UpsamplingBilinear2d PixelShuffle PixelUnshuffle ChannelShuffle MaxPool1d MaxPool2d MaxPool3d
+    AvgPool1d AvgPool2d AvgPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d
+    AdaptiveMaxPool1d AdaptiveMaxPool2d AdaptiveMaxPool3d LPPool1d LPPool2d ZeroPad1d ZeroPad2d
+    ZeroPad3d ConstantPad1d ConstantPad2d ConstantPad3d ReflectionPad1d ReflectionPad2d
+    ReflectionPad3d ReplicationPad1d ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d
+    CircularPad3d CosineSimilarity PairwiseDistance"""
+)  # fmt: skip
+# Losses that hold a tensor only when one is passed (`weight=`): inert when called bare.
+INERT_WITHOUT_ARGUMENTS = words(
+    """MSELoss L1Loss SmoothL1Loss HuberLoss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss
+    KLDivLoss CosineEmbeddingLoss MarginRankingLoss HingeEmbeddingLoss SoftMarginLoss
+    TripletMarginLoss PoissonNLLLoss GaussianNLLLoss"""
+)  # fmt: skip
 # torch.nn.init functions return the tensor they fill, in place.
 INIT_IN_PLACE = "torch.nn.init."
 # Tensor methods.
