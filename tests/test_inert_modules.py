@@ -53,7 +53,7 @@ def test_the_static_pass_and_the_build_agree(tmp_path: Path, cli, monkeypatch) -
                     super().__init__()
                     self.fc = nn.Linear(2, 2)
                     self.acts = [nn.ReLU(), nn.MaxPool2d(2)]
-                    self.losses = {"mse": nn.MSELoss(), "ce": nn.CrossEntropyLoss()}
+                    self.losses = {"mse": nn.MSELoss(), "ce": nn.CrossEntropyLoss(reduction="none")}
                     self.weighted = {"ce": nn.CrossEntropyLoss(weight=None)}
                     self.drops = [nn.Dropout(0.1)]
             """

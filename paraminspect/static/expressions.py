@@ -329,7 +329,8 @@ class Expressions:
         if torch in ("torch.nn.Buffer", "torch.nn.parameter.Buffer", "torch.nn.UninitializedBuffer"):
             return ("BUF", ident)
         if torch_module_class(torch) is not None:
-            bare = not node.args and not node.keywords
+            # a loss holds a tensor only through `weight`/`pos_weight` (or positionally)
+            bare = not node.args and not any(k.arg in (None, "weight", "pos_weight") for k in node.keywords)
             if last in V.INERT_MODULES or (bare and last in V.INERT_WITHOUT_ARGUMENTS):
                 return V.OTHER  # nothing registration would keep (see values.INERT_MODULES)
             return ("M", ident)

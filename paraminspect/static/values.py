@@ -81,7 +81,7 @@ INERT_MODULES = words(
     ReflectionPad3d ReplicationPad1d ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d
     CircularPad3d CosineSimilarity PairwiseDistance"""
 )  # fmt: skip
-# Losses that hold a tensor only when one is passed (`weight=`): inert when called bare.
+# Losses that hold a tensor only when one is passed (`weight=`, `pos_weight=`): inert without.
 INERT_WITHOUT_ARGUMENTS = words(
     """MSELoss L1Loss SmoothL1Loss HuberLoss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss
     KLDivLoss CosineEmbeddingLoss MarginRankingLoss HingeEmbeddingLoss SoftMarginLoss
