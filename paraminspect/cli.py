@@ -89,6 +89,7 @@ NO_CACHE_HELP = "Run even when an unchanged earlier run could answer from .param
 
 MODEL_HELP = model_help()
 SHOW_MODEL_HELP = model_help(checkpoints=True)
+OUTPUT_FILE_OPTION = typer.Option(None, "-o", "--output-file", help="Write to this file instead of stdout.")
 DEBUG_OPTION = typer.Option(
     False, "--debug", callback=set_debug, expose_value=False, help="Show the full traceback of errors."
 )
@@ -182,9 +183,7 @@ def show(
     output_format: str = typer.Option(
         formats.default(formats.SHOW), "--format", "-f", help=formats.help_text(formats.SHOW)
     ),
-    output_file: Optional[Path] = typer.Option(
-        None, "-o", "--output-file", help="Write to this file instead of stdout."
-    ),
+    output_file: Optional[Path] = OUTPUT_FILE_OPTION,
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help=TRUST_PICKLE_HELP),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help=TRUST_REMOTE_CODE_HELP),
     weights: bool = typer.Option(
@@ -270,9 +269,7 @@ def check(
     output_format: str = typer.Option(
         formats.default(formats.CHECK), "--format", "-f", help=formats.help_text(formats.CHECK)
     ),
-    output_file: Optional[Path] = typer.Option(
-        None, "-o", "--output-file", help="Write to this file instead of stdout."
-    ),
+    output_file: Optional[Path] = OUTPUT_FILE_OPTION,
     run: bool = typer.Option(
         False, "--run", help="Also run one forward (and backward) pass on an example input: rules PI101-PI105."
     ),
@@ -390,9 +387,7 @@ def merge(
     output_format: str = typer.Option(
         formats.default(formats.MERGE), "--format", "-f", help=formats.help_text(formats.MERGE)
     ),
-    output_file: Optional[Path] = typer.Option(
-        None, "-o", "--output-file", help="Write to this file instead of stdout."
-    ),
+    output_file: Optional[Path] = OUTPUT_FILE_OPTION,
     durations: Optional[Path] = typer.Option(
         None, "--durations", help="With --store-durations: the durations file to update with every shard's models."
     ),
@@ -453,9 +448,7 @@ def diff(
     output_format: str = typer.Option(
         formats.default(formats.DIFF), "--format", "-f", help=formats.help_text(formats.DIFF)
     ),
-    output_file: Optional[Path] = typer.Option(
-        None, "-o", "--output-file", help="Write to this file instead of stdout."
-    ),
+    output_file: Optional[Path] = OUTPUT_FILE_OPTION,
     mapping: Optional[Path] = typer.Option(
         None, "--mapping", help="Write the suggested key renames {old_name: new_name} to this JSON file."
     ),

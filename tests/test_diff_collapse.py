@@ -92,9 +92,10 @@ def test_explanations_fold_their_names(cli):
 
 
 def test_a_folded_run_is_one_part_of_a_name():
-    from paraminspect.diffs.grouping import group_by_prefix, split_name
+    from paraminspect.diffs.grouping import group_by_prefix
+    from paraminspect.tensors.collapse import name_parts
 
-    assert split_name("model.layers.{0..31}.mlp.w") == ["model", "layers", "{0..31}", "mlp", "w"]
+    assert name_parts("model.layers.{0..31}.mlp.w") == ["model", "layers", "{0..31}", "mlp", "w"]
     names = [f"model.layers.{{0..31}}.{part}.weight" for part in ("q", "k", "v")] + ["model.norm.weight"]
     groups = group_by_prefix(names, max_lines=2)
     assert [(g.label, g.count) for g in groups] == [("model.layers.", 3), ("model.norm.weight", 1)]

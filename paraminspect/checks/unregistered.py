@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from paraminspect.checks import registration_examples as examples
@@ -235,14 +235,16 @@ def check_tensors_in_container(ctx: Any) -> list[Finding]:
     return _fixable_after_init(ctx, out)
 
 
+def _within(module_paths: list[str]) -> Callable[[str], bool]:
+    """Whether a module path is one of `module_paths` or lies inside one (`.` or `[`)."""
+    prefixes = tuple(p + sep for p in module_paths for sep in (".", "["))
+    return lambda path: path in module_paths or path.startswith(prefixes)
+
+
 def _hidden_tensors(inv: Any, module_paths: list[str]) -> int:
     """Unregistered tensors that live inside the given (unregistered) modules."""
-    prefixes = tuple(p + sep for p in module_paths for sep in (".", "["))
-    return sum(
-        1
-        for r in inv.tensors
-        if r.kind == "unregistered" and (r.module in module_paths or r.module.startswith(prefixes))
-    )
+    inside = _within(module_paths)
+    return sum(1 for r in inv.tensors if r.kind == "unregistered" and inside(r.module))
 
 
 def _reads_training(cls: type) -> bool:
@@ -268,8 +270,8 @@ def _inert(inv: Any, module_paths: list[str]) -> bool:
     parameters(), .to(), state_dict() or the mode reach, e.g. the stateless kernel wrappers
     transformers keeps in `_kernel_funcs`. Unknown classes count as not inert."""
     classes = getattr(inv, "module_classes", None) or {}
-    prefixes = tuple(p + sep for p in module_paths for sep in (".", "["))
-    inside = [m.path for m in inv.modules if m.path in module_paths or m.path.startswith(prefixes)]
+    within = _within(module_paths)
+    inside = [m.path for m in inv.modules if within(m.path)]
     if not inside or any(path not in classes for path in inside):
         return False
     return not any(_reads_training(classes[path]) for path in inside)

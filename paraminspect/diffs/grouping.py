@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paraminspect.tensors.collapse import name_parts
 from paraminspect.wording import plural
 
 MAX_LINES = 8
@@ -24,33 +25,12 @@ class Group:
         return self.count == 1
 
 
-def split_name(name: str) -> list[str]:
-    """Dotted parts, a folded run (`layers.{0..31}.mlp`, tensors.collapse) kept whole."""
-    if "{" not in name:
-        return name.split(".")
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in name:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-        if ch == "." and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
 def _common_prefix(names: list[str]) -> str:
     """The longest dotted prefix (ending in a dot) every name shares."""
-    first = split_name(names[0])
+    first = name_parts(names[0])
     depth = len(first) - 1
     for name in names[1:]:
-        parts = split_name(name)
+        parts = name_parts(name)
         depth = min(depth, len(parts) - 1)
         for i in range(depth):
             if parts[i] != first[i]:
@@ -70,7 +50,7 @@ def group_by_prefix(names: list[str] | tuple[str, ...], max_lines: int = MAX_LIN
     common = _common_prefix(names)
     buckets: dict[str, list[str]] = {}
     for name in names:
-        rest = split_name(name[len(common) :])
+        rest = name_parts(name[len(common) :])
         buckets.setdefault(common + rest[0] + ("." if len(rest) > 1 else ""), []).append(name)
     groups = [Group(key, len(v), tuple(v)) if len(v) > 1 else Group(v[0], 1, tuple(v)) for key, v in buckets.items()]
     if len(groups) <= max_lines:

@@ -71,17 +71,13 @@ def run_options(
         if used:
             raise UsageError(f"{used[0]} goes with --run (run the model on an example input)")
         return None
-    if input_shape is not None:
-        parse_shape(input_shape, "--input-shape")
-    if input_ids is not None:
-        parse_shape(input_ids, "--input-ids")
+    options = RunOptions(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+    _parse_values(options)
     if vocab is not None and not 1 <= vocab <= INT64_MAX:
         raise UsageError(f"--vocab must be from 1 to {INT64_MAX:,} (token ids are int64), got {vocab}")
-    if max_cpu_bytes is not None:
-        parse_size(max_cpu_bytes)
-    elif os.environ.get(MAX_CPU_BYTES_ENV):  # checked now, not in the model's process
+    if max_cpu_bytes is None and os.environ.get(MAX_CPU_BYTES_ENV):  # checked now, not in the model's process
         parse_size(os.environ[MAX_CPU_BYTES_ENV], MAX_CPU_BYTES_ENV)
-    return RunOptions(input_shape, input_dtype, input_ids, vocab, example, max_cpu_bytes)
+    return options
 
 
 def example_options(
@@ -101,13 +97,18 @@ def example_options(
         check_combination(options)
         return None
     check_combination(options)
-    if input_shape is not None:
-        parse_shape(input_shape, "--input-shape")
-    if input_ids is not None:
-        parse_shape(input_ids, "--input-ids")
-    if max_cpu_bytes is not None:
-        parse_size(max_cpu_bytes)
+    _parse_values(options)
     return options
+
+
+def _parse_values(options: RunOptions) -> None:
+    """The shapes and the size given parse (a UsageError of one line if not)."""
+    if options.input_shape is not None:
+        parse_shape(options.input_shape, "--input-shape")
+    if options.input_ids is not None:
+        parse_shape(options.input_ids, "--input-ids")
+    if options.max_cpu_bytes is not None:
+        parse_size(options.max_cpu_bytes)
 
 
 def check_combination(options: RunOptions) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from paraminspect.forward.stats_data import ForwardStats, ModuleStats, fold_key
 from paraminspect.render.fit import cell_width, crop, wrap_text
 from paraminspect.render.safe import printable
-from paraminspect.tensors.collapse import fold, module_key
+from paraminspect.tensors.collapse import fold, module_key, name_parts
 from paraminspect.tensors.records import ModuleSummaryRow
 
 __all__ = ["TreeRow", "flops_text", "shapes_text", "tree_lines", "tree_rows"]
@@ -101,23 +101,8 @@ def shapes_text(shapes: tuple[tuple[int, ...], ...] | None) -> str:
 
 
 def _parts(name: str) -> list[str]:
-    """Dotted parts, a `{0..11}` run kept whole."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in name:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-        if ch == "." and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if name:
-        parts.append("".join(current))
-    return parts
+    """Dotted parts, a `{0..11}` run kept whole; none for the root ("")."""
+    return name_parts(name) if name else []
 
 
 def _parents(rows: Sequence[TreeRow]) -> list[int | None]:

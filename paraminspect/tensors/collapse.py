@@ -60,6 +60,27 @@ def run_label(first: int, last: int) -> str:
     return f"{{{first}..{last}}}"
 
 
+def name_parts(name: str) -> list[str]:
+    """Dotted parts of a name, a folded run (`layers.{0..31}.mlp`) kept whole as one part."""
+    if "{" not in name:
+        return name.split(".")
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in name:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        if ch == "." and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
 def _index(part: str) -> int | None:
     """A plain decimal index (`0`, `12`), else None (`03`, `-1`, `layer`)."""
     if part.isdigit() and part.isascii() and (part == "0" or not part.startswith("0")):
