@@ -732,3 +732,20 @@ def test_args_kwargs_class_is_built_with_its_bases_found_call(tmp_path: Path, wi
         "nets.py:Picky: the call of its base Base (README.md:3), with it called instead, does not build it "
         "(KeyError: 'num_classes'); give it arguments in pyproject.toml under [tool.paraminspect.args]"
     )
+
+
+def test_a_file_named_like_the_package_it_imports_still_says_install_it(tmp_path: Path, within):
+    """einops' layers/flax.py imports flax: the file's own name does not make `flax` the
+    project's module, so the way out is still said."""
+    _write(tmp_path / "proj/pyproject.toml", "[tool.paraminspect]\n")
+    _write(tmp_path / "proj/pkg/__init__.py", "")
+    _write(
+        tmp_path / "proj/pkg/absent_framework_zz.py",
+        "import absent_framework_zz as nn\n\n\nclass Layer(nn.Module):\n    pass\n",
+    )
+    result = within(tmp_path / "proj", "check", ".", "-f", "json")
+    assert result.code == 2, result.err
+    failures = {f["model"]: f["error"] for f in json.loads(result.out)["failures"]}
+    assert failures["pkg/absent_framework_zz.py"].endswith(
+        'install absent_framework_zz, or exclude it: exclude = ["pkg/absent_framework_zz.py"] in [tool.paraminspect]'
+    )

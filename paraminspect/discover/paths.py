@@ -156,21 +156,23 @@ def _run_discovery(
 # Top-level modules whose distribution is named otherwise (what `pip install` takes).
 _DISTRIBUTIONS = {
     "cv2": "opencv-python", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
-    "yaml": "pyyaml", "bs4": "beautifulsoup4", "attr": "attrs",
+    "yaml": "pyyaml", "bs4": "beautifulsoup4", "attr": "attrs", "paddle": "paddlepaddle",
 }  # fmt: skip
 
 
-def _project_names(files: Sequence[Path], root: Path) -> set[str]:
-    """Every folder and module name of the project's files, below the root: a module the
-    import could not find that is named like one of these is the project's, not a library."""
-    names: set[str] = set()
+def _project_names(files: Sequence[Path], root: Path) -> dict[str, set[str]]:
+    """Every folder and module name of the project's files, below the root, with the files
+    that give it: a module the import could not find that is named like one of these is the
+    project's, not a library."""
+    names: dict[str, set[str]] = {}
     for file in files:
+        real = os.path.realpath(file)
         try:
-            parts = Path(os.path.realpath(file)).relative_to(root).parts
+            parts = Path(real).relative_to(root).parts
         except ValueError:
             parts = Path(file).parts[-1:]
-        names.update(parts[:-1])
-        names.add(Path(parts[-1]).stem if parts else "")
+        for name in (*parts[:-1], Path(parts[-1]).stem if parts else ""):
+            names.setdefault(name, set()).add(real)
     return names
 
 
@@ -178,17 +180,19 @@ def with_install_hint(discovery: Discovery, files: Sequence[Path], root: Path) -
     """Import failures caused by a missing third-party package (a top-level module that is
     not installed and is not part of the project) say the way out: install it, or exclude
     the file (`exclude` in [tool.paraminspect], relative to the project root). They stay
-    failures: a gate never skips a file silently."""
+    failures: a gate never skips a file silently. A file named like the package it imports
+    (einops' `layers/flax.py` importing `flax`) does not make that package the project's."""
     if not discovery.missing_modules:
         return discovery
     project = _project_names(files, root)
-    missing = {shown: name for shown, name in discovery.missing_modules if name not in project}
     by_shown = {spec_path(Path(f)): f for f in files}
+    own = {shown: os.path.realpath(by_shown.get(shown, shown)) for shown, _ in discovery.missing_modules}
+    missing = {shown: name for shown, name in discovery.missing_modules if not project.get(name, set()) - {own[shown]}}
     failures = []
     for shown, why in discovery.import_failures:
         name = missing.get(shown)
         if name is not None:
-            where = _key_path(os.path.realpath(by_shown.get(shown, shown)), root)
+            where = _key_path(own[shown], root)
             package = _DISTRIBUTIONS.get(name, name)
             install = package if package == name else f"{package} (it provides {name})"
             why = f'{why}: install {install}, or exclude it: exclude = ["{where}"] in [tool.paraminspect]'
